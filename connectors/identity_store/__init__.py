@@ -1,0 +1,1 @@
+"""The Identity Manager store: identities keyed by user ID, groups and their members."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the tables in ``connectors.identity_store.tables``."""

@@ -1,0 +1,278 @@
+"""The Identity Manager store as a reconcile target: upsert by anchor, deltas for members.
+
+Every apply is one transaction that reads the observed record, compares it with the desired
+identity and writes only the difference, so repeating an apply after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from connectors.identity_store.tables import group_members, groups, identities
+from reconcile.errors import (
+    NotReadyError,
+    PermanentTargetError,
+    TargetUnavailableError,
+    TransientTargetError,
+)
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
+from reconcile.ports import Action, Applied
+
+log = logging.getLogger(__name__)
+I = identities.c  # noqa: E741
+G = groups.c
+GM = group_members.c
+
+TRANSIENT_SQLSTATES = ("40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300")
+
+IDENTITY_FIELDS = (
+    "external_id",
+    "email",
+    "given_name",
+    "family_name",
+    "display_name",
+    "title",
+    "department",
+    "employee_number",
+    "manager_user_id",
+    "active",
+)
+
+
+def classify(exc: SQLAlchemyError) -> Exception:
+    """Map a database error onto the reconciler's error classes, most specific first."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    text = str(orig or exc)
+    if isinstance(exc, IntegrityError):
+        return PermanentTargetError(f"the Identity Manager store refused the change: {text}")
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return TargetUnavailableError(f"lost the connection to the Identity Manager store: {text}")
+    if sqlstate and (sqlstate.startswith("08") or sqlstate in TRANSIENT_SQLSTATES):
+        return TransientTargetError(f"the Identity Manager store is busy: {text}")
+    if "database is locked" in text or "database is busy" in text:
+        return TransientTargetError("the Identity Manager store is locked by another writer")
+    if isinstance(exc, OperationalError):
+        return TargetUnavailableError(f"the Identity Manager store is unavailable: {text}")
+    return PermanentTargetError(f"the Identity Manager store failed: {text}")
+
+
+class IdentityStoreTarget:
+    name = "identity_store"
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise classify(exc) from exc
+
+    def apply(self, desired: Desired, anchor: str | None) -> Applied:
+        waiting: str | None = None
+        with self._transaction() as conn:
+            if isinstance(desired, DesiredIdentity):
+                applied = self._identity(conn, desired)
+            elif isinstance(desired, DesiredGroup):
+                applied, waiting = self._group(conn, desired)
+            else:
+                applied = self._tombstone(conn, desired)
+        if waiting:  # what could be applied is committed; the rest waits for its users
+            raise NotReadyError(waiting)
+        return applied
+
+    # ---- users -------------------------------------------------------------------------
+
+    def _identity(self, conn: Connection, desired: DesiredIdentity) -> Applied:
+        now = self._clock()
+        wanted = {field: getattr(desired, field) for field in IDENTITY_FIELDS}
+        row = (
+            conn.execute(select(identities).where(I.scim_id == desired.scim_id)).mappings().first()
+        )
+        if row is None:
+            occupant = conn.execute(select(I.scim_id).where(I.user_id == desired.user_id)).first()
+            if occupant is not None and occupant.scim_id not in (None, desired.scim_id):
+                raise TransientTargetError(
+                    f"user ID '{desired.user_id}' is held by another identity "
+                    f"(scim id {occupant.scim_id}); waiting for it to be renamed or deleted"
+                )
+            if occupant is None:
+                conn.execute(
+                    insert(identities).values(
+                        user_id=desired.user_id,
+                        scim_id=desired.scim_id,
+                        created_at=now,
+                        updated_at=now,
+                        **wanted,
+                    )
+                )
+                return Applied(Action.CREATED, desired.scim_id)
+            # A record made before scim-sync managed it: adopt it.
+            conn.execute(
+                update(identities)
+                .where(I.user_id == desired.user_id)
+                .values(scim_id=desired.scim_id, updated_at=now, **wanted)
+            )
+            return Applied(Action.UPDATED, desired.scim_id)
+        changes = {k: v for k, v in wanted.items() if row[k] != v}
+        old_user_id = row["user_id"]
+        if old_user_id != desired.user_id:
+            self._rename(conn, old_user_id, desired.user_id)
+            changes["user_id"] = desired.user_id
+        if not changes:
+            return Applied(Action.UNCHANGED, desired.scim_id)
+        conn.execute(
+            update(identities).where(I.scim_id == desired.scim_id).values(updated_at=now, **changes)
+        )
+        if changes.get("active") is False:
+            return Applied(Action.DISABLED, desired.scim_id)
+        return Applied(Action.UPDATED, desired.scim_id)
+
+    def _rename(self, conn: Connection, old: str, new: str) -> None:
+        """A userName change moves the key; memberships and manager references follow."""
+        occupant = conn.execute(select(I.scim_id).where(I.user_id == new)).first()
+        if occupant is not None:
+            raise TransientTargetError(
+                f"cannot rename '{old}' to '{new}': user ID '{new}' is held by another identity"
+            )
+        conn.execute(update(group_members).where(GM.user_id == old).values(user_id=new))
+        conn.execute(update(identities).where(I.manager_user_id == old).values(manager_user_id=new))
+
+    # ---- groups ------------------------------------------------------------------------
+
+    def _group(self, conn: Connection, desired: DesiredGroup) -> tuple[Applied, str | None]:
+        now = self._clock()
+        row = conn.execute(select(groups).where(G.scim_id == desired.scim_id)).mappings().first()
+        action = Action.UNCHANGED
+        if row is None:
+            conn.execute(
+                insert(groups).values(
+                    scim_id=desired.scim_id,
+                    display_name=desired.display_name,
+                    external_id=desired.external_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            action = Action.CREATED
+        elif (row["display_name"], row["external_id"]) != (
+            desired.display_name,
+            desired.external_id,
+        ):
+            conn.execute(
+                update(groups)
+                .where(G.scim_id == desired.scim_id)
+                .values(
+                    display_name=desired.display_name,
+                    external_id=desired.external_id,
+                    updated_at=now,
+                )
+            )
+            action = Action.UPDATED
+        wanted = {m.user_id for m in desired.members}
+        current = set(
+            conn.execute(select(GM.user_id).where(GM.group_scim_id == desired.scim_id)).scalars()
+        )
+        extra = current - wanted
+        missing = wanted - current
+        if extra:
+            conn.execute(
+                delete(group_members).where(
+                    GM.group_scim_id == desired.scim_id, GM.user_id.in_(extra)
+                )
+            )
+        known = (
+            set(conn.execute(select(I.user_id).where(I.user_id.in_(missing))).scalars())
+            if missing
+            else set()
+        )
+        if known:
+            conn.execute(
+                insert(group_members),
+                [{"group_scim_id": desired.scim_id, "user_id": u} for u in sorted(known)],
+            )
+        if (extra or known) and action is Action.UNCHANGED:
+            action = Action.UPDATED
+        waiting = sorted(missing - known)
+        reason = (
+            f"waiting for {len(waiting)} member(s) not yet in the store: {', '.join(waiting[:5])}"
+            if waiting
+            else None
+        )
+        return Applied(action, desired.scim_id), reason
+
+    # ---- deletes -----------------------------------------------------------------------
+
+    def _tombstone(self, conn: Connection, desired: Tombstone) -> Applied:
+        if desired.kind is ResourceKind.GROUP:
+            conn.execute(delete(group_members).where(GM.group_scim_id == desired.scim_id))
+            gone = conn.execute(delete(groups).where(G.scim_id == desired.scim_id)).rowcount
+            return Applied(Action.DELETED if gone else Action.UNCHANGED, None)
+        user_id = conn.execute(select(I.user_id).where(I.scim_id == desired.scim_id)).scalar()
+        if user_id is None:
+            return Applied(Action.UNCHANGED, None)
+        conn.execute(delete(group_members).where(GM.user_id == user_id))
+        conn.execute(
+            update(identities).where(I.manager_user_id == user_id).values(manager_user_id=None)
+        )
+        conn.execute(delete(identities).where(I.scim_id == desired.scim_id))
+        return Applied(Action.DELETED, None)
+
+
+class IdentityReader:
+    """Read side for operators: ``scim-sync identities get|list`` and the admin API."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, user_id: str) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(identities).where(I.user_id == user_id)).mappings().first()
+            if row is None:
+                return None
+            names = list(
+                conn.execute(
+                    select(G.display_name)
+                    .join(group_members, GM.group_scim_id == G.scim_id)
+                    .where(GM.user_id == user_id)
+                    .order_by(G.display_name)
+                ).scalars()
+            )
+        return _record(row, names)
+
+    def list(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            rows = (
+                conn.execute(select(identities).order_by(I.user_id).limit(limit).offset(offset))
+                .mappings()
+                .all()
+            )
+            memberships: dict[str, list[str]] = {}
+            if rows:
+                for user_id, name in conn.execute(
+                    select(GM.user_id, G.display_name)
+                    .join(groups, G.scim_id == GM.group_scim_id)
+                    .where(GM.user_id.in_([r["user_id"] for r in rows]))
+                    .order_by(G.display_name)
+                ):
+                    memberships.setdefault(user_id, []).append(name)
+        return [_record(r, memberships.get(r["user_id"], [])) for r in rows]
+
+
+def _record(row: Any, group_names: list[str]) -> dict[str, Any]:
+    out = {k: row[k] for k in ("user_id", "scim_id", *IDENTITY_FIELDS)}
+    out["groups"] = group_names
+    out["created_at"] = row["created_at"].isoformat()
+    out["updated_at"] = row["updated_at"].isoformat()
+    return out

@@ -1,0 +1,182 @@
+"""Bearer secrets: SCIM tokens for Entra and the admin key, stored only as SHA-256 hashes.
+
+A secret is 256 random bits behind a prefix that says what it is (``sst_`` for SCIM tokens,
+``ssa_`` for admin keys), so one pasted in the wrong place, or found in a log, is recognisable.
+Verification hashes the presented secret, looks the hash up, and compares in constant time; a
+short in-process cache makes a request pay microseconds for it while a revocation made by
+another process still takes effect within ``cache_seconds``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from inbound.staging.tables import tokens
+
+T = tokens.c
+Clock = Callable[[], datetime]
+
+
+class SecretKind(StrEnum):
+    SCIM = "scim"
+    ADMIN = "admin"
+
+
+PREFIX = {SecretKind.SCIM: "sst_", SecretKind.ADMIN: "ssa_"}
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret(kind: SecretKind) -> str:
+    return PREFIX[kind] + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    secret: str
+    id: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: str
+    kind: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    label: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "label": self.label,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    token_id: str
+    secret_hash: str
+    kind: str
+    expires_at: datetime | None
+    checked_at: datetime
+
+
+class TokenStore:
+    def __init__(self, engine: Engine, *, clock: Clock, cache_seconds: float = 5.0) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._cache_ttl = timedelta(seconds=cache_seconds)
+        self._cache: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def issue(
+        self,
+        kind: SecretKind,
+        ttl: timedelta | None,
+        label: str | None = None,
+        secret: str | None = None,
+    ) -> IssuedToken:
+        """A new secret (or the given one, for a configured admin key); only its hash is kept."""
+        now = self._clock()
+        secret = secret or new_secret(kind)
+        token_id = uuid.uuid4().hex[:12]
+        expires_at = now + ttl if ttl is not None else None
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(tokens).values(
+                    id=token_id,
+                    kind=kind.value,
+                    secret_hash=hash_secret(secret),
+                    created_at=now,
+                    expires_at=expires_at,
+                    label=label,
+                )
+            )
+        return IssuedToken(secret, token_id, expires_at)
+
+    def verify(self, secret: str | None, kind: SecretKind) -> str | None:
+        """The token's id when ``secret`` is a live secret of ``kind``; otherwise None."""
+        if not secret or not secret.startswith(PREFIX[kind]) or len(secret) > 200:
+            return None
+        digest = hash_secret(secret)
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached is None or now - cached.checked_at > self._cache_ttl:
+            cached = self._load(digest, now)
+            if cached is None:
+                return None
+        if not hmac.compare_digest(cached.secret_hash, digest) or cached.kind != kind.value:
+            return None
+        if cached.expires_at is not None and now >= cached.expires_at:
+            return None
+        return cached.token_id
+
+    def _load(self, digest: str, now: datetime) -> _Cached | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(T.id, T.secret_hash, T.kind, T.expires_at).where(
+                    T.secret_hash == digest, T.revoked_at.is_(None)
+                )
+            ).first()
+        with self._lock:
+            if row is None:
+                self._cache.pop(digest, None)
+                return None
+            if len(self._cache) > 1000:
+                self._cache.clear()
+            cached = _Cached(row.id, row.secret_hash, row.kind, row.expires_at, now)
+            self._cache[digest] = cached
+            return cached
+
+    def revoke(self, token_id: str) -> bool:
+        with self._engine.begin() as conn:
+            changed = conn.execute(
+                update(tokens)
+                .where(T.id == token_id, T.revoked_at.is_(None))
+                .values(revoked_at=self._clock())
+            ).rowcount
+        with self._lock:
+            self._cache = {k: v for k, v in self._cache.items() if v.token_id != token_id}
+        return bool(changed)
+
+    def list(self, kind: SecretKind | None = None, *, live_only: bool = False) -> list[TokenInfo]:
+        query = select(T.id, T.kind, T.created_at, T.expires_at, T.revoked_at, T.label).order_by(
+            T.created_at
+        )
+        if kind is not None:
+            query = query.where(T.kind == kind.value)
+        if live_only:
+            now = self._clock()
+            query = query.where(
+                T.revoked_at.is_(None), (T.expires_at.is_(None)) | (T.expires_at > now)
+            )
+        with self._engine.connect() as conn:
+            return [TokenInfo(*row) for row in conn.execute(query)]
+
+    def newest_expiry(self, kind: SecretKind = SecretKind.SCIM) -> datetime | None:
+        live = self.list(kind, live_only=True)
+        expiries = [t.expires_at for t in live if t.expires_at is not None]
+        return max(expiries) if expiries else None
+
+    def has_live(self, kind: SecretKind) -> bool:
+        return bool(self.list(kind, live_only=True))

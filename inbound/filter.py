@@ -1,0 +1,245 @@
+"""The SCIM filter language (RFC 7644 §3.4.2.2): parsed once into a small tree.
+
+The same tree is compiled to SQL for searches (:mod:`inbound.staging.query`) and evaluated in
+memory for PATCH value paths (:mod:`inbound.patch`), so both agree on what a filter means.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from inbound.errors import ScimError, invalid_filter
+
+COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
+
+
+@dataclass(frozen=True, slots=True)
+class AttrPath:
+    """``[urn:]attr[.sub]``; ``urn`` is None when the name is not qualified."""
+
+    urn: str | None
+    attr: str
+    sub: str | None = None
+
+    def __str__(self) -> str:
+        head = f"{self.urn}:{self.attr}" if self.urn else self.attr
+        return f"{head}.{self.sub}" if self.sub else head
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    path: AttrPath
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Present:
+    path: AttrPath
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    left: Filter
+    right: Filter
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    left: Filter
+    right: Filter
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    inner: Filter
+
+
+@dataclass(frozen=True, slots=True)
+class ValuePath:
+    """``attr[filter]``: the inner filter is evaluated against each element of ``attr``."""
+
+    path: AttrPath
+    filter: Filter
+
+
+Filter = Compare | Present | And | Or | Not | ValuePath
+
+_TOKEN = re.compile(
+    r"""
+    \s*(?:
+      (?P<string>"(?:[^"\\]|\\.)*")
+    | (?P<lparen>\() | (?P<rparen>\)) | (?P<lbracket>\[) | (?P<rbracket>\])
+    | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w:$]))
+    | (?P<word>[A-Za-z$_][\w$:.\-]*)
+    | (?P<subattr>\.[A-Za-z$_][\w$\-]*)
+    )
+    """,
+    re.VERBOSE,
+)
+
+
+def parse_attr_path(text: str) -> AttrPath:
+    """Split ``urn:…:User:manager.value`` into its URN, attribute and sub-attribute."""
+    urn: str | None = None
+    rest = text
+    if ":" in text:
+        urn, rest = text.rsplit(":", 1)
+        if not urn or not rest:
+            raise invalid_filter(f"'{text}' is not a valid attribute path")
+    attr, _, sub = rest.partition(".")
+    if not attr or (_ and not sub) or "." in sub:
+        raise invalid_filter(f"'{text}' is not a valid attribute path")
+    return AttrPath(urn, attr, sub or None)
+
+
+def _tokens(text: str) -> Iterator[tuple[str, str, int]]:
+    pos = 0
+    end = len(text)
+    while pos < end:
+        if text[pos:].strip() == "":
+            return
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise invalid_filter(
+                f"cannot read the filter at position {pos + 1}: '{text[pos : pos + 20]}'"
+            )
+        kind = match.lastgroup
+        assert kind is not None
+        yield kind, match.group(kind), pos
+        pos = match.end()
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = list(_tokens(text))
+        self.i = 0
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str, int]:
+        tok = self.peek()
+        if tok is None:
+            raise invalid_filter(f"the filter '{self.text}' ends too early")
+        self.i += 1
+        return tok
+
+    def keyword(self, *words: str) -> str | None:
+        tok = self.peek()
+        if tok and tok[0] == "word" and tok[1].lower() in words:
+            self.i += 1
+            return tok[1].lower()
+        return None
+
+    def parse(self) -> Filter:
+        result = self.or_expr()
+        tok = self.peek()
+        if tok is not None:
+            raise invalid_filter(f"unexpected '{tok[1]}' at position {tok[2] + 1} of the filter")
+        return result
+
+    def or_expr(self) -> Filter:
+        left = self.and_expr()
+        while self.keyword("or"):
+            left = Or(left, self.and_expr())
+        return left
+
+    def and_expr(self) -> Filter:
+        left = self.unary()
+        while self.keyword("and"):
+            left = And(left, self.unary())
+        return left
+
+    def unary(self) -> Filter:
+        tok = self.peek()
+        if tok and tok[0] == "word" and tok[1].lower() == "not":
+            nxt = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else None
+            if nxt and nxt[0] == "lparen":
+                self.i += 1
+                return Not(self.group())
+        if tok and tok[0] == "lparen":
+            return self.group()
+        return self.attr_expr()
+
+    def group(self) -> Filter:
+        self.expect("lparen", "(")
+        inner = self.or_expr()
+        self.expect("rparen", ")")
+        return inner
+
+    def expect(self, kind: str, shown: str) -> None:
+        tok = self.take()
+        if tok[0] != kind:
+            raise invalid_filter(f"expected '{shown}' at position {tok[2] + 1}, found '{tok[1]}'")
+
+    def attr_expr(self) -> Filter:
+        kind, text, pos = self.take()
+        if kind != "word":
+            raise invalid_filter(
+                f"expected an attribute name at position {pos + 1}, found '{text}'"
+            )
+        path = parse_attr_path(text)
+        nxt = self.peek()
+        if nxt and nxt[0] == "lbracket":
+            if path.sub:
+                raise invalid_filter(
+                    f"'{text}[' : a value filter follows an attribute, not a sub-attribute"
+                )
+            self.i += 1
+            inner = self.or_expr()
+            self.expect("rbracket", "]")
+            after = self.peek()
+            if after and after[0] == "subattr":
+                # Entra's form `emails[type eq "work"].value eq "x"`: the comparison applies to
+                # the same element the bracket selected.
+                self.i += 1
+                sub_path = AttrPath(None, after[1][1:])
+                inner = And(inner, self.comparison(sub_path))
+            return ValuePath(path, inner)
+        return self.comparison(path)
+
+    def comparison(self, path: AttrPath) -> Filter:
+        op_tok = self.take()
+        op = op_tok[1].lower()
+        if op_tok[0] != "word" or (op not in COMPARE_OPS and op != "pr"):
+            raise invalid_filter(
+                f"'{op_tok[1]}' at position {op_tok[2] + 1} is not a SCIM operator "
+                "(eq ne co sw ew gt ge lt le pr)"
+            )
+        if op == "pr":
+            return Present(path)
+        return Compare(path, op, self.value())
+
+    def value(self) -> Any:
+        kind, text, pos = self.take()
+        if kind == "string":
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise invalid_filter(f"the string at position {pos + 1} is not valid") from None
+        if kind == "number":
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        if kind == "word" and text.lower() in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[text.lower()]
+        raise invalid_filter(
+            f"expected a value (a quoted string, number, true, false or null) at position "
+            f"{pos + 1}, found '{text}'"
+        )
+
+
+def parse_filter(text: str) -> Filter:
+    """Parse a filter; a syntax error is a 400 ``invalidFilter`` that says where."""
+    if not text or not text.strip():
+        raise invalid_filter("the filter is empty")
+    try:
+        return _Parser(text).parse()
+    except ScimError:
+        raise
+    except RecursionError:
+        raise invalid_filter("the filter is nested too deeply") from None

@@ -1,0 +1,203 @@
+"""Stored resources back to SCIM JSON, with ``attributes`` / ``excludedAttributes`` honoured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from inbound.errors import ScimError, invalid_value
+from inbound.filter import parse_attr_path
+from inbound.resource import Resolved, resolve
+from inbound.schema import GROUP_TYPE, ResourceType
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def etag(generation: int) -> str:
+    return f'W/"{generation}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """Which attributes a response carries (RFC 7644 §3.4.2.5)."""
+
+    include: frozenset[str] = frozenset()
+    exclude: frozenset[str] = frozenset()
+
+    @property
+    def wants_members(self) -> bool:
+        if self.include:
+            return "members" in self.include or any(k.startswith("members.") for k in self.include)
+        return "members" not in self.exclude
+
+    @property
+    def wants_groups(self) -> bool:
+        if self.include:
+            return "groups" in self.include or any(k.startswith("groups.") for k in self.include)
+        return "groups" not in self.exclude
+
+
+def parse_projection(rt: ResourceType, attributes: str | None, excluded: str | None) -> Projection:
+    return Projection(_keys(rt, attributes), _keys(rt, excluded))
+
+
+def _keys(rt: ResourceType, text: str | None) -> frozenset[str]:
+    if not text:
+        return frozenset()
+    keys = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            resolved = resolve(rt, parse_attr_path(part))
+        except ScimError as exc:
+            raise invalid_value(f"attributes: {exc.detail}") from None
+        keys.add(_key(resolved))
+    return frozenset(keys)
+
+
+def _key(resolved: Resolved) -> str:
+    head = (
+        f"{resolved.urn}:{resolved.attr.name}".lower()
+        if resolved.urn
+        else resolved.attr.name.lower()
+    )
+    return f"{head}.{resolved.sub.name.lower()}" if resolved.sub else head
+
+
+def _endpoint_of(member: dict[str, Any]) -> str:
+    return "Groups" if member.get("type") == "Group" else "Users"
+
+
+def render(
+    rt: ResourceType,
+    *,
+    scim_id: str,
+    data: Mapping[str, Any],
+    created: datetime,
+    modified: datetime,
+    generation: int,
+    base_url: str,
+    members: Iterable[dict[str, Any]] | None = None,
+    groups: Iterable[dict[str, Any]] | None = None,
+    projection: Projection | None = None,
+) -> dict[str, Any]:
+    """The SCIM representation of one staged resource."""
+    out: dict[str, Any] = {"schemas": [rt.core.id], "id": scim_id}
+    for key, value in data.items():
+        if key.startswith("urn:"):
+            out["schemas"].append(key)
+            out[key] = dict(value)
+        else:
+            out[key] = value
+    manager = (out.get(rt.extensions[0].id) or {}).get("manager") if rt.extensions else None
+    if isinstance(manager, dict) and "value" in manager and "$ref" not in manager:
+        manager["$ref"] = f"{base_url}/Users/{manager['value']}"
+    if members is not None:
+        rendered = [
+            {
+                "value": m["value"],
+                "$ref": f"{base_url}/{_endpoint_of(m)}/{m['value']}",
+                "type": m.get("type", "User"),
+                **({"display": m["display"]} if m.get("display") else {}),
+            }
+            for m in members
+        ]
+        if rendered or rt is GROUP_TYPE:
+            out["members"] = rendered
+    if groups is not None:
+        listed = [
+            {
+                "value": g["value"],
+                "$ref": f"{base_url}/Groups/{g['value']}",
+                "display": g["display"],
+                "type": "direct",
+            }
+            for g in groups
+        ]
+        if listed:
+            out["groups"] = listed
+    out["meta"] = {
+        "resourceType": rt.name,
+        "created": iso(created),
+        "lastModified": iso(modified),
+        "location": f"{base_url}/{rt.endpoint}/{scim_id}",
+        "version": etag(generation),
+    }
+    if projection and (projection.include or projection.exclude):
+        return _project(rt, out, projection)
+    return out
+
+
+_ALWAYS = frozenset({"id", "schemas"})
+
+
+def _project(rt: ResourceType, resource: dict[str, Any], projection: Projection) -> dict[str, Any]:
+    always = _ALWAYS | {a.name.lower() for a in rt.core.attributes if a.returned == "always"}
+    out: dict[str, Any] = {}
+    for key, value in resource.items():
+        lowered = key.lower()
+        if lowered in always:
+            out[key] = value
+            continue
+        if key.startswith("urn:") and isinstance(value, dict):
+            inner = {
+                k: v
+                for k, v in value.items()
+                if _wanted(f"{lowered}:{k.lower()}", projection)
+                or _has_sub(f"{lowered}:{k.lower()}", projection)
+            }
+            inner = {
+                k: _sub_project(f"{lowered}:{k.lower()}", v, projection) for k, v in inner.items()
+            }
+            if inner:
+                out[key] = inner
+            continue
+        if _wanted(lowered, projection) or _has_sub(lowered, projection):
+            out[key] = _sub_project(lowered, value, projection)
+    if projection.include:
+        out["schemas"] = [s for s in resource["schemas"] if s == rt.core.id or s in out]
+    return out
+
+
+def _wanted(key: str, projection: Projection) -> bool:
+    if projection.include:
+        return key in projection.include
+    return key not in projection.exclude
+
+
+def _has_sub(key: str, projection: Projection) -> bool:
+    prefix = key + "."
+    if projection.include:
+        return any(k.startswith(prefix) for k in projection.include)
+    return False
+
+
+def _sub_project(key: str, value: Any, projection: Projection) -> Any:
+    prefix = key + "."
+    if projection.include and key not in projection.include:
+        subs = {k[len(prefix) :] for k in projection.include if k.startswith(prefix)}
+    else:
+        subs = None
+    dropped = {k[len(prefix) :] for k in projection.exclude if k.startswith(prefix)}
+    if subs is None and not dropped:
+        return value
+
+    def pick(item: Any) -> Any:
+        if not isinstance(item, dict):
+            return item
+        return {
+            k: v
+            for k, v in item.items()
+            if (subs is None or k.lower() in subs or k.lower() == "value")
+            and k.lower() not in dropped
+        }
+
+    if isinstance(value, list):
+        return [pick(v) for v in value]
+    return pick(value)

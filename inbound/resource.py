@@ -1,0 +1,228 @@
+"""Incoming resources made canonical, and stored ones rendered back, both driven by the schema.
+
+Canonical form: attribute names spelled as the schema spells them, extension attributes under
+their schema URN, unassigned values (null, "", empty lists) absent, booleans real booleans.
+Everything else is kept exactly as Entra sent it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from inbound.errors import ScimError, invalid_path, invalid_syntax, invalid_value
+from inbound.filter import AttrPath, parse_attr_path
+from inbound.schema import (
+    COMMON,
+    GROUP_TYPE,
+    IGNORED_SCHEMAS,
+    Attribute,
+    ResourceType,
+    Schema,
+)
+
+META = Attribute(
+    "meta",
+    "complex",
+    mutability="readOnly",
+    sub_attributes=(
+        Attribute("resourceType", case_exact=True, mutability="readOnly"),
+        Attribute("created", "dateTime", mutability="readOnly"),
+        Attribute("lastModified", "dateTime", mutability="readOnly"),
+        Attribute("location", "reference", mutability="readOnly"),
+        Attribute("version", case_exact=True, mutability="readOnly"),
+    ),
+)
+_COMMON_BY_NAME = {a.name.lower(): a for a in (*COMMON, META)}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Where an attribute path lands: the extension URN holding it (None for core), the
+    attribute, and the sub-attribute if the path names one."""
+
+    urn: str | None
+    attr: Attribute
+    sub: Attribute | None
+
+    @property
+    def key(self) -> str:
+        """A stable spelling used for indexes and errors, e.g. ``emails.value``."""
+        head = f"{self.urn}:{self.attr.name}" if self.urn else self.attr.name
+        return f"{head}.{self.sub.name}" if self.sub else head
+
+
+def resolve(rt: ResourceType, path: AttrPath, *, error: type[ScimError] | None = None) -> Resolved:
+    """Find the attribute a path names, case-insensitively; unknown names are a 400."""
+    schema: Schema | None
+    attr: Attribute | None = None
+    urn: str | None = None
+    if path.urn is not None:
+        schema = rt.schema_for(path.urn)
+        if schema is None:
+            raise invalid_path(f"'{path.urn}' is not a schema of {rt.name} resources")
+        attr = schema.attribute(path.attr)
+        urn = None if schema is rt.core else schema.id
+        if attr is None and schema is rt.core:
+            attr = _COMMON_BY_NAME.get(path.attr.lower())
+    else:
+        attr = rt.core.attribute(path.attr) or _COMMON_BY_NAME.get(path.attr.lower())
+        if attr is None:
+            for ext in rt.extensions:
+                attr = ext.attribute(path.attr)
+                if attr is not None:
+                    urn = ext.id
+                    break
+    if attr is None:
+        raise invalid_path(f"'{path}' is not an attribute of {rt.name} resources")
+    sub: Attribute | None = None
+    if path.sub is not None:
+        sub = attr.sub(path.sub)
+        if sub is None:
+            raise invalid_path(f"'{path}': '{attr.name}' has no sub-attribute '{path.sub}'")
+    return Resolved(urn, attr, sub)
+
+
+def coerce_boolean(value: Any, where: str) -> bool:
+    """Entra sends booleans as "True"/"False" strings in some bodies (ENTRA.md, PATCH 2)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise invalid_value(f"'{where}' must be a boolean (true or false), got {value!r}")
+
+
+def coerce(attr: Attribute, value: Any, where: str) -> Any:
+    """The canonical value of one attribute, or None when the value means 'unassigned'."""
+    if value is None:
+        return None
+    if attr.multi_valued:
+        items = value if isinstance(value, list) else [value]
+        out = [v for v in (coerce_single(attr, item, where) for item in items) if v is not None]
+        if attr.type == "complex":
+            primaries = sum(1 for v in out if isinstance(v, dict) and v.get("primary") is True)
+            if primaries > 1:
+                raise invalid_value(f"'{where}' has more than one value marked primary")
+        return out or None
+    if isinstance(value, list):
+        raise invalid_value(f"'{where}' takes a single value, not a list")
+    return coerce_single(attr, value, where)
+
+
+def coerce_single(attr: Attribute, value: Any, where: str) -> Any:
+    if value is None:
+        return None
+    kind = attr.type
+    if kind == "complex":
+        if not isinstance(value, dict):
+            if attr.sub("value") is not None:
+                value = {"value": value}
+            else:
+                raise invalid_value(f"'{where}' must be an object")
+        out: dict[str, Any] = {}
+        for key, sub_value in value.items():
+            sub = attr.sub(key)
+            if sub is None:
+                raise invalid_value(f"'{where}' has no sub-attribute '{key}'")
+            coerced = coerce_single(sub, sub_value, f"{where}.{sub.name}")
+            if coerced is not None:
+                out[sub.name] = coerced
+        return out or None
+    if kind == "boolean":
+        return coerce_boolean(value, where)
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise invalid_value(f"'{where}' must be an integer, got {value!r}")
+        return value
+    if kind == "decimal":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise invalid_value(f"'{where}' must be a number, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise invalid_value(f"'{where}' must be a string, got {type(value).__name__}")
+    if value == "":
+        return None
+    if kind == "dateTime":
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise invalid_value(f"'{where}' must be an xsd:dateTime, got {value!r}") from None
+    return value
+
+
+def _check_schemas(rt: ResourceType, raw: Any) -> None:
+    if raw is None:
+        return
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        raise invalid_syntax("'schemas' must be a list of schema URIs")
+    for uri in raw:
+        if rt.schema_for(uri) is None and uri.lower() not in IGNORED_SCHEMAS:
+            raise invalid_value(
+                f"schema '{uri}' is not supported for {rt.name} resources; "
+                f"use {', '.join(rt.schema_ids)}"
+            )
+
+
+def normalise(rt: ResourceType, body: Any) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """Validate a POST/PUT body; returns the canonical data and, for groups, the members."""
+    if not isinstance(body, dict):
+        raise invalid_syntax("the request body must be a JSON object")
+    data: dict[str, Any] = {}
+    members: list[dict[str, Any]] | None = None
+    for key, value in body.items():
+        lowered = key.lower()
+        if lowered == "schemas":
+            _check_schemas(rt, value)
+            continue
+        if lowered in ("id", "meta"):
+            continue  # readOnly: ignored on input (RFC 7643 §2.2)
+        ext = rt.schema_for(key)
+        if ext is not None and ext is not rt.core:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise invalid_value(f"'{key}' must be an object of {ext.name} attributes")
+            ext_data: dict[str, Any] = {}
+            for sub_key, sub_value in value.items():
+                attr = ext.attribute(sub_key)
+                if attr is None:
+                    raise invalid_value(f"'{sub_key}' is not an attribute of {ext.id}")
+                _put(ext_data, attr, sub_value, f"{ext.id}:{attr.name}")
+            if ext_data:
+                data[ext.id] = ext_data
+            continue
+        resolved = _resolve_body_key(rt, key)
+        if resolved.attr.mutability == "readOnly":
+            continue
+        if rt is GROUP_TYPE and resolved.attr.name == "members":
+            members = coerce(resolved.attr, value, "members") or []
+            for member in members:
+                if "value" not in member:
+                    raise invalid_value("each member needs a 'value' with the member's id")
+            continue
+        target = data.setdefault(resolved.urn, {}) if resolved.urn else data
+        _put(target, resolved.attr, value, resolved.key)
+    for attr in rt.core.attributes:
+        if attr.required and attr.name not in data:
+            raise invalid_value(f"'{attr.name}' is required for {rt.name} resources")
+    data.pop("password", None)  # never stored: scim-sync provisions no passwords
+    return data, members
+
+
+def _resolve_body_key(rt: ResourceType, key: str) -> Resolved:
+    try:
+        resolved = resolve(rt, parse_attr_path(key))
+    except ScimError as exc:
+        raise invalid_value(exc.detail) from None
+    if resolved.sub is not None:
+        raise invalid_value(f"'{key}': nest sub-attributes inside '{resolved.attr.name}'")
+    return resolved
+
+
+def _put(target: dict[str, Any], attr: Attribute, value: Any, where: str) -> None:
+    coerced = coerce(attr, value, where)
+    if coerced is None:
+        target.pop(attr.name, None)
+    else:
+        target[attr.name] = coerced

@@ -1,0 +1,51 @@
+"""Settings an operator changes while the service runs (SCIM switch, reconcile interval).
+
+They live in the database, not in process memory, so every web and worker process agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select, update
+
+from inbound.staging.tables import settings
+
+S = settings.c
+Clock = Callable[[], datetime]
+
+SCIM_ENABLED = "scim_enabled"
+RECONCILE_INTERVAL = "reconcile_interval_seconds"
+
+
+class RuntimeSettings:
+    def __init__(self, engine: Engine, *, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def get(self, key: str) -> str | None:
+        with self._engine.connect() as conn:
+            value: str | None = conn.execute(select(S.value).where(S.key == key)).scalar()
+            return value
+
+    def set(self, key: str, value: str) -> None:
+        now = self._clock()
+        with self._engine.begin() as conn:
+            if not conn.execute(
+                update(settings).where(S.key == key).values(value=value, updated_at=now)
+            ).rowcount:
+                conn.execute(insert(settings).values(key=key, value=value, updated_at=now))
+
+    def scim_enabled(self) -> bool:
+        return self.get(SCIM_ENABLED) != "false"
+
+    def set_scim_enabled(self, enabled: bool) -> None:
+        self.set(SCIM_ENABLED, "true" if enabled else "false")
+
+    def reconcile_interval(self, default: float) -> float:
+        value = self.get(RECONCILE_INTERVAL)
+        return float(value) if value else default
+
+    def set_reconcile_interval(self, seconds: float) -> None:
+        self.set(RECONCILE_INTERVAL, repr(float(seconds)))

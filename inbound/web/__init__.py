@@ -1,0 +1,1 @@
+"""HTTP: the SCIM routes Entra calls, the admin API, health probes."""

@@ -1,0 +1,175 @@
+"""The admin API (``/api/v1``), token issuance and health probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router, delete, get, post, put
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from litestar.params import FromPath
+
+from inbound.auth import SecretKind
+from inbound.errors import ScimError, invalid_value, not_found
+from inbound.web.responses import json_response, read_json
+from inbound.web.services import InboundServices
+
+
+def status_report(services: InboundServices) -> dict[str, Any]:
+    """What ``scim-sync status`` and ``GET /api/v1/status`` show."""
+    now = services.clock()
+    expiry = services.tokens.newest_expiry(SecretKind.SCIM)
+    return {
+        "scim_enabled": services.runtime.scim_enabled(),
+        "endpoint_url": services.endpoint_url,
+        "token_expires_at": expiry.isoformat() if expiry else None,
+        "token_expires_in_seconds": round((expiry - now).total_seconds()) if expiry else None,
+        "reconcile_interval_seconds": services.runtime.reconcile_interval(
+            services.default_reconcile_interval
+        ),
+        "targets": {name: services.ledger.summary(name, now) for name in services.target_names},
+    }
+
+
+def issue_scim_token(services: InboundServices, label: str | None = None) -> dict[str, Any]:
+    issued = services.tokens.issue(SecretKind.SCIM, services.token_ttl, label)
+    services.on_token_change()
+    return {
+        "token": issued.secret,
+        "id": issued.id,
+        "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
+        "endpoint_url": services.endpoint_url,
+    }
+
+
+def admin_guard_for(services: InboundServices) -> Any:
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        scheme, _sep, secret = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not services.tokens.verify(
+            secret.strip(), SecretKind.ADMIN
+        ):
+            raise ScimError(
+                401,
+                "the admin key is required (Authorization: Bearer <admin key>); "
+                "it was printed when the service first started",
+                headers={"WWW-Authenticate": 'Bearer realm="scim-sync admin"'},
+            )
+
+    return guard
+
+
+def admin_routers(services: InboundServices) -> list[Router]:
+    guard = admin_guard_for(services)
+
+    @post("/provisioning/token", status_code=201)
+    async def provisioning_token() -> Response[bytes]:
+        return json_response(issue_scim_token(services), 201)
+
+    @get("/status")
+    async def status() -> Response[bytes]:
+        return json_response(status_report(services))
+
+    @get("/settings")
+    async def get_settings() -> Response[bytes]:
+        return json_response(
+            {
+                "scim_enabled": services.runtime.scim_enabled(),
+                "reconcile_interval_seconds": services.runtime.reconcile_interval(
+                    services.default_reconcile_interval
+                ),
+                "endpoint_url": services.endpoint_url,
+            }
+        )
+
+    @put("/settings")
+    async def put_settings(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise invalid_value(
+                "send a JSON object with scim_enabled and/or reconcile_interval_seconds"
+            )
+        unknown = set(body) - {"scim_enabled", "reconcile_interval_seconds"}
+        if unknown:
+            raise invalid_value(f"unknown settings: {', '.join(sorted(unknown))}")
+        if "scim_enabled" in body:
+            if not isinstance(body["scim_enabled"], bool):
+                raise invalid_value("scim_enabled must be true or false")
+            services.runtime.set_scim_enabled(body["scim_enabled"])
+        if "reconcile_interval_seconds" in body:
+            seconds = body["reconcile_interval_seconds"]
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int | float)
+                or not 1 <= seconds <= 86400
+            ):
+                raise invalid_value("reconcile_interval_seconds must be a number from 1 to 86400")
+            services.runtime.set_reconcile_interval(float(seconds))
+            services.on_interval_change(float(seconds))
+        return await get_settings.fn()  # type: ignore[no-any-return]
+
+    @get("/tokens")
+    async def list_tokens() -> Response[bytes]:
+        return json_response([t.to_json() for t in services.tokens.list(SecretKind.SCIM)])
+
+    @post("/tokens", status_code=201)
+    async def new_token() -> Response[bytes]:
+        return json_response(issue_scim_token(services), 201)
+
+    @delete("/tokens/{token_id:str}", status_code=204)
+    async def revoke_token(token_id: FromPath[str]) -> None:
+        if not services.tokens.revoke(token_id):
+            raise not_found(f"no live token with id '{token_id}'")
+        services.on_token_change()
+
+    @get("/identities/{user_id:str}")
+    async def identity(user_id: FromPath[str]) -> Response[bytes]:
+        record = services.identity_lookup(user_id)
+        if record is None:
+            raise not_found(f"no identity with user ID '{user_id}' in the Identity Manager store")
+        return json_response(record)
+
+    @get("/dead-letters")
+    async def dead_letters() -> Response[bytes]:
+        return json_response(services.ledger.dead_letters())
+
+    @post("/dead-letters/{scim_id:str}/retry", status_code=200)
+    async def retry(scim_id: FromPath[str]) -> Response[bytes]:
+        return json_response(
+            {"retried": services.ledger.retry_dead(None if scim_id == "all" else scim_id)}
+        )
+
+    @post("/dead-letters/{scim_id:str}/skip", status_code=200)
+    async def skip(scim_id: FromPath[str]) -> Response[bytes]:
+        return json_response({"skipped": services.ledger.skip_dead(scim_id)})
+
+    api = Router(
+        "/api/v1",
+        route_handlers=[
+            status,
+            get_settings,
+            put_settings,
+            list_tokens,
+            new_token,
+            revoke_token,
+            identity,
+            dead_letters,
+            retry,
+            skip,
+        ],
+        guards=[guard],
+    )
+    provisioning = Router("/", route_handlers=[provisioning_token], guards=[guard])
+
+    @get("/healthz")
+    async def healthz() -> Response[bytes]:
+        return json_response({"status": "ok"})
+
+    @get("/readyz")
+    async def readyz() -> Response[bytes]:
+        problem = services.ready()
+        if problem is not None:
+            return json_response({"status": "not ready", "reason": problem}, 503)
+        return json_response({"status": "ready"})
+
+    probes = Router("/", route_handlers=[healthz, readyz])
+    return [api, provisioning, probes]

@@ -1,0 +1,37 @@
+"""What the web layer needs from the rest of the process, wired by ``scheduler``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from inbound.auth import TokenStore
+from inbound.staging.ledger import StagingLedger
+from inbound.staging.runtime import RuntimeSettings
+from inbound.staging.store import ResourceStore
+
+
+@dataclass
+class InboundServices:
+    store: ResourceStore
+    ledger: StagingLedger
+    tokens: TokenStore
+    runtime: RuntimeSettings
+    clock: Callable[[], datetime]
+    public_url: str
+    """Base URL as Entra reaches this service; the SCIM endpoint is ``{public_url}/scim/v2``."""
+    token_ttl: timedelta = timedelta(hours=10)
+    target_names: list[str] = field(default_factory=list)
+    default_reconcile_interval: float = 60.0
+    identity_lookup: Callable[[str], dict[str, Any] | None] = lambda _user_id: None
+    """The Identity Manager record of a user ID; provided by the composition root."""
+    on_interval_change: Callable[[float], None] = lambda _seconds: None
+    on_token_change: Callable[[], None] = lambda: None
+    ready: Callable[[], str | None] = lambda: None
+    """None when ready; otherwise why not (database unreachable, migrations pending)."""
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"{self.public_url.rstrip('/')}/scim/v2"

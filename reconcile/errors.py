@@ -1,0 +1,39 @@
+"""The only errors a target may raise; they say what the run loop must do next.
+
+Each connector maps its library's exceptions onto these in one place and chains the original
+as ``__cause__``; the run loop never has to guess whether to retry.
+"""
+
+from __future__ import annotations
+
+
+class TargetError(Exception):
+    """Base of every error a target reports for one resource."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientTargetError(TargetError):
+    """Worth retrying later: the target was unreachable, busy or timed out."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class TargetUnavailableError(TransientTargetError):
+    """The whole target is down; the rest of this run for that target is pointless.
+
+    Resources not yet tried keep their attempt counters, so an outage does not push
+    healthy changes towards the dead-letter state.
+    """
+
+
+class PermanentTargetError(TargetError):
+    """The target refused the change for good (schema, constraint, access): a dead letter."""
+
+
+class NotReadyError(TargetError):
+    """A prerequisite is missing (a member or manager not yet in the target): wait, no error."""

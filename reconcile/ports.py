@@ -1,0 +1,88 @@
+"""Interfaces the core needs from the outside; the staging store and connectors implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from reconcile.model import Desired, ResourceKind
+
+
+class SyncStatus(StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    RETRYING = "retrying"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+
+
+class Action(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DISABLED = "disabled"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """A resource whose staged generation is ahead of what one target has observed."""
+
+    scim_id: str
+    kind: ResourceKind
+    generation: int
+    deleted: bool
+    anchor: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a target did; ``anchor`` is its own stable handle for the resource."""
+
+    action: Action
+    anchor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the ledger records for one resource on one target after one attempt."""
+
+    status: SyncStatus
+    observed_generation: int | None
+    anchor: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+
+
+class DesiredStateSource(Protocol):
+    def load(self, scim_ids: Sequence[str]) -> dict[str, Desired]:
+        """The newest staged state of each resource (tombstones included)."""
+        ...
+
+
+class SyncLedger(Protocol):
+    def due(self, target: str, now: datetime, limit: int) -> list[WorkItem]:
+        """Resources the target is behind on: deletes (groups first), then users, then groups."""
+        ...
+
+    def record(self, target: str, item: WorkItem, outcome: Outcome, now: datetime) -> None: ...
+
+    def forget_fully_deleted(self, targets: Iterable[str]) -> int:
+        """Drop tombstones every target has observed; returns how many went."""
+        ...
+
+
+class Target(Protocol):
+    """One downstream system the reconciler brings to the desired state."""
+
+    @property
+    def name(self) -> str: ...
+
+    def apply(self, desired: Desired, anchor: str | None) -> Applied:
+        """Make the target match ``desired``; idempotent, safe to repeat after a crash."""
+        ...

@@ -1,0 +1,1 @@
+"""The process entry point: settings, composition, jobs and the ``scim-sync`` command."""

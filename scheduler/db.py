@@ -1,0 +1,99 @@
+"""Database engines, tuned per dialect, and the migrations of every package that owns tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+import connectors.identity_store.migrations as idm_migrations
+import inbound.staging.migrations as staging_migrations
+from inbound.staging.store import READ_ONLY
+
+MIGRATIONS = {
+    "staging": (Path(staging_migrations.__file__).parent, "alembic_version_staging"),
+    "identity_store": (Path(idm_migrations.__file__).parent, "alembic_version_idm"),
+}
+_READ_ONLY_KEY = next(iter(READ_ONLY))
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here; SQLite URLs pass through."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
+        _tune_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """WAL for concurrent readers; writes take the lock at BEGIN so two writers never deadlock
+    on a lock upgrade; LIKE made case-sensitive so filters match PostgreSQL's."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA busy_timeout=30000",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA case_sensitive_like=ON",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY_KEY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _config(name: str, engine: Engine) -> tuple[Config, Any]:
+    folder, version_table = MIGRATIONS[name]
+    cfg = Config()
+    cfg.set_main_option("script_location", str(folder))
+    cfg.attributes["version_table"] = version_table
+    return cfg, version_table
+
+
+def upgrade(name: str, engine: Engine) -> None:
+    cfg, _ = _config(name, engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def pending(name: str, engine: Engine) -> bool:
+    """Whether the database is behind this code's migrations (readiness says not ready)."""
+    cfg, version_table = _config(name, engine)
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with engine.connect() as conn:
+        current = set(
+            MigrationContext.configure(
+                conn, opts={"version_table": version_table}
+            ).get_current_heads()
+        )
+    return current != heads
+
+
+def upgrade_all(staging: Engine, idm: Engine) -> None:
+    upgrade("staging", staging)
+    upgrade("identity_store", idm)

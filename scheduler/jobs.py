@@ -1,0 +1,96 @@
+"""APScheduler jobs: reconcile at the configured frequency, and soon after every SCIM write.
+
+Durable truth lives in the database (generations and the sync ledger), never in APScheduler's
+job store: jobs are declared in code at start on the memory store, so a restarted process
+simply finds the work that is still due.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from reconcile.runner import RunReport
+from scheduler.composition import Runtime
+
+log = logging.getLogger(__name__)
+
+RECONCILE_JOB = "reconcile"
+
+
+class Jobs:
+    def __init__(self, runtime: Runtime, *, debounce_seconds: float = 0.2) -> None:
+        self._runtime = runtime
+        self._debounce = timedelta(seconds=debounce_seconds)
+        self._dirty = threading.Event()
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+            timezone="UTC",
+        )
+        self.last_report: RunReport | None = None
+
+    def start(self) -> None:
+        interval = self._runtime.runtime.reconcile_interval(
+            self._runtime.settings.reconcile_interval.total_seconds()
+        )
+        self._scheduler.add_job(
+            self.reconcile,
+            IntervalTrigger(seconds=interval),
+            id=RECONCILE_JOB,
+            replace_existing=True,
+            next_run_time=self._now(),  # catch up at once on whatever a previous run left
+        )
+        self._runtime.nudge.callback = self.nudge
+        self._runtime.services.on_interval_change = self.set_interval
+        self._scheduler.start()
+        log.info("scheduler started", extra={"reconcile_interval_seconds": interval})
+
+    def shutdown(self) -> None:
+        self._runtime.nudge.callback = lambda: None
+        self._scheduler.shutdown(wait=True)
+
+    def _now(self) -> datetime:
+        return self._runtime.services.clock()
+
+    def nudge(self) -> None:
+        """A SCIM write happened: run soon, but let a burst of writes share one run."""
+        self._dirty.set()
+        job = self._scheduler.get_job(RECONCILE_JOB)
+        if job is None:
+            return
+        soon = self._now() + self._debounce
+        if job.next_run_time is None or job.next_run_time > soon:
+            job.modify(next_run_time=soon)
+
+    def set_interval(self, seconds: float) -> None:
+        """The operator changed the provisioning frequency at run time."""
+        self._scheduler.reschedule_job(RECONCILE_JOB, trigger=IntervalTrigger(seconds=seconds))
+        log.info("reconcile interval changed", extra={"reconcile_interval_seconds": seconds})
+
+    def reconcile(self) -> None:
+        """Run until no write arrived during the run, so no nudge is lost to max_instances."""
+        for _ in range(100):
+            self._dirty.clear()
+            try:
+                self.last_report = self._runtime.reconciler.run_once()
+            except Exception:  # a failed run is retried at the next tick; never kill the job
+                log.exception("reconcile run failed")
+                return
+            if not self._dirty.is_set():
+                return
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": job.id,
+                "next_run_time": job.next_run_time.isoformat() if job.next_run_time else None,
+            }
+            for job in self._scheduler.get_jobs()
+        ]

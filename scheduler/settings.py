@@ -31,6 +31,14 @@ def parse_duration(text: str, name: str = "duration") -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
+def format_duration(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 def _doc(text: str, env: str, secret: bool = False) -> Any:
     return {"doc": text, "env": PREFIX + env, "secret": secret}
 
@@ -231,7 +239,7 @@ def describe() -> list[dict[str, Any]]:
                 continue
             default = f.default
             if isinstance(default, timedelta):
-                default = f"{int(default.total_seconds())}s"
+                default = format_duration(default)
             out.append(
                 {
                     "env": f.metadata["env"],

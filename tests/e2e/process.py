@@ -1,0 +1,115 @@
+"""Run ``scim-sync`` as a real process and wait on what it logs, never on the clock."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+Event = dict[str, Any]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scim_sync_command() -> list[str]:
+    exe = shutil.which("scim-sync", path=str(Path(sys.executable).parent)) or shutil.which("scim-sync")
+    return [exe] if exe else [sys.executable, "-m", "scheduler.cli"]
+
+
+class ServiceProcess:
+    """A ``scim-sync`` child whose stdout lines and JSON log events arrive on queues."""
+
+    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+        self.stdout_lines: queue.Queue[str] = queue.Queue()
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.seen: list[Event] = []
+        self.proc = subprocess.Popen(
+            [*scim_sync_command(), *args],
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self._pumps = [
+            self._pump(self.proc.stdout, lambda line: self.stdout_lines.put(line.rstrip("\n"))),
+            self._pump(self.proc.stderr, self._on_log),
+        ]
+
+    @staticmethod
+    def _pump(stream: IO[str], sink: Callable[[str], None]) -> threading.Thread:
+        def run() -> None:
+            with stream:
+                for line in stream:
+                    sink(line)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    def _drain(self) -> None:
+        for thread in self._pumps:
+            thread.join(timeout=10)
+
+    def _on_log(self, line: str) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = {"event": line.rstrip("\n"), "raw": True}
+        self.events.put(event)
+
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 20) -> Event:
+        """The first logged event (already seen or still to come) that satisfies predicate."""
+        for event in self.seen:
+            if predicate(event):
+                return event
+        while True:
+            try:
+                event = self.events.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no matching event within {timeout}s; seen: {self.seen[-20:]}") from None
+            self.seen.append(event)
+            if predicate(event):
+                return event
+
+    def read_stdout_until(self, predicate: Callable[[str], bool], timeout: float = 20) -> list[str]:
+        lines: list[str] = []
+        while True:
+            try:
+                line = self.stdout_lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"stdout never matched; got {lines}") from None
+            lines.append(line)
+            if predicate(line):
+                return lines
+
+    def wait_listening(self) -> None:
+        self.wait_for(lambda e: "Uvicorn running" in str(e.get("event")))
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self._drain()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._drain()

@@ -1,0 +1,158 @@
+"""The reconciler applying staged SCIM changes to the Identity Manager store (real databases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import func, select
+
+from inbound.staging.tables import resources, sync_state
+from reconcile.errors import NotReadyError
+from scheduler.composition import Runtime
+from tests.integration.test_scim_groups import new_group
+from tests.integration.test_scim_users import create
+from tests.support import ENTERPRISE, patch_body
+
+
+def run(runtime: Runtime) -> dict[str, int]:
+    report = runtime.reconciler.run_once()
+    return report.targets[0].actions
+
+
+def test_user_lifecycle_lands_in_the_store(client: TestClient[Any], runtime: Runtime) -> None:
+    user = create(client, "E1001")
+    assert run(runtime) == {"created": 1}
+    record = runtime.identity_record("E1001")
+    assert record is not None
+    assert record["email"] == "e1001@example.com"
+    assert record["active"] is True
+    assert record["given_name"] == "Given" and record["family_name"] == "Family"
+    assert record["department"] == "Research" and record["employee_number"] == "E1001"
+    assert record["sync"]["identity_store"]["status"] == "applied"
+    assert run(runtime) == {}  # nothing due: level-triggered, no duplicate work
+
+    client.patch(
+        f"/scim/v2/Users/{user['id']}",
+        json=patch_body({"op": "Replace", "path": "active", "value": "False"}),
+    )
+    assert run(runtime) == {"disabled": 1}
+    assert runtime.identity_record("E1001")["active"] is False  # type: ignore[index]
+
+    assert client.delete(f"/scim/v2/Users/{user['id']}").status_code == 204
+    assert run(runtime) == {"deleted": 1}
+    assert runtime.identity_record("E1001") is None
+    with runtime.staging_engine.connect() as conn:  # the tombstone is gone once observed
+        assert conn.execute(select(func.count()).select_from(resources)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(sync_state)).scalar() == 0
+
+
+def test_group_membership_and_entra_default_remove(client: TestClient[Any], runtime: Runtime) -> None:
+    a, b = create(client, "ua"), create(client, "ub")
+    group = new_group(client, "Staff")
+    client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body({"op": "Add", "path": "members", "value": [{"value": a["id"]}, {"value": b["id"]}]}),
+    )
+    run(runtime)
+    assert runtime.identity_record("ua")["groups"] == ["Staff"]  # type: ignore[index]
+    assert runtime.identity_record("ub")["groups"] == ["Staff"]  # type: ignore[index]
+    client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body({"op": "Remove", "path": "members", "value": [{"value": a["id"]}]}),
+    )
+    assert run(runtime) == {"updated": 1}
+    assert runtime.identity_record("ua")["groups"] == []  # type: ignore[index]
+    assert runtime.identity_record("ub")["groups"] == ["Staff"]  # type: ignore[index]
+
+
+def test_rename_moves_the_key_and_references_follow(client: TestClient[Any], runtime: Runtime) -> None:
+    boss = create(client, "boss")
+    worker = create(client, "worker")
+    client.patch(
+        f"/scim/v2/Users/{worker['id']}",
+        json=patch_body({"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]}),
+    )
+    group = new_group(client, "Leads")
+    client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body({"op": "Add", "path": "members", "value": [{"value": boss["id"]}]}),
+    )
+    run(runtime)
+    assert runtime.identity_record("worker")["manager_user_id"] == "boss"  # type: ignore[index]
+    client.patch(
+        f"/scim/v2/Users/{boss['id']}",
+        json=patch_body({"op": "Replace", "path": "userName", "value": "chief"}),
+    )
+    assert run(runtime) == {"updated": 1}
+    assert runtime.identity_record("boss") is None
+    chief = runtime.identity_record("chief")
+    assert chief is not None and chief["groups"] == ["Leads"] and chief["scim_id"] == boss["id"]
+    assert runtime.identity_record("worker")["manager_user_id"] == "chief"  # type: ignore[index]
+
+
+def test_delete_then_recreate_the_same_user_id(client: TestClient[Any], runtime: Runtime) -> None:
+    first = create(client, "again")
+    run(runtime)
+    client.delete(f"/scim/v2/Users/{first['id']}")
+    second = create(client, "again", displayName="Second")
+    assert run(runtime) == {"deleted": 1, "created": 1}
+    record = runtime.identity_record("again")
+    assert record is not None and record["scim_id"] == second["id"]
+    assert record["display_name"] == "Second"
+
+
+def test_reapplying_after_a_crash_is_harmless(client: TestClient[Any], runtime: Runtime) -> None:
+    """The target applied, the process died before the ledger recorded it: next run is a no-op."""
+    user = create(client, "crashy")
+    desired = runtime.ledger.load([user["id"]])[user["id"]]
+    runtime.targets[0].apply(desired, None)  # applied, never recorded
+    assert run(runtime) == {"unchanged": 1}
+    assert runtime.identity_record("crashy") is not None
+
+
+def test_a_burst_of_changes_coalesces_into_one_apply(client: TestClient[Any], runtime: Runtime) -> None:
+    user = create(client, "bursty")
+    for title in ("a", "b", "c", "d"):
+        client.patch(
+            f"/scim/v2/Users/{user['id']}",
+            json=patch_body({"op": "replace", "path": "title", "value": title}),
+        )
+    assert run(runtime) == {"created": 1}
+    assert runtime.identity_record("bursty")["title"] == "d"  # type: ignore[index]
+
+
+def test_group_waits_for_a_member_not_yet_in_the_store(
+    client: TestClient[Any], runtime: Runtime
+) -> None:
+    """A member whose user is not yet applied: the group keeps what it can and waits."""
+    present, absent = create(client, "here"), create(client, "notyet")
+    group = new_group(client, "Waiting")
+    client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body(
+            {"op": "Add", "path": "members", "value": [{"value": present["id"]}, {"value": absent["id"]}]}
+        ),
+    )
+    target = runtime.targets[0]
+    target.apply(runtime.ledger.load([present["id"]])[present["id"]], None)
+    with pytest.raises(NotReadyError, match="notyet"):
+        target.apply(runtime.ledger.load([group["id"]])[group["id"]], None)
+    assert runtime.identity_record("here")["groups"] == ["Waiting"]  # type: ignore[index]
+    report = runtime.reconciler.run_once().targets[0]
+    assert report.waiting == 0 and report.dead == 0 and report.retrying == 0
+    assert runtime.identity_record("notyet")["groups"] == ["Waiting"]  # type: ignore[index]
+
+
+def test_status_counts(client: TestClient[Any], runtime: Runtime, clock: Any) -> None:
+    create(client, "s1")
+    create(client, "s2")
+    clock.advance(30)
+    summary = runtime.ledger.summary("identity_store", clock())
+    assert summary["pending"] == 2 and summary["applied"] == 0
+    assert summary["oldest_pending_seconds"] == 30
+    run(runtime)
+    summary = runtime.ledger.summary("identity_store", clock())
+    assert summary["applied"] == 2 and summary["pending"] == 0
+    assert summary["oldest_pending_seconds"] is None

@@ -1,0 +1,121 @@
+"""SCIM /Groups, Entra's member dialect included, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.testing import TestClient
+
+from tests.integration.test_scim_users import assert_error, create
+from tests.support import entra_group, patch_body
+
+
+def new_group(client: TestClient[Any], name: str) -> dict[str, Any]:
+    response = client.post("/scim/v2/Groups", json=entra_group(name))
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def members_of(client: TestClient[Any], group_id: str) -> set[str]:
+    body = client.get(f"/scim/v2/Groups/{group_id}").json()
+    return {m["value"] for m in body.get("members", [])}
+
+
+def test_group_created_empty_with_the_microsoft_schema_uri(client: TestClient[Any]) -> None:
+    group = new_group(client, "Engineering")
+    assert group["displayName"] == "Engineering"
+    assert group["members"] == []
+    assert group["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:Group"]
+
+
+def test_duplicate_display_name_is_409(client: TestClient[Any]) -> None:
+    new_group(client, "Ops")
+    assert_error(client.post("/scim/v2/Groups", json=entra_group("ops")), 409, "uniqueness")
+
+
+def test_entra_member_add_and_default_remove_keeps_the_others(client: TestClient[Any]) -> None:
+    a, b, c = (create(client, n)["id"] for n in ("ga", "gb", "gc"))
+    group = new_group(client, "Team")
+    add = client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body(
+            {"op": "Add", "path": "members", "value": [{"$ref": None, "value": a}, {"$ref": None, "value": b}]}
+        ),
+    )
+    assert add.status_code == 204
+    again = client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body({"op": "Add", "path": "members", "value": [{"value": a}, {"value": c}]}),
+    )
+    assert again.status_code == 204
+    assert members_of(client, group["id"]) == {a, b, c}
+    remove = client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body({"op": "Remove", "path": "members", "value": [{"value": a}]}),
+    )
+    assert remove.status_code == 204
+    assert members_of(client, group["id"]) == {b, c}
+    flag_style = client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body({"op": "remove", "path": f'members[value eq "{b}"]'}),
+    )
+    assert flag_style.status_code == 204
+    assert members_of(client, group["id"]) == {c}
+
+
+def test_members_are_listed_on_the_user_and_excluded_on_request(client: TestClient[Any]) -> None:
+    user = create(client, "member1")
+    group = new_group(client, "Readers")
+    client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body({"op": "add", "path": "members", "value": [{"value": user["id"]}]}),
+    )
+    on_user = client.get(f"/scim/v2/Users/{user['id']}").json()
+    assert on_user["groups"][0]["value"] == group["id"]
+    assert on_user["groups"][0]["display"] == "Readers"
+    matched = client.get(
+        "/scim/v2/Groups",
+        params={"excludedAttributes": "members", "filter": 'displayName eq "Readers"'},
+    ).json()
+    assert matched["totalResults"] == 1
+    assert "members" not in matched["Resources"][0]
+    assert matched["Resources"][0]["displayName"] == "Readers"
+
+
+def test_unknown_member_is_400_and_nothing_changes(client: TestClient[Any]) -> None:
+    user = create(client, "member2")
+    group = new_group(client, "Strict")
+    response = client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body(
+            {"op": "add", "path": "members", "value": [{"value": user["id"]}, {"value": "ghost"}]},
+            {"op": "replace", "path": "displayName", "value": "Renamed"},
+        ),
+    )
+    body = assert_error(response, 400, "invalidValue")
+    assert "ghost" in body["detail"]
+    after = client.get(f"/scim/v2/Groups/{group['id']}").json()
+    assert after["displayName"] == "Strict" and after["members"] == []
+
+
+def test_rename_and_delete_group(client: TestClient[Any]) -> None:
+    group = new_group(client, "Old")
+    rename = client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body({"op": "Replace", "path": "displayName", "value": "New"}),
+    )
+    assert rename.status_code == 204
+    assert client.get(f"/scim/v2/Groups/{group['id']}").json()["displayName"] == "New"
+    assert client.delete(f"/scim/v2/Groups/{group['id']}").status_code == 204
+    assert_error(client.get(f"/scim/v2/Groups/{group['id']}"), 404)
+
+
+def test_deleting_a_user_removes_its_memberships(client: TestClient[Any]) -> None:
+    a, b = create(client, "da")["id"], create(client, "db")["id"]
+    group = new_group(client, "Gone")
+    client.patch(
+        f"/scim/v2/Groups/{group['id']}",
+        json=patch_body({"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}),
+    )
+    client.delete(f"/scim/v2/Users/{a}")
+    assert members_of(client, group["id"]) == {b}

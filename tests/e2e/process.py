@@ -25,7 +25,9 @@ def free_port() -> int:
 
 
 def scim_sync_command() -> list[str]:
-    exe = shutil.which("scim-sync", path=str(Path(sys.executable).parent)) or shutil.which("scim-sync")
+    exe = shutil.which("scim-sync", path=str(Path(sys.executable).parent)) or shutil.which(
+        "scim-sync"
+    )
     return [exe] if exe else [sys.executable, "-m", "scheduler.cli"]
 
 
@@ -81,7 +83,9 @@ class ServiceProcess:
             try:
                 event = self.events.get(timeout=timeout)
             except queue.Empty:
-                raise AssertionError(f"no matching event within {timeout}s; seen: {self.seen[-20:]}") from None
+                raise AssertionError(
+                    f"no matching event within {timeout}s; seen: {self.seen[-20:]}"
+                ) from None
             self.seen.append(event)
             if predicate(event):
                 return event

@@ -64,7 +64,9 @@ def applied(scim_id: str, generation: int | None = None) -> Any:
     return match
 
 
-def test_first_start_prints_endpoint_token_and_admin_key_once(workdir: Path, env: dict[str, str]) -> None:
+def test_first_start_prints_endpoint_token_and_admin_key_once(
+    workdir: Path, env: dict[str, str]
+) -> None:
     port = free_port()
     first = ServiceProcess(["serve", "--port", str(port)], cwd=workdir, env=env)
     lines = first.read_stdout_until(lambda line: "Admin key" in line)
@@ -82,44 +84,72 @@ def test_first_start_prints_endpoint_token_and_admin_key_once(workdir: Path, env
     assert not any("sst_" in line or "ssa_" in line for line in later)
 
 
-def test_acceptance_over_real_http(started: tuple[ServiceProcess, str, str], workdir: Path, env: dict[str, str]) -> None:
+def test_acceptance_over_real_http(
+    started: tuple[ServiceProcess, str, str], workdir: Path, env: dict[str, str]
+) -> None:
     service, base, token = started
-    with httpx.Client(base_url=f"{base}/scim/v2", headers={"Authorization": f"Bearer {token}"}) as http:
-        probe = http.get("/Users", params={"filter": 'userName eq "7c1e6f2a-5d0b-4b8e-9f7a-2d3c4b5a6e7f"'})
+    with httpx.Client(
+        base_url=f"{base}/scim/v2", headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        probe = http.get(
+            "/Users", params={"filter": 'userName eq "7c1e6f2a-5d0b-4b8e-9f7a-2d3c4b5a6e7f"'}
+        )
         assert probe.status_code == 200 and probe.json()["totalResults"] == 0
 
-        created = http.post("/Users", json=entra_user("E2001"), headers={"Content-Type": "application/scim+json"})
+        created = http.post(
+            "/Users", json=entra_user("E2001"), headers={"Content-Type": "application/scim+json"}
+        )
         assert created.status_code == 201
         user_id = created.json()["id"]
         service.wait_for(applied(user_id, 1))
         record = json.loads(cli(workdir, env, "identities", "get", "E2001", "--json").stdout)
         assert record["email"] == "e2001@example.com" and record["active"] is True
 
-        disabled = http.patch(f"/Users/{user_id}", json=patch_body({"op": "Replace", "path": "active", "value": "False"}))
+        disabled = http.patch(
+            f"/Users/{user_id}",
+            json=patch_body({"op": "Replace", "path": "active", "value": "False"}),
+        )
         assert disabled.status_code == 200
         service.wait_for(applied(user_id, 2))
-        assert json.loads(cli(workdir, env, "identities", "get", "E2001", "--json").stdout)["active"] is False
+        assert (
+            json.loads(cli(workdir, env, "identities", "get", "E2001", "--json").stdout)["active"]
+            is False
+        )
 
         second = http.post("/Users", json=entra_user("E2002")).json()["id"]
         group = http.post("/Groups", json=entra_group("Pilots")).json()["id"]
         http.patch(
             f"/Groups/{group}",
-            json=patch_body({"op": "Add", "path": "members", "value": [{"value": user_id}, {"value": second}]}),
+            json=patch_body(
+                {"op": "Add", "path": "members", "value": [{"value": user_id}, {"value": second}]}
+            ),
         )
         service.wait_for(applied(group, 2))
         for member in ("E2001", "E2002"):
-            assert json.loads(cli(workdir, env, "identities", "get", member, "--json").stdout)["groups"] == ["Pilots"]
-        http.patch(f"/Groups/{group}", json=patch_body({"op": "Remove", "path": "members", "value": [{"value": user_id}]}))
+            assert json.loads(cli(workdir, env, "identities", "get", member, "--json").stdout)[
+                "groups"
+            ] == ["Pilots"]
+        http.patch(
+            f"/Groups/{group}",
+            json=patch_body({"op": "Remove", "path": "members", "value": [{"value": user_id}]}),
+        )
         service.wait_for(applied(group, 3))
-        assert json.loads(cli(workdir, env, "identities", "get", "E2001", "--json").stdout)["groups"] == []
-        assert json.loads(cli(workdir, env, "identities", "get", "E2002", "--json").stdout)["groups"] == ["Pilots"]
+        assert (
+            json.loads(cli(workdir, env, "identities", "get", "E2001", "--json").stdout)["groups"]
+            == []
+        )
+        assert json.loads(cli(workdir, env, "identities", "get", "E2002", "--json").stdout)[
+            "groups"
+        ] == ["Pilots"]
 
         assert http.delete(f"/Users/{user_id}").status_code == 204
         service.wait_for(applied(user_id, 3))
         missing = cli(workdir, env, "identities", "get", "E2001", "--json")
         assert missing.returncode == 1
 
-        bad = http.post("/Users", content=b"{not json", headers={"Content-Type": "application/scim+json"})
+        bad = http.post(
+            "/Users", content=b"{not json", headers={"Content-Type": "application/scim+json"}
+        )
         assert bad.status_code == 400 and bad.json()["scimType"] == "invalidSyntax"
         unauthorised = httpx.get(f"{base}/scim/v2/Users")
         assert unauthorised.status_code == 401
@@ -144,4 +174,6 @@ def test_a_change_survives_sigkill_before_reconcile(workdir: Path, env: dict[str
         service.wait_for(applied(response.json()["id"]))
     finally:
         service.stop()
-    assert json.loads(cli(workdir, env, "identities", "get", "K1", "--json").stdout)["user_id"] == "K1"
+    assert (
+        json.loads(cli(workdir, env, "identities", "get", "K1", "--json").stdout)["user_id"] == "K1"
+    )

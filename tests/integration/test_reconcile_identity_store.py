@@ -48,12 +48,16 @@ def test_user_lifecycle_lands_in_the_store(client: TestClient[Any], runtime: Run
         assert conn.execute(select(func.count()).select_from(sync_state)).scalar() == 0
 
 
-def test_group_membership_and_entra_default_remove(client: TestClient[Any], runtime: Runtime) -> None:
+def test_group_membership_and_entra_default_remove(
+    client: TestClient[Any], runtime: Runtime
+) -> None:
     a, b = create(client, "ua"), create(client, "ub")
     group = new_group(client, "Staff")
     client.patch(
         f"/scim/v2/Groups/{group['id']}",
-        json=patch_body({"op": "Add", "path": "members", "value": [{"value": a["id"]}, {"value": b["id"]}]}),
+        json=patch_body(
+            {"op": "Add", "path": "members", "value": [{"value": a["id"]}, {"value": b["id"]}]}
+        ),
     )
     run(runtime)
     assert runtime.identity_record("ua")["groups"] == ["Staff"]  # type: ignore[index]
@@ -67,7 +71,9 @@ def test_group_membership_and_entra_default_remove(client: TestClient[Any], runt
     assert runtime.identity_record("ub")["groups"] == ["Staff"]  # type: ignore[index]
 
 
-def test_rename_moves_the_key_and_references_follow(client: TestClient[Any], runtime: Runtime) -> None:
+def test_rename_moves_the_key_and_references_follow(
+    client: TestClient[Any], runtime: Runtime
+) -> None:
     boss = create(client, "boss")
     worker = create(client, "worker")
     client.patch(
@@ -112,7 +118,9 @@ def test_reapplying_after_a_crash_is_harmless(client: TestClient[Any], runtime: 
     assert runtime.identity_record("crashy") is not None
 
 
-def test_a_burst_of_changes_coalesces_into_one_apply(client: TestClient[Any], runtime: Runtime) -> None:
+def test_a_burst_of_changes_coalesces_into_one_apply(
+    client: TestClient[Any], runtime: Runtime
+) -> None:
     user = create(client, "bursty")
     for title in ("a", "b", "c", "d"):
         client.patch(
@@ -132,7 +140,11 @@ def test_group_waits_for_a_member_not_yet_in_the_store(
     client.patch(
         f"/scim/v2/Groups/{group['id']}",
         json=patch_body(
-            {"op": "Add", "path": "members", "value": [{"value": present["id"]}, {"value": absent["id"]}]}
+            {
+                "op": "Add",
+                "path": "members",
+                "value": [{"value": present["id"]}, {"value": absent["id"]}],
+            }
         ),
     )
     target = runtime.targets[0]

@@ -39,7 +39,11 @@ def test_entra_member_add_and_default_remove_keeps_the_others(client: TestClient
     add = client.patch(
         f"/scim/v2/Groups/{group['id']}",
         json=patch_body(
-            {"op": "Add", "path": "members", "value": [{"$ref": None, "value": a}, {"$ref": None, "value": b}]}
+            {
+                "op": "Add",
+                "path": "members",
+                "value": [{"$ref": None, "value": a}, {"$ref": None, "value": b}],
+            }
         ),
     )
     assert add.status_code == 204

@@ -44,7 +44,10 @@ class MemoryLedger:
                     continue
                 if state.next_attempt_at and state.next_attempt_at > now:
                     continue
-                if state.status is SyncStatus.DEAD and self.attempted[(target, scim_id)] >= desired.generation:
+                if (
+                    state.status is SyncStatus.DEAD
+                    and self.attempted[(target, scim_id)] >= desired.generation
+                ):
                     continue
             out.append(
                 WorkItem(
@@ -128,7 +131,9 @@ def test_transient_errors_back_off_then_dead_letter() -> None:
 
 def test_retry_after_hint_is_honoured() -> None:
     clock = FakeClock()
-    ledger, reconciler = make(clock, ScriptedTarget("t", [TransientTargetError("busy", retry_after=30)]))
+    ledger, reconciler = make(
+        clock, ScriptedTarget("t", [TransientTargetError("busy", retry_after=30)])
+    )
     scim_id = ledger.stage("u1")
     reconciler.run_once()
     assert ledger.state[("t", scim_id)].next_attempt_at == clock() + timedelta(seconds=30)
@@ -136,7 +141,9 @@ def test_retry_after_hint_is_honoured() -> None:
 
 def test_permanent_error_is_dead_at_once_with_its_reason() -> None:
     clock = FakeClock()
-    ledger, reconciler = make(clock, ScriptedTarget("t", [PermanentTargetError("objectClassViolation")]))
+    ledger, reconciler = make(
+        clock, ScriptedTarget("t", [PermanentTargetError("objectClassViolation")])
+    )
     scim_id = ledger.stage("u1")
     report = reconciler.run_once()
     assert report.targets[0].dead == 1

@@ -57,6 +57,10 @@ class Outcome:
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
+    action: Action | None = None
+    """What the target did, when it applied the change."""
+    waiting: bool = False
+    """Held back by a missing prerequisite rather than by an error."""
 
 
 class DesiredStateSource(Protocol):
@@ -70,7 +74,11 @@ class SyncLedger(Protocol):
         """Resources the target is behind on: deletes (groups first), then users, then groups."""
         ...
 
-    def record(self, target: str, item: WorkItem, outcome: Outcome, now: datetime) -> None: ...
+    def record_many(
+        self, target: str, outcomes: Sequence[tuple[WorkItem, Outcome]], now: datetime
+    ) -> None:
+        """Record a batch of outcomes in one transaction."""
+        ...
 
     def forget_fully_deleted(self, targets: Iterable[str]) -> int:
         """Drop tombstones every target has observed; returns how many went."""
@@ -78,7 +86,12 @@ class SyncLedger(Protocol):
 
 
 class Target(Protocol):
-    """One downstream system the reconciler brings to the desired state."""
+    """One downstream system the reconciler brings to the desired state.
+
+    A target may declare ``parallelism`` (an int attribute, default 1): the run loop then calls
+    ``apply`` from that many threads at once for independent resources, so ``apply`` must be
+    thread-safe (for example one connection per thread).
+    """
 
     @property
     def name(self) -> str: ...

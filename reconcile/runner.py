@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from reconcile.errors import (
     TargetUnavailableError,
     TransientTargetError,
 )
+from reconcile.model import Desired, ResourceKind
 from reconcile.policy import RetryPolicy
 from reconcile.ports import (
     Action,
@@ -46,8 +48,16 @@ class TargetReport:
     waiting: int = 0
     unavailable: str | None = None
 
-    def count(self, key: str) -> None:
-        self.actions[key] = self.actions.get(key, 0) + 1
+    def count_outcome(self, outcome: Outcome) -> None:
+        if outcome.status is SyncStatus.APPLIED and outcome.action is not None:
+            key = outcome.action.value
+            self.actions[key] = self.actions.get(key, 0) + 1
+        elif outcome.status is SyncStatus.RETRYING:
+            self.retrying += 1
+        elif outcome.status is SyncStatus.DEAD:
+            self.dead += 1
+        elif outcome.waiting:
+            self.waiting += 1
 
     @property
     def applied(self) -> int:
@@ -82,6 +92,7 @@ class Reconciler:
         self._policy = policy or RetryPolicy()
         self._batch_size = batch_size
         self._max_batches = max_batches
+        self._unavailable: dict[str, str] = {}
 
     @property
     def target_names(self) -> list[str]:
@@ -100,47 +111,63 @@ class Reconciler:
     def _run_target(self, target: Target) -> TargetReport:
         report = TargetReport(target.name)
         tried: set[str] = set()
-        for _ in range(self._max_batches):
-            now = self._clock()
-            items = [
-                i
-                for i in self._ledger.due(target.name, now, self._batch_size)
-                if i.scim_id not in tried
-            ]
-            if not items:
-                break
-            desired = self._source.load([i.scim_id for i in items])
-            for item in items:
-                tried.add(item.scim_id)
-                state = desired.get(item.scim_id)
-                if state is None:  # purged between the two reads; nothing left to apply
-                    continue
-                outcome = self._apply_one(target, item, state, report)
-                if outcome is None:
-                    return report
-                self._ledger.record(target.name, item, outcome, self._clock())
+        workers = max(1, int(getattr(target, "parallelism", 1)))
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"apply-{target.name}") as pool:
+            for _ in range(self._max_batches):
+                now = self._clock()
+                items = [
+                    i
+                    for i in self._ledger.due(target.name, now, self._batch_size)
+                    if i.scim_id not in tried
+                ]
+                if not items:
+                    break
+                tried.update(i.scim_id for i in items)
+                desired = self._source.load([i.scim_id for i in items])
+                for phase in _phases(items):
+                    work = [(i, desired[i.scim_id]) for i in phase if i.scim_id in desired]
+                    if not self._apply_phase(target, pool, workers, work, report):
+                        return report
         return report
 
-    def _apply_one(
+    def _apply_phase(
         self,
         target: Target,
-        item: WorkItem,
-        state: object,
+        pool: ThreadPoolExecutor,
+        workers: int,
+        work: list[tuple[WorkItem, Desired]],
         report: TargetReport,
-    ) -> Outcome | None:
+    ) -> bool:
+        """Apply one phase, ``workers`` at a time; False once the target is unavailable."""
+        for start in range(0, len(work), workers):
+            chunk = work[start : start + workers]
+            results = list(pool.map(lambda w: self._attempt(target, *w), chunk))
+            outcomes = [
+                (item, outcome)
+                for (item, _), outcome in zip(chunk, results, strict=True)
+                if outcome is not None
+            ]
+            for _item, outcome in outcomes:
+                report.count_outcome(outcome)
+            self._ledger.record_many(target.name, outcomes, self._clock())
+            if len(outcomes) < len(chunk):
+                report.unavailable = self._unavailable.get(target.name)
+                return False
+        return True
+
+    def _attempt(self, target: Target, item: WorkItem, state: Desired) -> Outcome | None:
+        """One apply; None means the whole target is unavailable (nothing to record)."""
         now = self._clock()
         try:
-            applied = target.apply(state, item.anchor)  # type: ignore[arg-type]
+            applied = target.apply(state, item.anchor)
         except TargetUnavailableError as exc:
-            report.unavailable = exc.reason
+            self._unavailable[target.name] = exc.reason
             log.warning("target unavailable", extra={"target": target.name, "reason": exc.reason})
             return None
         except TransientTargetError as exc:
             attempts = item.attempts + 1
             if self._policy.gives_up_after(attempts):
-                report.dead += 1
                 return self._dead(item, attempts, exc)
-            report.retrying += 1
             log.info(
                 "apply failed, will retry",
                 extra={"target": target.name, "scim_id": item.scim_id, "reason": exc.reason},
@@ -154,7 +181,6 @@ class Reconciler:
                 exc.reason,
             )
         except NotReadyError as exc:
-            report.waiting += 1
             return Outcome(
                 SyncStatus.PENDING,
                 None,
@@ -162,11 +188,10 @@ class Reconciler:
                 item.attempts,
                 self._policy.next_attempt(0, now, self._policy.not_ready_seconds),
                 exc.reason,
+                waiting=True,
             )
         except PermanentTargetError as exc:
-            report.dead += 1
             return self._dead(item, item.attempts + 1, exc)
-        report.count(applied.action.value)
         if applied.action is not Action.UNCHANGED:
             log.info(
                 "resource applied",
@@ -177,7 +202,15 @@ class Reconciler:
                     "action": applied.action.value,
                 },
             )
-        return Outcome(SyncStatus.APPLIED, item.generation, applied.anchor, 0, None, None)
+        return Outcome(
+            SyncStatus.APPLIED,
+            item.generation,
+            applied.anchor,
+            0,
+            None,
+            None,
+            action=applied.action,
+        )
 
     def _dead(self, item: WorkItem, attempts: int, exc: TargetError) -> Outcome:
         log.error(
@@ -185,3 +218,21 @@ class Reconciler:
             extra={"scim_id": item.scim_id, "generation": item.generation, "reason": exc.reason},
         )
         return Outcome(SyncStatus.DEAD, None, item.anchor, attempts, None, exc.reason)
+
+
+def _phase(item: WorkItem) -> int:
+    """Group deletes, user deletes, users, groups — the order the ledger hands them out."""
+    if item.deleted:
+        return 0 if item.kind is ResourceKind.GROUP else 1
+    return 2 if item.kind is ResourceKind.USER else 3
+
+
+def _phases(items: list[WorkItem]) -> list[list[WorkItem]]:
+    """Consecutive runs of one phase: within a run, items are independent and may go in parallel."""
+    runs: list[list[WorkItem]] = []
+    for item in sorted(items, key=_phase):
+        if runs and _phase(runs[-1][0]) == _phase(item):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs

@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from inbound.schema import ENTERPRISE_SCHEMA
 from inbound.staging.tables import members, resources, sync_state
@@ -204,7 +216,22 @@ class StagingLedger:
                 for scim_id, kind, generation, deleted, anchor, attempts in conn.execute(query)
             ]
 
+    def record_many(
+        self, target: str, outcomes: Sequence[tuple[WorkItem, Outcome]], now: datetime
+    ) -> None:
+        if not outcomes:
+            return
+        with self._engine.begin() as conn:
+            for item, outcome in outcomes:
+                self._record(conn, target, item, outcome, now)
+
     def record(self, target: str, item: WorkItem, outcome: Outcome, now: datetime) -> None:
+        self.record_many(target, [(item, outcome)], now)
+
+    @staticmethod
+    def _record(
+        conn: Connection, target: str, item: WorkItem, outcome: Outcome, now: datetime
+    ) -> None:
         values: dict[str, Any] = {
             "status": outcome.status.value,
             "attempted_generation": item.generation,
@@ -214,26 +241,23 @@ class StagingLedger:
             "last_error": outcome.last_error,
             "updated_at": now,
         }
-        with self._engine.begin() as conn:
-            if outcome.observed_generation is not None:
-                observed = outcome.observed_generation
-                values["observed_generation"] = case(
-                    (S.observed_generation > observed, S.observed_generation), else_=observed
+        if outcome.observed_generation is not None:
+            observed = outcome.observed_generation
+            values["observed_generation"] = case(
+                (S.observed_generation > observed, S.observed_generation), else_=observed
+            )
+        changed = conn.execute(
+            update(sync_state).where(S.target == target, S.scim_id == item.scim_id).values(**values)
+        ).rowcount
+        if not changed:
+            conn.execute(
+                insert(sync_state).values(
+                    target=target,
+                    scim_id=item.scim_id,
+                    observed_generation=outcome.observed_generation or 0,
+                    **{k: v for k, v in values.items() if k != "observed_generation"},
                 )
-            changed = conn.execute(
-                update(sync_state)
-                .where(S.target == target, S.scim_id == item.scim_id)
-                .values(**values)
-            ).rowcount
-            if not changed:
-                conn.execute(
-                    insert(sync_state).values(
-                        target=target,
-                        scim_id=item.scim_id,
-                        observed_generation=outcome.observed_generation or 0,
-                        **{k: v for k, v in values.items() if k != "observed_generation"},
-                    )
-                )
+            )
 
     def forget_fully_deleted(self, targets: Iterable[str]) -> int:
         names = list(targets)

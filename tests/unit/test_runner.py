@@ -61,9 +61,12 @@ class MemoryLedger:
             )
         return out[:limit]
 
-    def record(self, target: str, item: WorkItem, outcome: Outcome, now: datetime) -> None:
-        self.state[(target, item.scim_id)] = outcome
-        self.attempted[(target, item.scim_id)] = item.generation
+    def record_many(
+        self, target: str, outcomes: Sequence[tuple[WorkItem, Outcome]], now: datetime
+    ) -> None:
+        for item, outcome in outcomes:
+            self.state[(target, item.scim_id)] = outcome
+            self.attempted[(target, item.scim_id)] = item.generation
 
     def forget_fully_deleted(self, targets: Iterable[str]) -> int:
         return 0

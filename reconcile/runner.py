@@ -21,10 +21,11 @@ from reconcile.errors import (
     TransientTargetError,
 )
 from reconcile.model import Desired, ResourceKind
-from reconcile.policy import RetryPolicy
+from reconcile.policy import MassChangeBrake, RetryPolicy
 from reconcile.ports import (
     Action,
     DesiredStateSource,
+    HoldDecision,
     Outcome,
     SyncLedger,
     SyncStatus,
@@ -46,6 +47,7 @@ class TargetReport:
     retrying: int = 0
     dead: int = 0
     waiting: int = 0
+    held: int = 0
     unavailable: str | None = None
 
     def count_outcome(self, outcome: Outcome) -> None:
@@ -82,6 +84,7 @@ class Reconciler:
         *,
         clock: Clock,
         policy: RetryPolicy | None = None,
+        brake: MassChangeBrake | None = None,
         batch_size: int = 500,
         max_batches: int = 1000,
     ) -> None:
@@ -90,6 +93,7 @@ class Reconciler:
         self._targets = list(targets)
         self._clock = clock
         self._policy = policy or RetryPolicy()
+        self._brake = brake
         self._batch_size = batch_size
         self._max_batches = max_batches
         self._unavailable: dict[str, str] = {}
@@ -110,14 +114,17 @@ class Reconciler:
 
     def _run_target(self, target: Target) -> TargetReport:
         report = TargetReport(target.name)
+        hold = self._ledger.open_hold(target.name) if self._brake else None
+        destructive = self._brake_allows(target.name, hold, report)
         tried: set[str] = set()
         workers = max(1, int(getattr(target, "parallelism", 1)))
         with ThreadPoolExecutor(workers, thread_name_prefix=f"apply-{target.name}") as pool:
             for _ in range(self._max_batches):
-                now = self._clock()
                 items = [
                     i
-                    for i in self._ledger.due(target.name, now, self._batch_size)
+                    for i in self._ledger.claim(
+                        target.name, self._clock(), self._batch_size, destructive=destructive
+                    )
                     if i.scim_id not in tried
                 ]
                 if not items:
@@ -127,8 +134,35 @@ class Reconciler:
                 for phase in _phases(items):
                     work = [(i, desired[i.scim_id]) for i in phase if i.scim_id in desired]
                     if not self._apply_phase(target, pool, workers, work, report):
+                        self._ledger.release(target.name)
                         return report
+            self._ledger.release(target.name)
+        if hold is not None and hold.approved:
+            self._ledger.close_hold(hold.id, self._clock())
         return report
+
+    def _brake_allows(self, name: str, hold: HoldDecision | None, report: TargetReport) -> bool:
+        """Whether this run may delete and disable; trips the brake when the run would do
+        too much of it."""
+        if self._brake is None:
+            return True
+        now = self._clock()
+        if hold is not None:
+            if hold.approved:
+                return True
+            report.held = self._ledger.mark_held(name, now)
+            return False
+        deletes, disables = self._ledger.count_destructive(name, now)
+        managed = self._ledger.count_managed(name)
+        if not self._brake.trips(deletes, disables, managed):
+            return True
+        self._ledger.hold(name, deletes, disables, managed, now)
+        report.held = self._ledger.mark_held(name, now)
+        log.warning(
+            "mass change held",
+            extra={"target": name, "deletes": deletes, "disables": disables, "managed": managed},
+        )
+        return False
 
     def _apply_phase(
         self,
@@ -204,7 +238,7 @@ class Reconciler:
             )
         return Outcome(
             SyncStatus.APPLIED,
-            item.generation,
+            state.generation,
             applied.anchor,
             0,
             None,

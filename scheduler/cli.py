@@ -207,7 +207,7 @@ def reconcile(ctx: click.Context, dry_run: bool, targets: tuple[str, ...], as_js
                         "generation": i.generation,
                         "delete": i.deleted,
                     }
-                    for i in rt.ledger.due(name, now, 100_000)
+                    for i in rt.ledger.peek(name, now, 100_000)
                 ]
                 for name in chosen
             }
@@ -222,6 +222,7 @@ def reconcile(ctx: click.Context, dry_run: bool, targets: tuple[str, ...], as_js
             )
             emit({"dry_run": True, "targets": plan}, as_json, human)
             return
+        rt.prepare_worker()
         report = rt.reconciler.run_once(chosen)
     data = {
         "targets": {

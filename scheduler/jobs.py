@@ -37,6 +37,7 @@ class Jobs:
         self.last_report: RunReport | None = None
 
     def start(self) -> None:
+        self._runtime.prepare_worker()
         interval = self._runtime.runtime.reconcile_interval(
             self._runtime.settings.reconcile_interval.total_seconds()
         )

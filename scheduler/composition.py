@@ -16,6 +16,7 @@ from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
 from inbound.web.services import InboundServices
+from reconcile.full import FullReconciler
 from reconcile.policy import MassChangeBrake
 from reconcile.ports import Target
 from reconcile.runner import Reconciler
@@ -49,6 +50,7 @@ class Runtime:
     runtime: RuntimeSettings
     targets: list[Target]
     reconciler: Reconciler
+    full: FullReconciler
     identities: IdentityReader
     services: InboundServices
     nudge: Nudge = field(default_factory=Nudge)
@@ -113,7 +115,9 @@ def compose(
     tokens = TokenStore(staging_engine, clock=clock)
     runtime_settings = RuntimeSettings(staging_engine, clock=clock)
     desired = StagedDesiredState(staging_engine)
-    reconciler = Reconciler(desired, ledger, targets, clock=clock, brake=brake_of(settings))
+    brake = brake_of(settings)
+    reconciler = Reconciler(desired, ledger, targets, clock=clock, brake=brake)
+    full = FullReconciler(desired, ledger, targets, clock=clock, brake=brake)
     identities = IdentityReader(idm_engine)
 
     def ready() -> str | None:
@@ -149,6 +153,7 @@ def compose(
         runtime=runtime_settings,
         targets=targets,
         reconciler=reconciler,
+        full=full,
         identities=identities,
         services=services,
         nudge=nudge,

@@ -14,14 +14,17 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
 from scheduler.composition import Runtime
 
 log = logging.getLogger(__name__)
 
 RECONCILE_JOB = "reconcile"
+FULL_RECONCILE_JOB = "full-reconcile"
 
 
 class Jobs:
@@ -35,6 +38,9 @@ class Jobs:
             timezone="UTC",
         )
         self.last_report: RunReport | None = None
+        self._lock = JobLock(
+            runtime.staging_engine, runtime.ledger.worker_id, clock=runtime.services.clock
+        )
 
     def start(self) -> None:
         self._runtime.prepare_worker()
@@ -48,8 +54,15 @@ class Jobs:
             replace_existing=True,
             next_run_time=self._now(),  # catch up at once on whatever a previous run left
         )
+        self._scheduler.add_job(
+            self.full_reconcile,
+            CronTrigger.from_crontab(self._runtime.settings.full_reconcile_cron, timezone="UTC"),
+            id=FULL_RECONCILE_JOB,
+            replace_existing=True,
+        )
         self._runtime.nudge.callback = self.nudge
         self._runtime.services.on_interval_change = self.set_interval
+        self._runtime.services.on_hold_approved = self.nudge
         self._scheduler.start()
         log.info("scheduler started", extra={"reconcile_interval_seconds": interval})
 
@@ -86,6 +99,22 @@ class Jobs:
                 return
             if not self._dirty.is_set():
                 return
+
+    def full_reconcile(self) -> None:
+        """Drift repair, once at a time across every worker process."""
+        with self._lock.hold(FULL_RECONCILE_JOB) as mine:
+            if not mine:
+                log.info("full reconcile skipped: another worker runs it")
+                return
+            try:
+                reports = self._runtime.full.run()
+            except Exception:  # retried at the next scheduled time; never kill the scheduler
+                log.exception("full reconcile failed")
+                return
+            self.nudge()
+            for report in reports:
+                if report.orphans_held:
+                    log.warning("orphans held by the brake", extra={"target": report.target})
 
     def describe(self) -> list[dict[str, Any]]:
         return [

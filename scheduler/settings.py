@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from typing import Any
 
+from apscheduler.triggers.cron import CronTrigger
+
 PREFIX = "SCIM_SYNC_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -247,6 +249,10 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"SCIM_SYNC_TOKEN_SINK: '{sink}' is not none, graph, file:PATH or webhook:URL"
         )
+    try:
+        CronTrigger.from_crontab(settings.full_reconcile_cron, timezone="UTC")
+    except ValueError as exc:
+        raise SettingsError(f"SCIM_SYNC_FULL_RECONCILE_CRON: {exc}") from None
     if settings.ldap.url and not settings.ldap.base_dn:
         raise SettingsError("SCIM_SYNC_LDAP_BASE_DN is required when SCIM_SYNC_LDAP_URL is set")
     if settings.ldap.disable not in ("move", "attribute", "delete"):

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
+from connectors.identity_store.inventory import IdentityStoreInventory
 from connectors.identity_store.tables import group_members, groups, identities
 from reconcile.errors import (
     NotReadyError,
@@ -64,10 +65,13 @@ def classify(exc: SQLAlchemyError) -> Exception:
     return PermanentTargetError(f"the Identity Manager store failed: {text}")
 
 
-class IdentityStoreTarget:
+class IdentityStoreTarget(IdentityStoreInventory):
+    """Applies desired state; reads back through :class:`IdentityStoreInventory`."""
+
     name = "identity_store"
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        super().__init__(engine)
         self._engine = engine
         self._clock = clock
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from inbound.schema import ENTERPRISE_SCHEMA
-from inbound.staging.tables import members, resources
+from inbound.staging.tables import members, reading, resources
 from reconcile.model import (
     Desired,
     DesiredGroup,
@@ -69,7 +69,7 @@ class StagedDesiredState:
         out: dict[str, Desired] = {}
         if not scim_ids:
             return out
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(
                 select(R.scim_id, R.kind, R.generation, R.deleted_at, R.data).where(
                     R.scim_id.in_(scim_ids)

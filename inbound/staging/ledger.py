@@ -13,7 +13,7 @@ dies leaves leases that expire, and the work is claimed again.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inbound.staging.sync_status import SyncStatusView
-from inbound.staging.tables import audit, resources, sync_state
+from inbound.staging.tables import audit, reading, resources, sync_state
 from reconcile.model import ResourceKind
 from reconcile.ports import Outcome, SyncStatus, WorkItem
 
@@ -196,7 +196,7 @@ class StagingLedger(SyncStatusView):
 
     def peek(self, target: str, now: datetime, limit: int) -> list[WorkItem]:
         """What is due, without claiming it (for ``--dry-run``)."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(
                 select(S.scim_id, S.phase, S.desired_generation, S.anchor, S.attempts, R.kind)
                 .join(resources, R.scim_id == S.scim_id)
@@ -292,7 +292,7 @@ class StagingLedger(SyncStatusView):
     def count_destructive(self, target: str, now: datetime) -> tuple[int, int]:
         """Due deletes and disables of resources the target already holds."""
         due = self._due_filter(target, now)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             deletes = conn.execute(select(func.count()).where(due, self._deleting())).scalar_one()
             disables = conn.execute(select(func.count()).where(due, self._disabling())).scalar_one()
         return int(deletes), int(disables)
@@ -314,8 +314,42 @@ class StagingLedger(SyncStatusView):
                 ).scalar_one()
             )
 
+    # ---- drift repair (reconcile.full.DriftLedger) -----------------------------------
+
+    def anchors(self, target: str) -> dict[str, str]:
+        with reading(self._engine) as conn:
+            return {
+                anchor: scim_id
+                for anchor, scim_id in conn.execute(
+                    select(S.anchor, S.scim_id).where(S.target == target, S.anchor.is_not(None))
+                )
+            }
+
+    def applied_ids(self, target: str) -> Iterator[str]:
+        query = (
+            select(S.scim_id)
+            .where(S.target == target, S.observed_generation > 0, S.phase.in_([USER, GROUP]))
+            .order_by(S.scim_id)
+        )
+        with reading(self._engine) as conn:
+            yield from conn.execution_options(yield_per=1000).execute(query).scalars()
+
+    def mark_drifted(self, target: str, scim_ids: Sequence[str], now: datetime) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(sync_state)
+                .where(S.target == target, S.scim_id.in_(scim_ids))
+                .values(
+                    observed_generation=0,
+                    status=SyncStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+            )
+
     def count_managed(self, target: str) -> int:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return int(
                 conn.execute(
                     select(func.count()).where(S.target == target, S.observed_generation > 0)

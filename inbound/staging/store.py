@@ -26,14 +26,11 @@ from inbound.schema import GROUP_TYPE, USER_TYPE, ResourceType
 from inbound.staging.index import index_rows
 from inbound.staging.ledger import mark_changed
 from inbound.staging.query import select_ids
-from inbound.staging.tables import attr_values, audit, members, resources
+from inbound.staging.tables import READ_ONLY, attr_values, audit, members, resources
 
 log = logging.getLogger(__name__)
 R = resources.c
 M = members.c
-
-READ_ONLY = {"scim_sync_read_only": True}
-"""Execution option marking a read: on SQLite it may begin a deferred transaction."""
 
 Clock = Callable[[], datetime]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, insert, literal, select, update
 
-from inbound.staging.tables import holds, resources, sync_state
+from inbound.staging.tables import holds, reading, resources, sync_state
 from reconcile.ports import HoldDecision, SyncStatus
 
 R = resources.c
@@ -74,7 +74,7 @@ class SyncStatusView:
 
     def states_of(self, scim_id: str, targets: Sequence[str]) -> list[TargetState]:
         status = effective_status().label("effective")
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = {
                 row.target: row
                 for row in conn.execute(
@@ -99,7 +99,7 @@ class SyncStatusView:
 
     def summary(self, target: str, now: datetime) -> dict[str, Any]:
         status = effective_status().label("status")
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             counts: dict[str, int] = {
                 row.status: int(row.n)
                 for row in conn.execute(
@@ -143,7 +143,7 @@ class SyncStatusView:
         )
         if target is not None:
             query = query.where(S.target == target)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return [
                 {
                     "target": t,
@@ -193,7 +193,7 @@ class SyncStatusView:
     # ---- mass-change holds -------------------------------------------------------------
 
     def open_hold(self, target: str) -> HoldDecision | None:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(
                 select(holds).where(H.target == target, H.closed_at.is_(None)).order_by(H.id)
             ).first()
@@ -227,7 +227,7 @@ class SyncStatusView:
         query = select(holds).order_by(H.id)
         if open_only:
             query = query.where(H.closed_at.is_(None))
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return [
                 {
                     "id": row.id,

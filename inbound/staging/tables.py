@@ -9,8 +9,10 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Dialect,
+    Engine,
     Float,
     Index,
     Integer,
@@ -44,6 +46,16 @@ class UtcDateTime(TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         moment: datetime = value
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+READ_ONLY = {"scim_sync_read_only": True}
+"""Execution option marking a read: on SQLite it begins a deferred transaction, so a long read
+never holds the write lock (writes begin IMMEDIATE to avoid lock-upgrade deadlocks)."""
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only."""
+    return engine.connect().execution_options(**READ_ONLY)
 
 
 Json = JSON().with_variant(JSONB(), "postgresql")

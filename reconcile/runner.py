@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,6 +36,9 @@ from reconcile.ports import (
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+RECORD_BATCH = 200
+"""Outcomes recorded per ledger transaction; a crash repeats at most this many applies,
+which are idempotent."""
 
 
 @dataclass(slots=True)
@@ -172,22 +175,36 @@ class Reconciler:
         work: list[tuple[WorkItem, Desired]],
         report: TargetReport,
     ) -> bool:
-        """Apply one phase, ``workers`` at a time; False once the target is unavailable."""
-        for start in range(0, len(work), workers):
-            chunk = work[start : start + workers]
-            results = list(pool.map(lambda w: self._attempt(target, *w), chunk))
-            outcomes = [
-                (item, outcome)
-                for (item, _), outcome in zip(chunk, results, strict=True)
-                if outcome is not None
-            ]
-            for _item, outcome in outcomes:
+        """Apply one phase with up to ``workers`` applies in flight; outcomes are recorded in
+        batches. Returns False once the target is unavailable: nothing more is started."""
+        pending: dict[Future[Outcome | None], WorkItem] = {}
+        done: list[tuple[WorkItem, Outcome]] = []
+        queue = iter(work)
+        available = True
+        while True:
+            while available and len(pending) < workers:
+                nxt = next(queue, None)
+                if nxt is None:
+                    break
+                pending[pool.submit(self._attempt, target, *nxt)] = nxt[0]
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                item = pending.pop(future)
+                outcome = future.result()
+                if outcome is None:
+                    available = False
+                    continue
                 report.count_outcome(outcome)
-            self._ledger.record_many(target.name, outcomes, self._clock())
-            if len(outcomes) < len(chunk):
-                report.unavailable = self._unavailable.get(target.name)
-                return False
-        return True
+                done.append((item, outcome))
+            if len(done) >= RECORD_BATCH:
+                self._ledger.record_many(target.name, done, self._clock())
+                done = []
+        self._ledger.record_many(target.name, done, self._clock())
+        if not available:
+            report.unavailable = self._unavailable.get(target.name)
+        return available
 
     def _attempt(self, target: Target, item: WorkItem, state: Desired) -> Outcome | None:
         """One apply; None means the whole target is unavailable (nothing to record)."""

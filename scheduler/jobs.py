@@ -38,6 +38,7 @@ class Jobs:
             timezone="UTC",
         )
         self.last_report: RunReport | None = None
+        self._troubles = 0
         self._lock = JobLock(
             runtime.staging_engine, runtime.ledger.worker_id, clock=runtime.services.clock
         )
@@ -89,16 +90,35 @@ class Jobs:
         log.info("reconcile interval changed", extra={"reconcile_interval_seconds": seconds})
 
     def reconcile(self) -> None:
-        """Run until no write arrived during the run, so no nudge is lost to max_instances."""
+        """Run until no write arrived during the run, so no nudge is lost to max_instances;
+        then wake up again when the earliest retry is due, not only at the next tick."""
         for _ in range(100):
             self._dirty.clear()
             try:
                 self.last_report = self._runtime.reconciler.run_once()
-            except Exception:  # a failed run is retried at the next tick; never kill the job
+            except Exception:  # the database itself failed: try again soon, never kill the job
                 log.exception("reconcile run failed")
+                self._wake_at(self._now() + self._trouble_backoff())
                 return
+            if any(t.unavailable for t in self.last_report.targets):
+                self._wake_at(self._now() + self._trouble_backoff())
+                return
+            self._troubles = 0
             if not self._dirty.is_set():
-                return
+                break
+        wakeup = self._runtime.ledger.next_wakeup()
+        if wakeup is not None:
+            self._wake_at(max(wakeup, self._now() + self._debounce))
+
+    def _trouble_backoff(self) -> timedelta:
+        """5 s, 10 s, 20 s … up to 5 minutes while a target or the database is down."""
+        self._troubles += 1
+        return timedelta(seconds=min(300.0, 5.0 * 2 ** (self._troubles - 1)))
+
+    def _wake_at(self, moment: datetime) -> None:
+        job = self._scheduler.get_job(RECONCILE_JOB)
+        if job is not None and (job.next_run_time is None or job.next_run_time > moment):
+            job.modify(next_run_time=moment)
 
     def full_reconcile(self) -> None:
         """Drift repair, once at a time across every worker process."""

@@ -17,12 +17,26 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inbound.staging.sync_status import SyncStatusView
-from inbound.staging.tables import audit, reading, resources, sync_state
+from inbound.staging.tables import UtcDateTime, audit, reading, resources, sync_state
 from reconcile.model import ResourceKind
 from reconcile.ports import Outcome, SyncStatus, WorkItem
 
@@ -75,6 +89,33 @@ def mark_changed(
             for t in targets
         ]
         conn.execute(_upsert_ignore(conn)(sync_state).values(rows).on_conflict_do_nothing())
+
+
+_OBSERVED = bindparam("v_observed", type_=Integer)
+_RECORD = (
+    update(sync_state)
+    .where(S.target == bindparam("w_target"), S.scim_id == bindparam("w_scim_id"))
+    .values(
+        status=bindparam("v_status"),
+        attempted_generation=bindparam("v_attempted"),
+        anchor=bindparam("v_anchor"),
+        attempts=bindparam("v_attempts"),
+        next_attempt_at=bindparam("v_next", type_=UtcDateTime),
+        last_error=bindparam("v_error"),
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=bindparam("v_now", type_=UtcDateTime),
+        observed_generation=case(
+            (_OBSERVED.is_(None), S.observed_generation),
+            (S.observed_generation > _OBSERVED, S.observed_generation),
+            else_=_OBSERVED,
+        ),
+        observed_active=case(
+            (bindparam("v_applied", type_=Boolean), S.desired_active), else_=S.observed_active
+        ),
+    )
+)
+"""Recording an outcome: the observed generation only moves forward."""
 
 
 class StagingLedger(SyncStatusView):
@@ -221,52 +262,46 @@ class StagingLedger(SyncStatusView):
     def record_many(
         self, target: str, outcomes: Sequence[tuple[WorkItem, Outcome]], now: datetime
     ) -> None:
+        """One transaction, two prepared statements executed for the whole batch."""
         if not outcomes:
             return
+        rows = [
+            {
+                "w_target": target,
+                "w_scim_id": item.scim_id,
+                "v_status": outcome.status.value,
+                "v_attempted": item.generation,
+                "v_anchor": outcome.anchor,
+                "v_attempts": outcome.attempts,
+                "v_next": outcome.next_attempt_at,
+                "v_error": outcome.last_error,
+                "v_now": now,
+                "v_observed": outcome.observed_generation,
+                "v_applied": outcome.status is SyncStatus.APPLIED,
+            }
+            for item, outcome in outcomes
+        ]
+        events = [
+            {
+                "at": now,
+                "actor": f"target:{target}",
+                "scim_id": item.scim_id,
+                "kind": item.kind.value,
+                "operation": outcome.action.value if outcome.action else "apply",
+                "generation": outcome.observed_generation or item.generation,
+                "outcome": outcome.status.value,
+                "detail": {"error": outcome.last_error} if outcome.last_error else None,
+            }
+            for item, outcome in outcomes
+            if outcome.status is not SyncStatus.PENDING or outcome.last_error
+        ]
         with self._engine.begin() as conn:
-            for item, outcome in outcomes:
-                self._record(conn, target, item, outcome, now)
+            conn.execute(_RECORD, rows)
+            if events:
+                conn.execute(insert(audit), events)
 
     def record(self, target: str, item: WorkItem, outcome: Outcome, now: datetime) -> None:
         self.record_many(target, [(item, outcome)], now)
-
-    def _record(
-        self, conn: Connection, target: str, item: WorkItem, outcome: Outcome, now: datetime
-    ) -> None:
-        values: dict[str, Any] = {
-            "status": outcome.status.value,
-            "attempted_generation": item.generation,
-            "anchor": outcome.anchor,
-            "attempts": outcome.attempts,
-            "next_attempt_at": outcome.next_attempt_at,
-            "last_error": outcome.last_error,
-            "claimed_by": None,
-            "claimed_until": None,
-            "updated_at": now,
-        }
-        if outcome.status is SyncStatus.APPLIED:
-            values["observed_active"] = S.desired_active
-        if outcome.observed_generation is not None:
-            observed = outcome.observed_generation
-            values["observed_generation"] = case(
-                (S.observed_generation > observed, S.observed_generation), else_=observed
-            )
-        conn.execute(
-            update(sync_state).where(S.target == target, S.scim_id == item.scim_id).values(**values)
-        )
-        if outcome.status is not SyncStatus.PENDING or outcome.last_error:
-            conn.execute(
-                insert(audit).values(
-                    at=now,
-                    actor=f"target:{target}",
-                    scim_id=item.scim_id,
-                    kind=item.kind.value,
-                    operation=outcome.action.value if outcome.action else "apply",
-                    generation=outcome.observed_generation or item.generation,
-                    outcome=outcome.status.value,
-                    detail={"error": outcome.last_error} if outcome.last_error else None,
-                )
-            )
 
     def forget_fully_deleted(self, targets: Iterable[str]) -> int:
         """Purge tombstones every configured target has observed."""
@@ -313,6 +348,18 @@ class StagingLedger(SyncStatusView):
                     )
                 ).scalar_one()
             )
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest moment a waiting retry, or a lapsed claim, becomes due."""
+        behind = and_(
+            S.observed_generation < S.desired_generation,
+            S.status.not_in([SyncStatus.DEAD.value, SyncStatus.HELD.value]),
+        )
+        with reading(self._engine) as conn:
+            retry = conn.execute(select(func.min(S.next_attempt_at)).where(behind)).scalar()
+            lease = conn.execute(select(func.min(S.claimed_until)).where(behind)).scalar()
+        moments = [m for m in (retry, lease) if m is not None]
+        return min(moments) if moments else None
 
     # ---- drift repair (reconcile.full.DriftLedger) -----------------------------------
 

@@ -76,10 +76,14 @@ class Runtime:
         return record
 
     def prepare_worker(self) -> None:
-        """Before reconciling: every resource has a ledger row for every configured target."""
+        """Before reconciling: every resource has a ledger row for every configured target,
+        and work claimed by workers that died is free again."""
+        self.ledger.announce_alive()
         self.ledger.ensure_rows([t.name for t in self.targets], self.services.clock())
+        self.ledger.release_dead_claims()
 
     def dispose(self) -> None:
+        self.ledger.close()
         self.staging_engine.dispose()
         if self.idm_engine is not self.staging_engine:
             self.idm_engine.dispose()

@@ -39,7 +39,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    parsed = make_url(url)
+    connect_args = {} if "application_name" in parsed.query else {"application_name": "scim-sync"}
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args=connect_args,
+        **kwargs,
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:

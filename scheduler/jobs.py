@@ -95,6 +95,7 @@ class Jobs:
         for _ in range(100):
             self._dirty.clear()
             try:
+                self._runtime.ledger.release_dead_claims()
                 self.last_report = self._runtime.reconciler.run_once()
             except Exception:  # the database itself failed: try again soon, never kill the job
                 log.exception("reconcile run failed")
@@ -104,11 +105,22 @@ class Jobs:
                 self._wake_at(self._now() + self._trouble_backoff())
                 return
             self._troubles = 0
+            log.info("reconcile finished", extra=self._summary(self.last_report))
             if not self._dirty.is_set():
                 break
         wakeup = self._runtime.ledger.next_wakeup()
         if wakeup is not None:
             self._wake_at(max(wakeup, self._now() + self._debounce))
+
+    @staticmethod
+    def _summary(report: RunReport) -> dict[str, int]:
+        return {
+            "applied": report.applied,
+            "retrying": sum(t.retrying for t in report.targets),
+            "dead": sum(t.dead for t in report.targets),
+            "waiting": sum(t.waiting for t in report.targets),
+            "held": sum(t.held for t in report.targets),
+        }
 
     def _trouble_backoff(self) -> timedelta:
         """5 s, 10 s, 20 s … up to 5 minutes while a target or the database is down."""

@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -129,6 +130,7 @@ class StagingLedger(SyncStatusView):
         self._engine = engine
         self.worker_id = worker_id or uuid.uuid4().hex[:16]
         self._lease = lease
+        self._alive: Connection | None = None
 
     def ensure_rows(self, targets: Sequence[str], now: datetime) -> int:
         """Give every staged resource a row per target, and heal rows whose desired generation
@@ -249,6 +251,53 @@ class StagingLedger(SyncStatusView):
             WorkItem(scim_id, ResourceKind(kind), generation, phase < USER, anchor, attempts)
             for scim_id, phase, generation, anchor, attempts, kind in rows
         ]
+
+    def announce_alive(self) -> None:
+        """On PostgreSQL, hold a session advisory lock named after this worker for as long as
+        the process lives: other workers can then tell its claims from a dead worker's."""
+        if self._engine.dialect.name != "postgresql" or self._alive is not None:
+            return
+        self._alive = self._engine.connect()
+        self._alive.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": self._key()})
+        self._alive.commit()
+
+    def _key(self, worker_id: str | None = None) -> str:
+        return f"scim-sync-worker:{worker_id or self.worker_id}"
+
+    def release_dead_claims(self) -> int:
+        """Free the claims of workers that are gone, so their work does not wait for the lease.
+
+        PostgreSQL: a claimer whose advisory lock can be taken is dead. SQLite runs one worker
+        process (documented), so every claim that is not this worker's is a dead worker's."""
+        released = 0
+        with self._engine.begin() as conn:
+            holders = list(
+                conn.execute(
+                    select(S.claimed_by)
+                    .where(S.claimed_by.is_not(None), S.claimed_by != self.worker_id)
+                    .distinct()
+                ).scalars()
+            )
+            for holder in holders:
+                if (
+                    conn.dialect.name == "postgresql"
+                    and not conn.execute(
+                        text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"),
+                        {"k": self._key(holder)},
+                    ).scalar()
+                ):
+                    continue
+                released += conn.execute(
+                    update(sync_state)
+                    .where(S.claimed_by == holder)
+                    .values(claimed_by=None, claimed_until=None)
+                ).rowcount
+        return released
+
+    def close(self) -> None:
+        if self._alive is not None:
+            self._alive.close()
+            self._alive = None
 
     def release(self, target: str) -> None:
         """Give back what this worker claimed but did not finish (the target went away)."""

@@ -74,7 +74,7 @@ def _serve(ctx: click.Context, host: str, port: int, *, web: bool, worker: bool)
     settings: Settings = ctx.obj
     logs.configure(settings.log_level)
     with runtime_for(ctx, public_url=f"http://{host}:{port}") as rt:
-        jobs = Jobs(rt) if worker else None
+        jobs = Jobs(rt, listen=not web) if worker else None
         if web:
             lines = _bootstrap_secrets(rt)
             click.echo(f"scim-sync is listening on http://{host}:{port}")

@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
 from scheduler.composition import Runtime
+from scheduler.wakeups import ChangeListener
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ FULL_RECONCILE_JOB = "full-reconcile"
 
 
 class Jobs:
-    def __init__(self, runtime: Runtime, *, debounce_seconds: float = 0.2) -> None:
+    def __init__(
+        self, runtime: Runtime, *, debounce_seconds: float = 0.2, listen: bool = False
+    ) -> None:
         self._runtime = runtime
         self._debounce = timedelta(seconds=debounce_seconds)
         self._dirty = threading.Event()
@@ -38,6 +41,7 @@ class Jobs:
             timezone="UTC",
         )
         self.last_report: RunReport | None = None
+        self._listener = ChangeListener(runtime.staging_engine, self.nudge) if listen else None
         self._troubles = 0
         self._lock = JobLock(
             runtime.staging_engine, runtime.ledger.worker_id, clock=runtime.services.clock
@@ -65,10 +69,14 @@ class Jobs:
         self._runtime.services.on_interval_change = self.set_interval
         self._runtime.services.on_hold_approved = self.nudge
         self._scheduler.start()
+        if self._listener is not None:
+            self._listener.start()
         log.info("scheduler started", extra={"reconcile_interval_seconds": interval})
 
     def shutdown(self) -> None:
         self._runtime.nudge.callback = lambda: None
+        if self._listener is not None:
+            self._listener.stop()
         self._scheduler.shutdown(wait=True)
 
     def _now(self) -> datetime:

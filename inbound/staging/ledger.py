@@ -45,6 +45,8 @@ R = resources.c
 S = sync_state.c
 
 GROUP_DELETE, USER_DELETE, USER, GROUP = 0, 1, 2, 3
+CHANGES_CHANNEL = "scim_sync_changes"
+"""PostgreSQL NOTIFY channel: workers in other processes wake up when a write commits."""
 
 
 def phase_of(kind: str, deleted: bool) -> int:
@@ -90,6 +92,8 @@ def mark_changed(
             for t in targets
         ]
         conn.execute(_upsert_ignore(conn)(sync_state).values(rows).on_conflict_do_nothing())
+    if conn.dialect.name == "postgresql":  # delivered at commit, never for a rolled-back write
+        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
 
 
 _OBSERVED = bindparam("v_observed", type_=Integer)

@@ -177,3 +177,24 @@ def test_a_change_survives_sigkill_before_reconcile(workdir: Path, env: dict[str
     assert (
         json.loads(cli(workdir, env, "identities", "get", "K1", "--json").stdout)["user_id"] == "K1"
     )
+
+
+def test_split_web_and_worker_hear_each_other(workdir: Path, env: dict[str, str]) -> None:
+    """With the reconcile interval at an hour, only the cross-process nudge can be this fast."""
+    issued = json.loads(cli(workdir, env, "token", "issue", "--json").stdout)
+    port = free_port()
+    receiver = ServiceProcess(["web", "--port", str(port)], cwd=workdir, env=env)
+    reconciler = ServiceProcess(["worker"], cwd=workdir, env=env)
+    try:
+        receiver.wait_listening()
+        reconciler.wait_for(lambda e: e.get("event") == "reconcile finished")
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/scim/v2/Users",
+            json=entra_user("split1"),
+            headers={"Authorization": f"Bearer {issued['token']}"},
+        )
+        assert response.status_code == 201
+        reconciler.wait_for(applied(response.json()["id"]), timeout=20)
+    finally:
+        receiver.stop()
+        reconciler.stop()

@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from reconcile.runner import RunReport
+from scheduler import renewal
 from scheduler.composition import Runtime
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Jobs:
         )
         self._runtime.nudge.callback = self.nudge
         self._runtime.services.on_interval_change = self.set_interval
+        renewal.register(self._scheduler, self._runtime)
         self._scheduler.start()
         log.info("scheduler started", extra={"reconcile_interval_seconds": interval})
 

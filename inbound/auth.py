@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from inbound.staging.store import READ_ONLY
 from inbound.staging.tables import tokens
 
 T = tokens.c
@@ -194,7 +195,7 @@ class TokenStore:
         return cached.token_id
 
     def _load(self, digest: str, now: datetime) -> _Cached | None:
-        with self._engine.connect() as conn:
+        with self._engine.connect().execution_options(**READ_ONLY) as conn:
             row = conn.execute(
                 select(T.id, T.secret_hash, T.kind, T.expires_at).where(
                     T.secret_hash == digest, T.revoked_at.is_(None)
@@ -235,7 +236,7 @@ class TokenStore:
             query = query.where(
                 T.revoked_at.is_(None), (T.expires_at.is_(None)) | (T.expires_at > now)
             )
-        with self._engine.connect() as conn:
+        with self._engine.connect().execution_options(**READ_ONLY) as conn:
             return [TokenInfo(*row) for row in conn.execute(query)]
 
     def newest_expiry(self, kind: SecretKind = SecretKind.SCIM) -> datetime | None:
@@ -246,7 +247,7 @@ class TokenStore:
         renewal stays due and the expiry shown keeps falling until a delivery succeeds.
         """
         now = self._clock()
-        with self._engine.connect() as conn:
+        with self._engine.connect().execution_options(**READ_ONLY) as conn:
             newest: datetime | None = conn.execute(
                 select(func.max(T.expires_at)).where(
                     T.kind == kind.value,

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
+from inbound.staging.store import READ_ONLY
 from inbound.staging.tables import token_renewal
 
 R = token_renewal.c
@@ -69,7 +70,7 @@ class RenewalLedger:
         self._owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def state(self) -> RenewalState:
-        with self._engine.connect() as conn:
+        with self._engine.connect().execution_options(**READ_ONLY) as conn:
             row = conn.execute(
                 select(
                     R.sink,
@@ -92,21 +93,23 @@ class RenewalLedger:
             return self._clock()
         return newest_expiry - self.renew_before
 
+    def next_renewal_at(
+        self, newest_expiry: datetime | None, state: RenewalState | None = None
+    ) -> datetime | None:
+        """``due_at``, held back while a failed delivery waits for its next attempt."""
+        state = state or self.state()
+        due = self.due_at(newest_expiry)
+        if due is not None and state.failing and state.next_attempt_at is not None:
+            due = max(due, state.next_attempt_at)
+        return due
+
     def report(self, newest_expiry: datetime | None) -> dict[str, Any]:
         """The delivery part of ``status``: what an operator needs to see a renewal failing."""
         state = self.state()
-        due = self.due_at(newest_expiry)
-        if state.next_attempt_at is not None and due is not None:
-            due = max(due, state.next_attempt_at)
+        due = self.next_renewal_at(newest_expiry, state)
         return {
             "sink": self.sink,
-            "state": "disabled"
-            if self.sink == "none"
-            else "failing"
-            if state.failing
-            else "ok"
-            if state.delivered_at
-            else "never delivered",
+            "state": self._summary(state),
             "renew_before_seconds": self.renew_before.total_seconds(),
             "next_renewal_at": _iso(due),
             "delivered_at": _iso(state.delivered_at),
@@ -115,6 +118,13 @@ class RenewalLedger:
             "last_attempt_at": _iso(state.last_attempt_at),
             "last_error": state.last_error,
         }
+
+    def _summary(self, state: RenewalState) -> str:
+        if self.sink == "none":
+            return "disabled"
+        if state.failing:
+            return "failing"
+        return "ok" if state.delivered_at else "never delivered"
 
     def record_delivered(self, token_id: str) -> None:
         now = self._clock()

@@ -178,6 +178,7 @@ def token_list(ctx: click.Context, as_json: bool) -> None:
         "\n".join(
             f"{r['id']}  expires {r['expires_at']}"
             + (f"  revoked {r['revoked_at']}" if r["revoked_at"] else "")
+            + (f"  sink delivery {r['delivery']}" if r["delivery"] else "")
             for r in rows
         )
         or "no tokens"

@@ -88,11 +88,7 @@ class Renewal:
         )
 
     def due_at(self) -> datetime | None:
-        due = self._ledger.due_at(self._tokens.newest_expiry(SecretKind.SCIM))
-        state = self._ledger.state()
-        if due is not None and state.failing and state.next_attempt_at is not None:
-            due = max(due, state.next_attempt_at)
-        return due
+        return self._ledger.next_renewal_at(self._tokens.newest_expiry(SecretKind.SCIM))
 
     def next_run_at(self) -> datetime:
         now = self._clock()

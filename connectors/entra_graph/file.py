@@ -36,12 +36,8 @@ class FileSink:
             fd, temporary = tempfile.mkstemp(
                 dir=folder, prefix=f".{self.path.name}.", suffix=".tmp"
             )
-        except PermissionError as exc:
-            raise DeliveryRefusedError(
-                f"file sink: cannot write in {folder}: {exc.strerror}"
-            ) from exc
         except OSError as exc:
-            raise DeliveryUnavailableError(f"file sink: {folder}: {exc.strerror}") from exc
+            raise _failure(f"file sink: cannot write in {folder}", exc) from exc
         try:
             with os.fdopen(fd, "wb") as handle:
                 os.fchmod(handle.fileno(), FILE_MODE)
@@ -51,9 +47,7 @@ class FileSink:
             os.replace(temporary, self.path)
         except OSError as exc:
             Path(temporary).unlink(missing_ok=True)
-            raise DeliveryUnavailableError(
-                f"file sink: cannot replace {self.path}: {exc.strerror}"
-            ) from exc
+            raise _failure(f"file sink: cannot replace {self.path}", exc) from exc
         self._sync_folder(folder)
 
     @staticmethod
@@ -64,3 +58,11 @@ class FileSink:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _failure(message: str, exc: OSError) -> DeliveryRefusedError | DeliveryUnavailableError:
+    """A path or permission problem needs an operator; anything else (a full disk) may pass."""
+    text = f"{message}: {exc.strerror}"
+    if isinstance(exc, PermissionError | FileExistsError | NotADirectoryError | IsADirectoryError):
+        return DeliveryRefusedError(text)
+    return DeliveryUnavailableError(text)

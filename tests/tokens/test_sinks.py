@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -281,12 +280,15 @@ def test_file_sink_json_variant(tmp_path: Path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_file_sink_unwritable_folder_is_refused(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    with pytest.raises(DeliveryRefusedError, match="cannot write"):
-        FileSink(str(locked / "token")).deliver(DELIVERY)
+def test_file_sink_path_problems_are_refusals(tmp_path: Path) -> None:
+    occupied = tmp_path / "a-file"
+    occupied.write_text("not a folder")
+    with pytest.raises(DeliveryRefusedError, match="cannot write in"):
+        FileSink(str(occupied / "token")).deliver(DELIVERY)
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(DeliveryRefusedError, match="cannot replace"):
+        FileSink(str(tmp_path / "a-folder")).deliver(DELIVERY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder"]
 
 
 def test_delivery_repr_hides_the_token() -> None:

@@ -146,19 +146,26 @@ class TokenStore:
 
         Setting ``SCIM_SYNC_ADMIN_KEY`` to a new value is how an operator rotates the key, so
         every other live admin key (an earlier configured one, or the one generated on first
-        start) is revoked. Two processes starting together may both insert it: the loser's
-        unique violation means the key is already there.
+        start) is revoked, and going back to an earlier key brings that one back. Two processes
+        starting together may both insert it: the loser's unique violation means it is there.
         """
         if not secret.startswith(PREFIX[SecretKind.ADMIN]):
             raise ValueError("an admin key starts with " + PREFIX[SecretKind.ADMIN])
+        digest = hash_secret(secret)
+        now = self._clock()
+        with self._engine.begin() as conn:
+            known = conn.execute(
+                update(tokens)
+                .where(T.secret_hash == digest, T.kind == SecretKind.ADMIN.value)
+                .values(revoked_at=None, expires_at=None)
+            ).rowcount
         created = False
-        if self.verify(secret, SecretKind.ADMIN) is None:
+        if not known:
             try:
                 self.issue(SecretKind.ADMIN, None, "configured", secret=secret)
                 created = True
             except IntegrityError:
                 created = False
-        digest = hash_secret(secret)
         with self._engine.begin() as conn:
             conn.execute(
                 update(tokens)
@@ -167,10 +174,11 @@ class TokenStore:
                     T.revoked_at.is_(None),
                     T.secret_hash != digest,
                 )
-                .values(revoked_at=self._clock())
+                .values(revoked_at=now)
             )
         with self._lock:
-            self._cache = {k: v for k, v in self._cache.items() if k == digest}
+            self._cache.clear()
+            self._unknown.pop(digest, None)
         return created
 
     def verify(self, secret: str | None, kind: SecretKind) -> str | None:

@@ -63,7 +63,7 @@ class RenewalLedger:
     ) -> None:
         self._engine = engine
         self._clock = clock
-        self.sink = sink
+        self.sink = sink[:256]
         """Where renewed tokens go, described without secrets (``none`` when nowhere)."""
         self.renew_before = renew_before
         self._lease = lease

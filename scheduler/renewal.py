@@ -171,22 +171,19 @@ def register(scheduler: BaseScheduler, runtime: Runtime) -> Renewal:
             log.exception("token renewal could not read its due time")
             return clock() + BUSY_RECHECK
 
-    def reschedule() -> None:
+    def reschedule(when: datetime | None = None) -> None:
         try:
-            scheduler.modify_job(JOB_ID, next_run_time=next_run())
+            scheduler.modify_job(JOB_ID, next_run_time=when or next_run())
         except JobLookupError:  # the scheduler is shutting down
             return
 
     def tick() -> None:
+        busy = False
         try:
-            outcome = renewal.run_once()
+            busy = renewal.run_once().action == "busy"
         except Exception:  # a database error; retried at the next run
             log.exception("token renewal run failed")
-        else:
-            if outcome.action == "busy":
-                scheduler.modify_job(JOB_ID, next_run_time=clock() + BUSY_RECHECK)
-                return
-        reschedule()
+        reschedule(clock() + BUSY_RECHECK if busy else None)
 
     scheduler.add_job(
         tick,

@@ -140,6 +140,9 @@ def test_a_configured_admin_key_replaces_every_other_one(runtime: Runtime) -> No
     store.ensure_admin_key(second)
     assert store.verify(first, SecretKind.ADMIN) is None
     assert store.verify(second, SecretKind.ADMIN) is not None
+    assert store.ensure_admin_key(first) is False  # back to the earlier key: it works again
+    assert store.verify(first, SecretKind.ADMIN) is not None
+    assert store.verify(second, SecretKind.ADMIN) is None
     with pytest.raises(ValueError, match="ssa_"):
         store.ensure_admin_key("not-an-admin-key-" + "x" * 40)
 

@@ -279,3 +279,19 @@ def test_cli_token_renew_and_status(database_url: str, token_file: Path, tmp_pat
     assert failed.exit_code == 1 and "delivery to file:" in failed.output
     no_sink = runner.invoke(main, ["token", "renew"], env={**env, "SCIM_SYNC_TOKEN_SINK": "none"})
     assert no_sink.exit_code == 2 and "SCIM_SYNC_TOKEN_SINK" in no_sink.output
+
+
+def test_the_scheduled_job_looks_again_soon_while_another_process_renews(
+    make_runtime: Compose, clock: FakeClock
+) -> None:
+    one, two = make_runtime(), make_runtime()
+    scheduler = BackgroundScheduler(timezone="UTC")
+    renewal.register(scheduler, two)
+    job = scheduler.get_job(JOB_ID)
+    with one.renewal.exclusive() as acquired:
+        assert acquired
+        job.func()
+    assert scheduler.get_job(JOB_ID).next_run_time == clock.now + timedelta(seconds=5)
+    scheduler.get_job(JOB_ID).func()
+    assert two.tokens.newest_expiry() == clock.now + timedelta(hours=10)
+    assert scheduler.get_job(JOB_ID).next_run_time == clock.now + timedelta(seconds=60)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,13 +35,17 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+Answer = Reply | Callable[[Recorded], Reply]
+
+
 class Loopback:
-    """Answers ``(method, path)`` from a queue of replies per route (the last one repeats)."""
+    """Answers ``(method, path)`` from a queue of replies per route (the last one repeats); a
+    reply may be a function of the request, to play a part such as Entra's credential check."""
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.arrived: queue.Queue[Recorded] = queue.Queue()
-        self._routes: dict[tuple[str, str], list[Reply]] = {}
+        self._routes: dict[tuple[str, str], list[Answer]] = {}
         self._lock = threading.Lock()
         owner = self
 
@@ -54,7 +58,8 @@ class Loopback:
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length),
                 )
-                reply = owner._next(self.command, self.path)
+                answer = owner._next(self.command, self.path)
+                reply = answer(recorded) if callable(answer) else answer
                 with owner._lock:
                     owner.requests.append(recorded)
                 owner.arrived.put(recorded)
@@ -76,11 +81,11 @@ class Loopback:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def route(self, method: str, path: str, *replies: Reply) -> None:
+    def route(self, method: str, path: str, *replies: Answer) -> None:
         with self._lock:
             self._routes[(method, path)] = list(replies)
 
-    def _next(self, method: str, path: str) -> Reply:
+    def _next(self, method: str, path: str) -> Answer:
         with self._lock:
             replies = self._routes.get((method, path))
             if not replies:

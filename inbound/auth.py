@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -264,8 +264,6 @@ class TokenStore:
                     or_(T.delivery.is_(None), T.delivery == Delivery.DELIVERED.value),
                 )
             ).scalar()
-        if newest is not None and newest.tzinfo is None:
-            newest = newest.replace(tzinfo=UTC)  # SQLite's max() bypasses the column type
         return newest
 
     def has_live(self, kind: SecretKind) -> bool:

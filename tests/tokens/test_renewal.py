@@ -295,3 +295,24 @@ def test_the_scheduled_job_looks_again_soon_while_another_process_renews(
     scheduler.get_job(JOB_ID).func()
     assert two.tokens.newest_expiry() == clock.now + timedelta(hours=10)
     assert scheduler.get_job(JOB_ID).next_run_time == clock.now + timedelta(seconds=60)
+
+
+def test_repeated_failures_back_off_from_30_seconds(
+    make_runtime: Compose, clock: FakeClock, tmp_path: Path
+) -> None:
+    (tmp_path / "occupied").write_text("a file where the sink wants a folder")
+    rt = make_runtime(f"file:{tmp_path / 'occupied' / 'token'}")
+    job = Renewal.from_runtime(rt)
+    waits = []
+    for _ in range(3):
+        assert job.run_once().action == "failed"
+        state = rt.renewal.state()
+        assert state.next_attempt_at is not None
+        waits.append((state.next_attempt_at - clock.now).total_seconds())
+        assert job.run_once().action == "not due"
+        clock.now = state.next_attempt_at
+    assert 30 <= waits[0] <= 35 and 60 <= waits[1] <= 65 and 120 <= waits[2] <= 125
+    assert rt.renewal.state().attempts == 3
+    assert "cannot write in" in (rt.renewal.state().last_error or "")
+    assert rt.tokens.newest_expiry() is None
+    assert [t.delivery for t in rt.tokens.list(SecretKind.SCIM)] == ["failed"] * 3

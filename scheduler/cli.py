@@ -128,7 +128,11 @@ def token() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_context
 def token_issue(ctx: click.Context, ttl: str | None, as_json: bool) -> None:
-    """Issue a new SCIM token; existing tokens stay valid until they expire."""
+    """Issue a new SCIM token; existing tokens stay valid until they expire.
+
+    The token is printed, not sent to the sink; as the newest token, it also sets when the
+    next scheduled renewal falls due.
+    """
     with runtime_for(ctx) as rt:
         if ttl:
             rt.services.token_ttl = parse_duration(ttl, "--ttl")

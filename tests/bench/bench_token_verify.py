@@ -4,7 +4,7 @@
 
 Baselines: one SHA-256 of the secret (the floor every check pays) and an uncached check (one
 database lookup per request). The figure that matters is the cached check, which the issue
-wants in microseconds.
+wants in microseconds. Each figure is the best of five rounds.
 """
 
 from __future__ import annotations
@@ -25,13 +25,17 @@ from inbound.auth import SecretKind, TokenStore
 from scheduler import db
 
 
-def per_call_us(fn: Callable[[], object], n: int) -> float:
+def per_call_us(fn: Callable[[], object], n: int, rounds: int = 5) -> float:
+    """Best of ``rounds``: the machine is shared, and the minimum is the least disturbed."""
     for _ in range(min(n, 1000)):
         fn()
-    start = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - start) / n * 1e6
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - start) / n * 1e6)
+    return best
 
 
 def measure(url: str, n: int) -> dict[str, float]:

@@ -4,7 +4,12 @@ A secret is 256 random bits behind a prefix that says what it is (``sst_`` for S
 ``ssa_`` for admin keys), so one pasted in the wrong place, or found in a log, is recognisable.
 Verification hashes the presented secret, looks the hash up, and compares in constant time; a
 short in-process cache makes a request pay microseconds for it while a revocation made by
-another process still takes effect within ``cache_seconds``.
+another process still takes effect within ``cache_seconds``. Unknown secrets are remembered
+for the same time, so a flood of wrong tokens costs the database one lookup each per window.
+
+A token minted by the renewal job for a sink carries a ``delivery`` state. Until the sink
+confirms it, nobody is known to hold it, so it does not count as the newest token: a failed
+delivery must leave the renewal due, and the expiry metric must keep counting down.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from inbound.staging.tables import reading, tokens
 
@@ -33,7 +39,16 @@ class SecretKind(StrEnum):
     ADMIN = "admin"
 
 
+class Delivery(StrEnum):
+    """How far a token minted for the sink got; tokens issued to a caller have none."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 PREFIX = {SecretKind.SCIM: "sst_", SecretKind.ADMIN: "ssa_"}
+_NEGATIVE_LIMIT = 1000
 
 
 def hash_secret(secret: str) -> str:
@@ -59,6 +74,7 @@ class TokenInfo:
     expires_at: datetime | None
     revoked_at: datetime | None
     label: str | None
+    delivery: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +84,7 @@ class TokenInfo:
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "label": self.label,
+            "delivery": self.delivery,
         }
 
 
@@ -86,6 +103,7 @@ class TokenStore:
         self._clock = clock
         self._cache_ttl = timedelta(seconds=cache_seconds)
         self._cache: dict[str, _Cached] = {}
+        self._unknown: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
     def issue(
@@ -94,10 +112,12 @@ class TokenStore:
         ttl: timedelta | None,
         label: str | None = None,
         secret: str | None = None,
+        delivery: Delivery | None = None,
     ) -> IssuedToken:
         """A new secret (or the given one, for a configured admin key); only its hash is kept."""
         now = self._clock()
         secret = secret or new_secret(kind)
+        digest = hash_secret(secret)
         token_id = uuid.uuid4().hex[:12]
         expires_at = now + ttl if ttl is not None else None
         with self._engine.begin() as conn:
@@ -105,13 +125,60 @@ class TokenStore:
                 insert(tokens).values(
                     id=token_id,
                     kind=kind.value,
-                    secret_hash=hash_secret(secret),
+                    secret_hash=digest,
                     created_at=now,
                     expires_at=expires_at,
                     label=label,
+                    delivery=delivery.value if delivery else None,
                 )
             )
+        with self._lock:
+            self._unknown.pop(digest, None)
         return IssuedToken(secret, token_id, expires_at)
+
+    def set_delivery(self, token_id: str, delivery: Delivery) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(tokens).where(T.id == token_id).values(delivery=delivery.value))
+
+    def ensure_admin_key(self, secret: str) -> bool:
+        """Make the configured admin key the only live one; True when it was not stored yet.
+
+        Setting ``SCIM_SYNC_ADMIN_KEY`` to a new value is how an operator rotates the key, so
+        every other live admin key (an earlier configured one, or the one generated on first
+        start) is revoked, and going back to an earlier key brings that one back. Two processes
+        starting together may both insert it: the loser's unique violation means it is there.
+        """
+        if not secret.startswith(PREFIX[SecretKind.ADMIN]):
+            raise ValueError("an admin key starts with " + PREFIX[SecretKind.ADMIN])
+        digest = hash_secret(secret)
+        now = self._clock()
+        with self._engine.begin() as conn:
+            known = conn.execute(
+                update(tokens)
+                .where(T.secret_hash == digest, T.kind == SecretKind.ADMIN.value)
+                .values(revoked_at=None, expires_at=None)
+            ).rowcount
+        created = False
+        if not known:
+            try:
+                self.issue(SecretKind.ADMIN, None, "configured", secret=secret)
+                created = True
+            except IntegrityError:
+                created = False
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(tokens)
+                .where(
+                    T.kind == SecretKind.ADMIN.value,
+                    T.revoked_at.is_(None),
+                    T.secret_hash != digest,
+                )
+                .values(revoked_at=now)
+            )
+        with self._lock:
+            self._cache.clear()
+            self._unknown.pop(digest, None)
+        return created
 
     def verify(self, secret: str | None, kind: SecretKind) -> str | None:
         """The token's id when ``secret`` is a live secret of ``kind``; otherwise None."""
@@ -121,6 +188,9 @@ class TokenStore:
         now = self._clock()
         with self._lock:
             cached = self._cache.get(digest)
+            unknown_since = self._unknown.get(digest)
+        if cached is None and unknown_since is not None and now - unknown_since <= self._cache_ttl:
+            return None
         if cached is None or now - cached.checked_at > self._cache_ttl:
             cached = self._load(digest, now)
             if cached is None:
@@ -141,6 +211,9 @@ class TokenStore:
         with self._lock:
             if row is None:
                 self._cache.pop(digest, None)
+                if len(self._unknown) >= _NEGATIVE_LIMIT:
+                    self._unknown.clear()
+                self._unknown[digest] = now
                 return None
             if len(self._cache) > 1000:
                 self._cache.clear()
@@ -160,9 +233,9 @@ class TokenStore:
         return bool(changed)
 
     def list(self, kind: SecretKind | None = None, *, live_only: bool = False) -> list[TokenInfo]:
-        query = select(T.id, T.kind, T.created_at, T.expires_at, T.revoked_at, T.label).order_by(
-            T.created_at
-        )
+        query = select(
+            T.id, T.kind, T.created_at, T.expires_at, T.revoked_at, T.label, T.delivery
+        ).order_by(T.created_at)
         if kind is not None:
             query = query.where(T.kind == kind.value)
         if live_only:
@@ -174,9 +247,23 @@ class TokenStore:
             return [TokenInfo(*row) for row in conn.execute(query)]
 
     def newest_expiry(self, kind: SecretKind = SecretKind.SCIM) -> datetime | None:
-        live = self.list(kind, live_only=True)
-        expiries = [t.expires_at for t in live if t.expires_at is not None]
-        return max(expiries) if expiries else None
+        """Expiry of the newest live token someone is known to hold.
+
+        A token minted for the sink counts only once the sink confirmed it; one whose delivery
+        failed or is in flight still verifies (the sink may have received it after all), but
+        renewal stays due and the expiry shown keeps falling until a delivery succeeds.
+        """
+        now = self._clock()
+        with reading(self._engine) as conn:
+            newest: datetime | None = conn.execute(
+                select(func.max(T.expires_at)).where(
+                    T.kind == kind.value,
+                    T.revoked_at.is_(None),
+                    T.expires_at > now,
+                    or_(T.delivery.is_(None), T.delivery == Delivery.DELIVERED.value),
+                )
+            ).scalar()
+        return newest
 
     def has_live(self, kind: SecretKind) -> bool:
         return bool(self.list(kind, live_only=True))

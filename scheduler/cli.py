@@ -19,7 +19,7 @@ from inbound.web.app import create_app
 from reconcile.drift import PlannedChange
 from reconcile.full import DriftReport, Progress
 from reconcile.runner import RunReport
-from scheduler import db, logs
+from scheduler import db, logs, renewal
 from scheduler.composition import Runtime, compose
 from scheduler.jobs import Jobs
 from scheduler.settings import Settings, SettingsError, load_settings, parse_duration
@@ -55,19 +55,7 @@ def runtime_for(ctx: click.Context, public_url: str = "http://127.0.0.1:8000") -
 
 def _bootstrap_secrets(rt: Runtime) -> list[str]:
     """First start: make sure an admin key and a SCIM token exist; returns lines to print once."""
-    lines: list[str] = []
-    configured = rt.settings.admin_key
-    if configured:
-        if rt.tokens.verify(configured, SecretKind.ADMIN) is None:
-            rt.tokens.issue(SecretKind.ADMIN, None, "configured", secret=configured)
-    elif not rt.tokens.has_live(SecretKind.ADMIN):
-        issued = rt.tokens.issue(SecretKind.ADMIN, None, "generated on first start")
-        lines.append(f"  Admin key (for /admin and /api/v1; shown only now): {issued.secret}")
-    if not rt.tokens.has_live(SecretKind.SCIM):
-        token = issue_scim_token(rt.services, "generated on first start")
-        lines.insert(0, f"  SCIM token (Entra 'Secret Token'), valid until {token['expires_at']}:")
-        lines.insert(1, f"      {token['token']}")
-    return lines
+    return renewal.first_start_secrets(rt)
 
 
 def _serve(ctx: click.Context, host: str, port: int, *, web: bool, worker: bool) -> None:
@@ -143,7 +131,11 @@ def token() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_context
 def token_issue(ctx: click.Context, ttl: str | None, as_json: bool) -> None:
-    """Issue a new SCIM token; existing tokens stay valid until they expire."""
+    """Issue a new SCIM token; existing tokens stay valid until they expire.
+
+    The token is printed, not sent to the sink; as the newest token, it also sets when the
+    next scheduled renewal falls due.
+    """
     with runtime_for(ctx) as rt:
         if ttl:
             rt.services.token_ttl = parse_duration(ttl, "--ttl")
@@ -154,6 +146,32 @@ def token_issue(ctx: click.Context, ttl: str | None, as_json: bool) -> None:
         f"token:        {issued['token']}\nid:           {issued['id']}\n"
         f"expires_at:   {issued['expires_at']}\nendpoint_url: {issued['endpoint_url']}",
     )
+
+
+@token.command("renew")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_context
+def token_renew(ctx: click.Context, as_json: bool) -> None:
+    """Mint a SCIM token and deliver it to SCIM_SYNC_TOKEN_SINK now, whether due or not.
+
+    The token itself is not printed: it goes to the sink. Exit code 1 when delivery failed.
+    """
+    with runtime_for(ctx) as rt:
+        if rt.token_sink is None:
+            raise click.UsageError(
+                "no sink configured: set SCIM_SYNC_TOKEN_SINK (graph, file:PATH or webhook:URL), "
+                "or use 'scim-sync token issue'"
+            )
+        outcome = renewal.Renewal.from_runtime(rt).run_once(force=True)
+        sink = rt.renewal.sink
+    human = {
+        "renewed": f"token {outcome.token_id} delivered to {sink}, expires {outcome.expires_at}",
+        "failed": f"delivery to {sink} failed: {outcome.error}",
+        "busy": "another process is renewing right now; try again in a moment",
+    }.get(outcome.action, outcome.action)
+    emit(outcome.to_json(), as_json, human)
+    if outcome.action != "renewed":
+        ctx.exit(1)
 
 
 @token.command("list")
@@ -167,6 +185,7 @@ def token_list(ctx: click.Context, as_json: bool) -> None:
         "\n".join(
             f"{r['id']}  expires {r['expires_at']}"
             + (f"  revoked {r['revoked_at']}" if r["revoked_at"] else "")
+            + (f"  sink delivery {r['delivery']}" if r["delivery"] else "")
             for r in rows
         )
         or "no tokens"
@@ -315,6 +334,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         f"SCIM server: {'enabled' if report['scim_enabled'] else 'disabled'}"
         f"  ({report['endpoint_url']})",
         f"SCIM token expires: {report['token_expires_at'] or 'no valid token'}",
+        renewal.describe_status(report["token_renewal"]),
         f"reconcile every {report['reconcile_interval_seconds']:g}s",
     ]
     for name, summary in report["targets"].items():

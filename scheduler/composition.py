@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from connectors.entra_graph.sink import TokenSink, build_sink, describe_sink
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from inbound.auth import TokenStore
 from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
+from inbound.token_renewal import RenewalLedger
 from inbound.web.services import InboundServices
 from reconcile.full import FullReconciler
 from reconcile.policy import MassChangeBrake
@@ -53,6 +55,8 @@ class Runtime:
     full: FullReconciler
     identities: IdentityReader
     services: InboundServices
+    renewal: RenewalLedger
+    token_sink: TokenSink | None
     nudge: Nudge = field(default_factory=Nudge)
 
     def identity_record(self, user_id: str) -> dict[str, Any] | None:
@@ -123,6 +127,15 @@ def compose(
     reconciler = Reconciler(desired, ledger, targets, clock=clock, brake=brake)
     full = FullReconciler(desired, ledger, targets, clock=clock, brake=brake)
     identities = IdentityReader(idm_engine)
+    renewal = RenewalLedger(
+        staging_engine,
+        clock=clock,
+        sink=describe_sink(settings.token_sink, settings.graph),
+        renew_before=settings.token_renew_before,
+    )
+    token_sink = build_sink(
+        settings.token_sink, settings.graph, settings.token_webhook_secret, clock=clock
+    )
 
     def ready() -> str | None:
         try:
@@ -142,6 +155,7 @@ def compose(
         clock=clock,
         public_url=settings.public_url or public_url,
         token_ttl=settings.token_ttl,
+        renewal=renewal,
         target_names=target_names,
         default_reconcile_interval=settings.reconcile_interval.total_seconds(),
         ready=ready,
@@ -160,6 +174,8 @@ def compose(
         full=full,
         identities=identities,
         services=services,
+        renewal=renewal,
+        token_sink=token_sink,
         nudge=nudge,
     )
     services.identity_lookup = rt.identity_record

@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
+from scheduler import renewal
 from scheduler.composition import Runtime
 from scheduler.wakeups import ChangeListener
 
@@ -68,6 +69,7 @@ class Jobs:
         self._runtime.nudge.callback = self.nudge
         self._runtime.services.on_interval_change = self.set_interval
         self._runtime.services.on_hold_approved = self.nudge
+        renewal.register(self._scheduler, self._runtime)
         self._scheduler.start()
         if self._listener is not None:
             self._listener.start()

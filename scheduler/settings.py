@@ -16,6 +16,9 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
+from connectors.entra_graph.settings import GraphSettings
+from connectors.entra_graph.sink import sink_problems
+
 PREFIX = "SCIM_SYNC_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -81,32 +84,6 @@ class LdapSettings:
 
 
 @dataclass(frozen=True)
-class GraphSettings:
-    tenant_id: str = field(default="", metadata=_doc("Entra tenant ID", "GRAPH_TENANT_ID"))
-    client_id: str = field(
-        default="",
-        metadata=_doc("app (client) ID with Synchronization.ReadWrite.All", "GRAPH_CLIENT_ID"),
-    )
-    client_secret: str = field(
-        default="", metadata=_doc("that app's client secret", "GRAPH_CLIENT_SECRET", True)
-    )
-    service_principal_id: str = field(
-        default="",
-        metadata=_doc(
-            "object ID of the enterprise app's service principal", "GRAPH_SERVICE_PRINCIPAL_ID"
-        ),
-    )
-    authority_url: str = field(
-        default="https://login.microsoftonline.com",
-        metadata=_doc("OAuth2 authority", "GRAPH_AUTHORITY_URL"),
-    )
-    api_url: str = field(
-        default="https://graph.microsoft.com/v1.0",
-        metadata=_doc("Microsoft Graph base URL", "GRAPH_API_URL"),
-    )
-
-
-@dataclass(frozen=True)
 class Settings:
     database_url: str = field(
         default="sqlite:///scim-sync.db",
@@ -143,6 +120,14 @@ class Settings:
         default="none",
         metadata=_doc(
             "where a renewed token goes: none, graph, file:PATH or webhook:URL", "TOKEN_SINK"
+        ),
+    )
+    token_webhook_secret: str = field(
+        default="",
+        metadata=_doc(
+            "HMAC-SHA256 key that signs webhook deliveries (shared with the receiver)",
+            "TOKEN_WEBHOOK_SECRET",
+            True,
         ),
     )
     reconcile_interval: timedelta = field(
@@ -240,15 +225,15 @@ def validate(settings: Settings) -> None:
         )
     if settings.token_ttl <= timedelta(0):
         raise SettingsError("SCIM_SYNC_TOKEN_TTL must be positive")
-    if settings.token_renew_before >= settings.token_ttl:
-        raise SettingsError("SCIM_SYNC_TOKEN_RENEW_BEFORE must be shorter than SCIM_SYNC_TOKEN_TTL")
+    if not timedelta(0) < settings.token_renew_before < settings.token_ttl:
+        raise SettingsError(
+            "SCIM_SYNC_TOKEN_RENEW_BEFORE must be positive and shorter than SCIM_SYNC_TOKEN_TTL"
+        )
     if settings.reconcile_interval < timedelta(seconds=1):
         raise SettingsError("SCIM_SYNC_RECONCILE_INTERVAL must be at least 1s")
-    sink = settings.token_sink
-    if not (sink in ("none", "graph") or sink.startswith(("file:", "webhook:"))):
-        raise SettingsError(
-            f"SCIM_SYNC_TOKEN_SINK: '{sink}' is not none, graph, file:PATH or webhook:URL"
-        )
+    problems = sink_problems(settings.token_sink, settings.graph, settings.token_webhook_secret)
+    if problems:
+        raise SettingsError("; ".join(problems))
     try:
         CronTrigger.from_crontab(settings.full_reconcile_cron, timezone="UTC")
     except ValueError as exc:
@@ -257,8 +242,13 @@ def validate(settings: Settings) -> None:
         raise SettingsError("SCIM_SYNC_LDAP_BASE_DN is required when SCIM_SYNC_LDAP_URL is set")
     if settings.ldap.disable not in ("move", "attribute", "delete"):
         raise SettingsError("SCIM_SYNC_LDAP_DISABLE must be move, attribute or delete")
-    if settings.admin_key and len(settings.admin_key) < 24:
-        raise SettingsError("SCIM_SYNC_ADMIN_KEY must be at least 24 characters")
+    if settings.admin_key and not (
+        settings.admin_key.startswith("ssa_") and len(settings.admin_key) >= 36
+    ):
+        raise SettingsError(
+            "SCIM_SYNC_ADMIN_KEY must be 'ssa_' and at least 32 random characters, "
+            'e.g. "ssa_$(openssl rand -hex 32)"'
+        )
 
 
 def describe() -> list[dict[str, Any]]:

@@ -192,6 +192,27 @@ tokens = Table(
     Column("expires_at", UtcDateTime),
     Column("revoked_at", UtcDateTime),
     Column("label", String(128)),
+    Column(
+        "delivery",
+        String(16),
+        doc="null: handed to whoever issued it; pending/delivered/failed: minted for the sink",
+    ),
+)
+
+token_renewal = Table(
+    "token_renewal",
+    metadata,
+    Column("name", String(32), primary_key=True, doc="one row per renewal job ('scim')"),
+    Column("lease_owner", String(64), doc="SQLite: the process renewing now"),
+    Column("lease_until", UtcDateTime),
+    Column("sink", String(256), doc="where the last attempt delivered to, without secrets"),
+    Column("attempts", Integer, nullable=False, server_default="0", doc="failures in a row"),
+    Column("last_attempt_at", UtcDateTime),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("delivered_at", UtcDateTime),
+    Column("delivered_token_id", String(32)),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 settings = Table(

@@ -24,6 +24,7 @@ def status_report(services: InboundServices) -> dict[str, Any]:
         "endpoint_url": services.endpoint_url,
         "token_expires_at": expiry.isoformat() if expiry else None,
         "token_expires_in_seconds": round((expiry - now).total_seconds()) if expiry else None,
+        "token_renewal": services.renewal.report(expiry) if services.renewal else None,
         "reconcile_interval_seconds": services.runtime.reconcile_interval(
             services.default_reconcile_interval
         ),

@@ -11,6 +11,7 @@ from inbound.auth import TokenStore
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
+from inbound.token_renewal import RenewalLedger
 
 
 @dataclass
@@ -23,6 +24,8 @@ class InboundServices:
     public_url: str
     """Base URL as Entra reaches this service; the SCIM endpoint is ``{public_url}/scim/v2``."""
     token_ttl: timedelta = timedelta(hours=10)
+    renewal: RenewalLedger | None = None
+    """Token delivery state (sink, last delivery, failures) for status pages and metrics."""
     target_names: list[str] = field(default_factory=list)
     default_reconcile_interval: float = 60.0
     identity_lookup: Callable[[str], dict[str, Any] | None] = lambda _user_id: None

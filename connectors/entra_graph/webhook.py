@@ -1,0 +1,60 @@
+"""``webhook:URL``: the token is POSTed as JSON to a receiver the operator runs.
+
+The HMAC-SHA256 key is a shared secret of its own, ``SCIM_SYNC_TOKEN_WEBHOOK_SECRET``: not the
+admin key (the receiver would then hold the keys to the admin API) and not the token itself
+(anyone who saw the body could then sign one). The signature covers the timestamp and the raw
+body, ``sha256=hex(HMAC(secret, f"{timestamp}." + body))``, so a receiver that checks it and
+refuses timestamps older than a few minutes rejects both forged and replayed deliveries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from connectors.entra_graph.retrying import RequestRetry, send
+from connectors.entra_graph.wire import TokenDelivery
+
+WEBHOOK_SECRET_ENV = "SCIM_SYNC_TOKEN_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
+SIGNATURE_HEADER = "X-Scim-Sync-Signature"
+TIMESTAMP_HEADER = "X-Scim-Sync-Timestamp"
+
+
+def signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    """What a receiver recomputes and compares (in constant time) with the signature header."""
+    digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+class WebhookSink:
+    def __init__(
+        self,
+        url: str,
+        secret: bytes,
+        *,
+        policy: RequestRetry,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.url = url
+        self._secret = secret
+        self._policy = policy
+        self._clock = clock
+
+    def deliver(self, delivery: TokenDelivery) -> None:
+        body = json.dumps(delivery.to_json(), sort_keys=True).encode()
+        timestamp = str(int(self._clock().timestamp()))
+        send(
+            self._policy,
+            "POST",
+            self.url,
+            what="webhook",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: signature(self._secret, timestamp, body),
+            },
+        )

@@ -1,0 +1,197 @@
+"""The token renewal job's durable state, and the lock that lets one process renew at a time.
+
+The state lives in one database row, not in the renewing process, so every web and worker
+process shows the same delivery status, and a restarted process picks up a failed delivery's
+backoff where its predecessor left it. Only one process may mint and deliver at a time, or two
+workers would push two tokens to Entra within a second: PostgreSQL serialises them with a
+transaction-scoped advisory lock (released even if the holder dies with its connection), SQLite
+with a lease on the same row (taken under ``BEGIN IMMEDIATE``, expiring if the holder dies).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, text, update
+
+from inbound.staging.tables import reading, token_renewal
+
+R = token_renewal.c
+Clock = Callable[[], datetime]
+JOB = "scim"
+_ADVISORY_KEY = "scim-sync token renewal:"
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalState:
+    """How the last deliveries went; ``attempts`` counts failures since the last success."""
+
+    sink: str | None = None
+    attempts: int = 0
+    last_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    delivered_token_id: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.attempts > 0
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+class RenewalLedger:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock,
+        sink: str,
+        renew_before: timedelta,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self.sink = sink[:256]
+        """Where renewed tokens go, described without secrets (``none`` when nowhere)."""
+        self.renew_before = renew_before
+        self._lease = lease
+        self._owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def state(self) -> RenewalState:
+        with reading(self._engine) as conn:
+            row = conn.execute(
+                select(
+                    R.sink,
+                    R.attempts,
+                    R.last_attempt_at,
+                    R.next_attempt_at,
+                    R.last_error,
+                    R.delivered_at,
+                    R.delivered_token_id,
+                ).where(R.name == JOB)
+            ).first()
+        return RenewalState(*row) if row is not None else RenewalState()
+
+    def due_at(self, newest_expiry: datetime | None) -> datetime | None:
+        """When the next token should be minted: None when there is no sink, else the newest
+        token's expiry less the renewal margin, or now when no live token is left."""
+        if self.sink == "none":
+            return None
+        if newest_expiry is None:
+            return self._clock()
+        return newest_expiry - self.renew_before
+
+    def next_renewal_at(
+        self, newest_expiry: datetime | None, state: RenewalState | None = None
+    ) -> datetime | None:
+        """``due_at``, held back while a failed delivery waits for its next attempt."""
+        state = state or self.state()
+        due = self.due_at(newest_expiry)
+        if due is not None and state.failing and state.next_attempt_at is not None:
+            due = max(due, state.next_attempt_at)
+        return due
+
+    def report(self, newest_expiry: datetime | None) -> dict[str, Any]:
+        """The delivery part of ``status``: what an operator needs to see a renewal failing."""
+        state = self.state()
+        due = self.next_renewal_at(newest_expiry, state)
+        return {
+            "sink": self.sink,
+            "state": self._summary(state),
+            "renew_before_seconds": self.renew_before.total_seconds(),
+            "next_renewal_at": _iso(due),
+            "delivered_at": _iso(state.delivered_at),
+            "delivered_token_id": state.delivered_token_id,
+            "failed_attempts": state.attempts,
+            "last_attempt_at": _iso(state.last_attempt_at),
+            "last_error": state.last_error,
+        }
+
+    def _summary(self, state: RenewalState) -> str:
+        if self.sink == "none":
+            return "disabled"
+        if state.failing:
+            return "failing"
+        return "ok" if state.delivered_at else "never delivered"
+
+    def record_delivered(self, token_id: str) -> None:
+        now = self._clock()
+        self._write(
+            sink=self.sink,
+            attempts=0,
+            last_attempt_at=now,
+            next_attempt_at=None,
+            last_error=None,
+            delivered_at=now,
+            delivered_token_id=token_id,
+        )
+
+    def record_failed(self, error: str, next_attempt_at: datetime, attempts: int) -> None:
+        """``attempts`` failures in a row; the job tries again at ``next_attempt_at``."""
+        self._write(
+            sink=self.sink,
+            attempts=attempts,
+            last_attempt_at=self._clock(),
+            next_attempt_at=next_attempt_at,
+            last_error=error[:2000],
+        )
+
+    def _write(self, **values: Any) -> None:
+        with self._engine.begin() as conn:
+            self._upsert(conn, values)
+
+    def _upsert(self, conn: Connection, values: dict[str, Any]) -> None:
+        values = {**values, "updated_at": self._clock()}
+        changed = conn.execute(update(token_renewal).where(R.name == JOB).values(**values)).rowcount
+        if not changed:
+            conn.execute(insert(token_renewal).values(name=JOB, **values))
+
+    @contextmanager
+    def exclusive(self) -> Iterator[bool]:
+        """Yields True while this process alone may renew; False when another one is at it."""
+        if self._engine.dialect.name == "postgresql":
+            with self._engine.connect() as conn, conn.begin():
+                acquired = bool(
+                    conn.execute(
+                        text(
+                            "SELECT pg_try_advisory_xact_lock(hashtext(:key || current_schema()))"
+                        ),
+                        {"key": _ADVISORY_KEY},
+                    ).scalar()
+                )
+                yield acquired
+            return
+        acquired = self._take_lease()
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._drop_lease()
+
+    def _take_lease(self) -> bool:
+        now = self._clock()
+        with self._engine.begin() as conn:
+            row = conn.execute(select(R.lease_owner, R.lease_until).where(R.name == JOB)).first()
+            if row is not None and row.lease_until is not None and row.lease_until > now:
+                return bool(row.lease_owner == self._owner)
+            self._upsert(conn, {"lease_owner": self._owner, "lease_until": now + self._lease})
+            return True
+
+    def _drop_lease(self) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(token_renewal)
+                .where(R.name == JOB, R.lease_owner == self._owner)
+                .values(lease_owner=None, lease_until=None)
+            )

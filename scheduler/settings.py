@@ -10,9 +10,9 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_type_hints
 
 PREFIX = "SCIM_SYNC_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -230,22 +230,45 @@ def validate(settings: Settings) -> None:
         raise SettingsError("SCIM_SYNC_ADMIN_KEY must be at least 24 characters")
 
 
-def describe() -> list[dict[str, Any]]:
+def setting_groups(root: type = Settings) -> tuple[tuple[str, type], ...]:
+    """The settings model's groups as (field path, dataclass), the root first.
+
+    Derived from the nested dataclass fields of ``Settings`` itself, so a group added there
+    (``ldap``, ``graph``, or any package's own settings class) reaches ``describe()``, the
+    generated ``docs/configuration.md`` and the deploy checks without a second list to keep.
+    """
+    out: list[tuple[str, type]] = [("", root)]
+    hints = get_type_hints(root)
+    for f in fields(root):
+        kind = hints.get(f.name)
+        if isinstance(kind, type) and is_dataclass(kind):
+            out.extend(
+                (f"{f.name}.{path}" if path else f.name, cls) for path, cls in setting_groups(kind)
+            )
+    return tuple(out)
+
+
+def describe(root: type = Settings) -> list[dict[str, Any]]:
     """Every setting with its variable, default and meaning, for docs and ``--help``."""
     out = []
-    for cls in (Settings, LdapSettings, GraphSettings):
+    for group, cls in setting_groups(root):
+        hints = get_type_hints(cls)
         for f in fields(cls):
             if "env" not in f.metadata:
                 continue
             default = f.default
             if isinstance(default, timedelta):
                 default = format_duration(default)
+            kind = hints.get(f.name)
             out.append(
                 {
                     "env": f.metadata["env"],
                     "default": default,
                     "doc": f.metadata["doc"],
                     "secret": f.metadata["secret"],
+                    "group": group,
+                    "field": f.name,
+                    "type": getattr(kind, "__name__", str(kind)),
                 }
             )
     return out

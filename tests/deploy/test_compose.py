@@ -3,8 +3,13 @@ settings that exist."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+import pytest
+import yaml
+from compose_spec import PyCompose
 
 from scheduler.config_docs import setting_names
 from tests.deploy.artefacts import DEPLOY, compose, our_compose_services
@@ -20,6 +25,30 @@ def env_file_entries(path: str) -> dict[str, str]:
             assert sep, f"{path}: '{line}' is not NAME=value"
             out[key.strip()] = value
     return out
+
+
+def validate(spec: dict[str, Any]) -> PyCompose:
+    """The Compose Specification's own rules (compose-spec, a strict parser of it). YAML merge
+    keys are resolved first, as Compose itself does."""
+    return PyCompose.from_json(json.dumps(spec))
+
+
+def test_the_file_follows_the_compose_specification() -> None:
+    parsed = validate(compose())
+    assert set(parsed.service_names()) == set(compose()["services"])
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "services: {web: {image: x, helthcheck: {test: [CMD, 'true']}}}",
+        "services: {web: {image: x, depends_on: {db: {condition: service_ready}}}}",
+        "services: {web: {image: x, restart: sometimes}}",
+    ],
+)
+def test_the_specification_check_is_strict(broken: str) -> None:
+    with pytest.raises(ValueError):
+        validate(yaml.safe_load(broken))
 
 
 def test_the_stack_has_its_services_with_health_checks() -> None:

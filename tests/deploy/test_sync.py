@@ -15,7 +15,7 @@ from inbound.web.app import create_app
 from scheduler.cli import main
 from scheduler.composition import compose as compose_runtime
 from scheduler.config_docs import setting_names
-from scheduler.settings import Settings
+from scheduler.settings import Settings, load_settings
 from tests.deploy import artefacts
 from tests.deploy.artefacts import DOCS, ROOT, Use
 
@@ -155,3 +155,25 @@ def test_pending_entries_are_still_missing(app_paths: set[str]) -> None:
         except click.UsageError:
             pass
     assert not landed, f"now exist; remove from PENDING_* in {__file__}: {landed}"
+
+
+def test_the_shipped_values_are_accepted_by_the_settings_model() -> None:
+    """The env example, and the ConfigMap with the Secret template, load without an error."""
+    example = {
+        key: value
+        for key, _sep, value in (
+            line.partition("=")
+            for line in (artefacts.DEPLOY / "scim-sync.env.example").read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        )
+    }
+    compose_env = artefacts.compose()["services"]["web"]["environment"]
+    load_settings(env={**example, **{k: str(v) for k, v in compose_env.items()}})
+    cluster = {}
+    for _path, obj in artefacts.kubernetes_objects():
+        if obj["kind"] == "ConfigMap":
+            cluster.update(obj["data"])
+    secret = artefacts.yaml_documents(artefacts.KUBERNETES / "secret.template.yaml")[0]
+    assert all("CHANGE-ME" in value for value in secret["stringData"].values())
+    settings = load_settings(env={**cluster, **secret["stringData"]})
+    assert settings.public_url.startswith("https://")

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from inbound.staging.tables import tokens
+from inbound.staging.tables import reading, tokens
 
 T = tokens.c
 Clock = Callable[[], datetime]
@@ -132,7 +132,7 @@ class TokenStore:
         return cached.token_id
 
     def _load(self, digest: str, now: datetime) -> _Cached | None:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(
                 select(T.id, T.secret_hash, T.kind, T.expires_at).where(
                     T.secret_hash == digest, T.revoked_at.is_(None)
@@ -170,7 +170,7 @@ class TokenStore:
             query = query.where(
                 T.revoked_at.is_(None), (T.expires_at.is_(None)) | (T.expires_at > now)
             )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return [TokenInfo(*row) for row in conn.execute(query)]
 
     def newest_expiry(self, kind: SecretKind = SecretKind.SCIM) -> datetime | None:

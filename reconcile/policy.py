@@ -47,3 +47,32 @@ class RetryPolicy:
 
     def gives_up_after(self, attempts: int) -> bool:
         return attempts >= self.max_attempts
+
+
+@dataclass(frozen=True, slots=True)
+class MassChangeBrake:
+    """Holds a run's deletes and disables when there are too many, until an operator approves.
+
+    A scoping mistake in Entra (a group unassigned, a filter changed) can disable or delete a
+    whole directory in one cycle; the brake turns that into a held change an operator looks at.
+    """
+
+    max_count: int = 100
+    """More deletes and disables than this in one target's run are held (0 turns it off)."""
+    max_share: float = 0.25
+    """... or more than this share of the resources the target holds."""
+    min_count_for_share: int = 10
+    """The share rule applies only from this many changes, so small directories are not held
+    for a single delete."""
+
+    def trips(self, deletes: int, disables: int, managed: int) -> bool:
+        destructive = deletes + disables
+        if self.max_count <= 0 or destructive == 0:
+            return False
+        if destructive > self.max_count:
+            return True
+        return (
+            destructive >= self.min_count_for_share
+            and managed > 0
+            and destructive / managed > self.max_share
+        )

@@ -17,6 +17,7 @@ class SyncStatus(StrEnum):
     RETRYING = "retrying"
     DEAD = "dead"
     SKIPPED = "skipped"
+    HELD = "held"
 
 
 class Action(StrEnum):
@@ -37,6 +38,17 @@ class WorkItem:
     deleted: bool
     anchor: str | None
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class HoldDecision:
+    """An open mass-change hold on a target: destructive changes wait for an operator."""
+
+    id: int
+    deletes: int
+    disables: int
+    managed: int
+    approved: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +82,17 @@ class DesiredStateSource(Protocol):
 
 
 class SyncLedger(Protocol):
-    def due(self, target: str, now: datetime, limit: int) -> list[WorkItem]:
-        """Resources the target is behind on: deletes (groups first), then users, then groups."""
+    def claim(
+        self, target: str, now: datetime, limit: int, *, destructive: bool = True
+    ) -> list[WorkItem]:
+        """Take resources the target is behind on for this worker: deletes (groups first),
+        then users, then groups. Claimed items are not handed to another worker until
+        recorded or until the claim lapses. Without ``destructive``, deletes and disables of
+        resources the target holds are left alone (the mass-change brake)."""
+        ...
+
+    def release(self, target: str) -> None:
+        """Return this worker's unfinished claims on a target."""
         ...
 
     def record_many(
@@ -83,6 +104,21 @@ class SyncLedger(Protocol):
     def forget_fully_deleted(self, targets: Iterable[str]) -> int:
         """Drop tombstones every target has observed; returns how many went."""
         ...
+
+    # the mass-change brake's needs
+    def count_destructive(self, target: str, now: datetime) -> tuple[int, int]: ...
+
+    def count_managed(self, target: str) -> int: ...
+
+    def open_hold(self, target: str) -> HoldDecision | None: ...
+
+    def hold(
+        self, target: str, deletes: int, disables: int, managed: int, now: datetime
+    ) -> int: ...
+
+    def mark_held(self, target: str, now: datetime) -> int: ...
+
+    def close_hold(self, hold_id: int, now: datetime) -> None: ...
 
 
 class Target(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,10 +21,11 @@ from reconcile.errors import (
     TransientTargetError,
 )
 from reconcile.model import Desired, ResourceKind
-from reconcile.policy import RetryPolicy
+from reconcile.policy import MassChangeBrake, RetryPolicy
 from reconcile.ports import (
     Action,
     DesiredStateSource,
+    HoldDecision,
     Outcome,
     SyncLedger,
     SyncStatus,
@@ -35,6 +36,9 @@ from reconcile.ports import (
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+RECORD_BATCH = 200
+"""Outcomes recorded per ledger transaction; a crash repeats at most this many applies,
+which are idempotent."""
 
 
 @dataclass(slots=True)
@@ -46,6 +50,7 @@ class TargetReport:
     retrying: int = 0
     dead: int = 0
     waiting: int = 0
+    held: int = 0
     unavailable: str | None = None
 
     def count_outcome(self, outcome: Outcome) -> None:
@@ -82,6 +87,7 @@ class Reconciler:
         *,
         clock: Clock,
         policy: RetryPolicy | None = None,
+        brake: MassChangeBrake | None = None,
         batch_size: int = 500,
         max_batches: int = 1000,
     ) -> None:
@@ -90,6 +96,7 @@ class Reconciler:
         self._targets = list(targets)
         self._clock = clock
         self._policy = policy or RetryPolicy()
+        self._brake = brake
         self._batch_size = batch_size
         self._max_batches = max_batches
         self._unavailable: dict[str, str] = {}
@@ -110,14 +117,17 @@ class Reconciler:
 
     def _run_target(self, target: Target) -> TargetReport:
         report = TargetReport(target.name)
+        hold = self._ledger.open_hold(target.name) if self._brake else None
+        destructive = self._brake_allows(target.name, hold, report)
         tried: set[str] = set()
         workers = max(1, int(getattr(target, "parallelism", 1)))
         with ThreadPoolExecutor(workers, thread_name_prefix=f"apply-{target.name}") as pool:
             for _ in range(self._max_batches):
-                now = self._clock()
                 items = [
                     i
-                    for i in self._ledger.due(target.name, now, self._batch_size)
+                    for i in self._ledger.claim(
+                        target.name, self._clock(), self._batch_size, destructive=destructive
+                    )
                     if i.scim_id not in tried
                 ]
                 if not items:
@@ -127,8 +137,35 @@ class Reconciler:
                 for phase in _phases(items):
                     work = [(i, desired[i.scim_id]) for i in phase if i.scim_id in desired]
                     if not self._apply_phase(target, pool, workers, work, report):
+                        self._ledger.release(target.name)
                         return report
+            self._ledger.release(target.name)
+        if hold is not None and hold.approved:
+            self._ledger.close_hold(hold.id, self._clock())
         return report
+
+    def _brake_allows(self, name: str, hold: HoldDecision | None, report: TargetReport) -> bool:
+        """Whether this run may delete and disable; trips the brake when the run would do
+        too much of it."""
+        if self._brake is None:
+            return True
+        now = self._clock()
+        if hold is not None:
+            if hold.approved:
+                return True
+            report.held = self._ledger.mark_held(name, now)
+            return False
+        deletes, disables = self._ledger.count_destructive(name, now)
+        managed = self._ledger.count_managed(name)
+        if not self._brake.trips(deletes, disables, managed):
+            return True
+        self._ledger.hold(name, deletes, disables, managed, now)
+        report.held = self._ledger.mark_held(name, now)
+        log.warning(
+            "mass change held",
+            extra={"target": name, "deletes": deletes, "disables": disables, "managed": managed},
+        )
+        return False
 
     def _apply_phase(
         self,
@@ -138,22 +175,36 @@ class Reconciler:
         work: list[tuple[WorkItem, Desired]],
         report: TargetReport,
     ) -> bool:
-        """Apply one phase, ``workers`` at a time; False once the target is unavailable."""
-        for start in range(0, len(work), workers):
-            chunk = work[start : start + workers]
-            results = list(pool.map(lambda w: self._attempt(target, *w), chunk))
-            outcomes = [
-                (item, outcome)
-                for (item, _), outcome in zip(chunk, results, strict=True)
-                if outcome is not None
-            ]
-            for _item, outcome in outcomes:
+        """Apply one phase with up to ``workers`` applies in flight; outcomes are recorded in
+        batches. Returns False once the target is unavailable: nothing more is started."""
+        pending: dict[Future[Outcome | None], WorkItem] = {}
+        done: list[tuple[WorkItem, Outcome]] = []
+        queue = iter(work)
+        available = True
+        while True:
+            while available and len(pending) < workers:
+                nxt = next(queue, None)
+                if nxt is None:
+                    break
+                pending[pool.submit(self._attempt, target, *nxt)] = nxt[0]
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                item = pending.pop(future)
+                outcome = future.result()
+                if outcome is None:
+                    available = False
+                    continue
                 report.count_outcome(outcome)
-            self._ledger.record_many(target.name, outcomes, self._clock())
-            if len(outcomes) < len(chunk):
-                report.unavailable = self._unavailable.get(target.name)
-                return False
-        return True
+                done.append((item, outcome))
+            if len(done) >= RECORD_BATCH:
+                self._ledger.record_many(target.name, done, self._clock())
+                done = []
+        self._ledger.record_many(target.name, done, self._clock())
+        if not available:
+            report.unavailable = self._unavailable.get(target.name)
+        return available
 
     def _attempt(self, target: Target, item: WorkItem, state: Desired) -> Outcome | None:
         """One apply; None means the whole target is unavailable (nothing to record)."""
@@ -204,7 +255,7 @@ class Reconciler:
             )
         return Outcome(
             SyncStatus.APPLIED,
-            item.generation,
+            state.generation,
             applied.anchor,
             0,
             None,

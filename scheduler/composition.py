@@ -11,10 +11,13 @@ from sqlalchemy import Engine, text
 
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from inbound.auth import TokenStore
+from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
 from inbound.web.services import InboundServices
+from reconcile.full import FullReconciler
+from reconcile.policy import MassChangeBrake
 from reconcile.ports import Target
 from reconcile.runner import Reconciler
 from scheduler import db
@@ -42,10 +45,12 @@ class Runtime:
     idm_engine: Engine
     store: ResourceStore
     ledger: StagingLedger
+    desired: StagedDesiredState
     tokens: TokenStore
     runtime: RuntimeSettings
     targets: list[Target]
     reconciler: Reconciler
+    full: FullReconciler
     identities: IdentityReader
     services: InboundServices
     nudge: Nudge = field(default_factory=Nudge)
@@ -70,10 +75,21 @@ class Runtime:
         )
         return record
 
+    def prepare_worker(self) -> None:
+        """Before reconciling: every resource has a ledger row for every configured target."""
+        self.ledger.ensure_rows([t.name for t in self.targets], self.services.clock())
+
     def dispose(self) -> None:
         self.staging_engine.dispose()
         if self.idm_engine is not self.staging_engine:
             self.idm_engine.dispose()
+
+
+def brake_of(settings: Settings) -> MassChangeBrake:
+    return MassChangeBrake(
+        max_count=settings.mass_change_max_count,
+        max_share=settings.mass_change_max_share,
+    )
 
 
 def compose(
@@ -92,12 +108,16 @@ def compose(
     if migrate:
         db.upgrade_all(staging_engine, idm_engine)
     nudge = Nudge()
-    store = ResourceStore(staging_engine, clock=clock, on_change=nudge)
+    targets: list[Target] = [IdentityStoreTarget(idm_engine, clock=clock)]
+    target_names = [t.name for t in targets]
+    store = ResourceStore(staging_engine, clock=clock, on_change=nudge, targets=target_names)
     ledger = StagingLedger(staging_engine)
     tokens = TokenStore(staging_engine, clock=clock)
     runtime_settings = RuntimeSettings(staging_engine, clock=clock)
-    targets: list[Target] = [IdentityStoreTarget(idm_engine, clock=clock)]
-    reconciler = Reconciler(ledger, ledger, targets, clock=clock)
+    desired = StagedDesiredState(staging_engine)
+    brake = brake_of(settings)
+    reconciler = Reconciler(desired, ledger, targets, clock=clock, brake=brake)
+    full = FullReconciler(desired, ledger, targets, clock=clock, brake=brake)
     identities = IdentityReader(idm_engine)
 
     def ready() -> str | None:
@@ -118,7 +138,7 @@ def compose(
         clock=clock,
         public_url=settings.public_url or public_url,
         token_ttl=settings.token_ttl,
-        target_names=[t.name for t in targets],
+        target_names=target_names,
         default_reconcile_interval=settings.reconcile_interval.total_seconds(),
         ready=ready,
     )
@@ -128,10 +148,12 @@ def compose(
         idm_engine=idm_engine,
         store=store,
         ledger=ledger,
+        desired=desired,
         tokens=tokens,
         runtime=runtime_settings,
         targets=targets,
         reconciler=reconciler,
+        full=full,
         identities=identities,
         services=services,
         nudge=nudge,

@@ -18,7 +18,13 @@ from scheduler.settings import PREFIX, Settings, describe, format_duration, sett
 CONFIG_FILE_VARIABLE = PREFIX + "CONFIG"
 MASK = "***"
 _URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^@/\s]+@")
-_TYPE_WORDS = {"str": "text", "timedelta": "duration", "bool": "boolean", "int": "integer"}
+_TYPE_WORDS = {
+    "str": "text",
+    "timedelta": "duration",
+    "bool": "boolean",
+    "int": "integer",
+    "float": "number",
+}
 
 _INTRO = f"""\
 # Configuration

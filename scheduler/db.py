@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 import connectors.identity_store.migrations as idm_migrations
 import inbound.staging.migrations as staging_migrations
-from inbound.staging.store import READ_ONLY
+from inbound.staging.tables import READ_ONLY
 
 MIGRATIONS = {
     "staging": (Path(staging_migrations.__file__).parent, "alembic_version_staging"),

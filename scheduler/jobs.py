@@ -14,14 +14,17 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
 from scheduler.composition import Runtime
 
 log = logging.getLogger(__name__)
 
 RECONCILE_JOB = "reconcile"
+FULL_RECONCILE_JOB = "full-reconcile"
 
 
 class Jobs:
@@ -35,8 +38,13 @@ class Jobs:
             timezone="UTC",
         )
         self.last_report: RunReport | None = None
+        self._troubles = 0
+        self._lock = JobLock(
+            runtime.staging_engine, runtime.ledger.worker_id, clock=runtime.services.clock
+        )
 
     def start(self) -> None:
+        self._runtime.prepare_worker()
         interval = self._runtime.runtime.reconcile_interval(
             self._runtime.settings.reconcile_interval.total_seconds()
         )
@@ -47,8 +55,15 @@ class Jobs:
             replace_existing=True,
             next_run_time=self._now(),  # catch up at once on whatever a previous run left
         )
+        self._scheduler.add_job(
+            self.full_reconcile,
+            CronTrigger.from_crontab(self._runtime.settings.full_reconcile_cron, timezone="UTC"),
+            id=FULL_RECONCILE_JOB,
+            replace_existing=True,
+        )
         self._runtime.nudge.callback = self.nudge
         self._runtime.services.on_interval_change = self.set_interval
+        self._runtime.services.on_hold_approved = self.nudge
         self._scheduler.start()
         log.info("scheduler started", extra={"reconcile_interval_seconds": interval})
 
@@ -75,16 +90,51 @@ class Jobs:
         log.info("reconcile interval changed", extra={"reconcile_interval_seconds": seconds})
 
     def reconcile(self) -> None:
-        """Run until no write arrived during the run, so no nudge is lost to max_instances."""
+        """Run until no write arrived during the run, so no nudge is lost to max_instances;
+        then wake up again when the earliest retry is due, not only at the next tick."""
         for _ in range(100):
             self._dirty.clear()
             try:
                 self.last_report = self._runtime.reconciler.run_once()
-            except Exception:  # a failed run is retried at the next tick; never kill the job
+            except Exception:  # the database itself failed: try again soon, never kill the job
                 log.exception("reconcile run failed")
+                self._wake_at(self._now() + self._trouble_backoff())
                 return
+            if any(t.unavailable for t in self.last_report.targets):
+                self._wake_at(self._now() + self._trouble_backoff())
+                return
+            self._troubles = 0
             if not self._dirty.is_set():
+                break
+        wakeup = self._runtime.ledger.next_wakeup()
+        if wakeup is not None:
+            self._wake_at(max(wakeup, self._now() + self._debounce))
+
+    def _trouble_backoff(self) -> timedelta:
+        """5 s, 10 s, 20 s … up to 5 minutes while a target or the database is down."""
+        self._troubles += 1
+        return timedelta(seconds=min(300.0, 5.0 * 2 ** (self._troubles - 1)))
+
+    def _wake_at(self, moment: datetime) -> None:
+        job = self._scheduler.get_job(RECONCILE_JOB)
+        if job is not None and (job.next_run_time is None or job.next_run_time > moment):
+            job.modify(next_run_time=moment)
+
+    def full_reconcile(self) -> None:
+        """Drift repair, once at a time across every worker process."""
+        with self._lock.hold(FULL_RECONCILE_JOB) as mine:
+            if not mine:
+                log.info("full reconcile skipped: another worker runs it")
                 return
+            try:
+                reports = self._runtime.full.run()
+            except Exception:  # retried at the next scheduled time; never kill the scheduler
+                log.exception("full reconcile failed")
+                return
+            self.nudge()
+            for report in reports:
+                if report.orphans_held:
+                    log.warning("orphans held by the brake", extra={"target": report.target})
 
     def describe(self) -> list[dict[str, Any]]:
         return [

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import timedelta
 from typing import Any, get_type_hints
 
+from apscheduler.triggers.cron import CronTrigger
+
 PREFIX = "SCIM_SYNC_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -151,6 +153,20 @@ class Settings:
         default="0 3 * * *",
         metadata=_doc("crontab of the full (drift) reconciliation", "FULL_RECONCILE_CRON"),
     )
+    mass_change_max_count: int = field(
+        default=100,
+        metadata=_doc(
+            "hold a run's deletes and disables on a target above this many (0: never hold)",
+            "MASS_CHANGE_MAX_COUNT",
+        ),
+    )
+    mass_change_max_share: float = field(
+        default=0.25,
+        metadata=_doc(
+            "... or above this share of what the target holds (from 10 changes on)",
+            "MASS_CHANGE_MAX_SHARE",
+        ),
+    )
     log_level: str = field(default="INFO", metadata=_doc("log level", "LOG_LEVEL"))
     ldap: LdapSettings = field(default_factory=LdapSettings)
     graph: GraphSettings = field(default_factory=GraphSettings)
@@ -171,6 +187,12 @@ def _convert(kind: Any, raw: Any, name: str) -> Any:
         if str(raw).lower() in ("0", "false", "no", "off", ""):
             return False
         raise SettingsError(f"{name}: '{raw}' is not true or false")
+    if kind in (int, "int", float, "float"):
+        number = int if kind in (int, "int") else float
+        try:
+            return number(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{name}: '{raw}' is not a number") from None
     return str(raw)
 
 
@@ -211,6 +233,11 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: str | None 
 
 
 def validate(settings: Settings) -> None:
+    if settings.mass_change_max_count < 0 or not 0 < settings.mass_change_max_share <= 1:
+        raise SettingsError(
+            "SCIM_SYNC_MASS_CHANGE_MAX_COUNT must be >= 0 and "
+            "SCIM_SYNC_MASS_CHANGE_MAX_SHARE between 0 and 1"
+        )
     if settings.token_ttl <= timedelta(0):
         raise SettingsError("SCIM_SYNC_TOKEN_TTL must be positive")
     if settings.token_renew_before >= settings.token_ttl:
@@ -222,6 +249,10 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"SCIM_SYNC_TOKEN_SINK: '{sink}' is not none, graph, file:PATH or webhook:URL"
         )
+    try:
+        CronTrigger.from_crontab(settings.full_reconcile_cron, timezone="UTC")
+    except ValueError as exc:
+        raise SettingsError(f"SCIM_SYNC_FULL_RECONCILE_CRON: {exc}") from None
     if settings.ldap.url and not settings.ldap.base_dn:
         raise SettingsError("SCIM_SYNC_LDAP_BASE_DN is required when SCIM_SYNC_LDAP_URL is set")
     if settings.ldap.disable not in ("move", "attribute", "delete"):

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
+from connectors.identity_store.inventory import IdentityStoreInventory
 from connectors.identity_store.tables import group_members, groups, identities
 from reconcile.errors import (
     NotReadyError,
@@ -64,10 +65,20 @@ def classify(exc: SQLAlchemyError) -> Exception:
     return PermanentTargetError(f"the Identity Manager store failed: {text}")
 
 
-class IdentityStoreTarget:
+# Statements built once: building them per apply cost more than running them.
+_BY_SCIM_ID = select(identities).where(I.scim_id == bindparam("scim_id"))
+_OCCUPANT = select(I.scim_id).where(I.user_id == bindparam("user_id"))
+_INSERT = insert(identities)
+_UPDATE = update(identities).where(I.scim_id == bindparam("w_scim_id"))
+
+
+class IdentityStoreTarget(IdentityStoreInventory):
+    """Applies desired state; reads back through :class:`IdentityStoreInventory`."""
+
     name = "identity_store"
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        super().__init__(engine)
         self._engine = engine
         self._clock = clock
 
@@ -97,11 +108,9 @@ class IdentityStoreTarget:
     def _identity(self, conn: Connection, desired: DesiredIdentity) -> Applied:
         now = self._clock()
         wanted = {field: getattr(desired, field) for field in IDENTITY_FIELDS}
-        row = (
-            conn.execute(select(identities).where(I.scim_id == desired.scim_id)).mappings().first()
-        )
+        row = conn.execute(_BY_SCIM_ID, {"scim_id": desired.scim_id}).mappings().first()
         if row is None:
-            occupant = conn.execute(select(I.scim_id).where(I.user_id == desired.user_id)).first()
+            occupant = conn.execute(_OCCUPANT, {"user_id": desired.user_id}).first()
             if occupant is not None and occupant.scim_id not in (None, desired.scim_id):
                 raise TransientTargetError(
                     f"user ID '{desired.user_id}' is held by another identity "
@@ -109,13 +118,14 @@ class IdentityStoreTarget:
                 )
             if occupant is None:
                 conn.execute(
-                    insert(identities).values(
-                        user_id=desired.user_id,
-                        scim_id=desired.scim_id,
-                        created_at=now,
-                        updated_at=now,
+                    _INSERT,
+                    {
+                        "user_id": desired.user_id,
+                        "scim_id": desired.scim_id,
+                        "created_at": now,
+                        "updated_at": now,
                         **wanted,
-                    )
+                    },
                 )
                 return Applied(Action.CREATED, desired.scim_id)
             # A record made before scim-sync managed it: adopt it.
@@ -133,7 +143,8 @@ class IdentityStoreTarget:
         if not changes:
             return Applied(Action.UNCHANGED, desired.scim_id)
         conn.execute(
-            update(identities).where(I.scim_id == desired.scim_id).values(updated_at=now, **changes)
+            _UPDATE,
+            {"w_scim_id": desired.scim_id, "user_id": desired.user_id, "updated_at": now, **wanted},
         )
         if changes.get("active") is False:
             return Applied(Action.DISABLED, desired.scim_id)

@@ -1,404 +1,404 @@
-"""The reconciler's view of staging: desired state per resource and the per-target ledger.
+"""The per-target sync ledger: what each target has observed, and who is applying what now.
 
-Implements :class:`reconcile.ports.DesiredStateSource` and :class:`reconcile.ports.SyncLedger`.
+Implements :class:`reconcile.ports.SyncLedger`. Each staged write marks the resource's rows
+(one per target) with the generation to reach, in the write's own transaction, so finding due
+work is an indexed query over the rows that are behind — not a scan of every resource.
+
+Several workers share the work through leases: a claim sets ``claimed_by``/``claimed_until``
+on the rows it takes. On PostgreSQL the claim skips rows another worker has locked
+(``FOR UPDATE SKIP LOCKED``); on SQLite, claims are serialised by the write lock. A worker that
+dies leaves leases that expire, and the work is claimed again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     Engine,
+    Integer,
     and_,
+    bindparam,
     case,
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from inbound.schema import ENTERPRISE_SCHEMA
-from inbound.staging.tables import members, resources, sync_state
-from reconcile.model import (
-    Desired,
-    DesiredGroup,
-    DesiredIdentity,
-    MemberRef,
-    ResourceKind,
-    Tombstone,
-)
+from inbound.staging.sync_status import SyncStatusView
+from inbound.staging.tables import UtcDateTime, audit, reading, resources, sync_state
+from reconcile.model import ResourceKind
 from reconcile.ports import Outcome, SyncStatus, WorkItem
 
 R = resources.c
 S = sync_state.c
-M = members.c
+
+GROUP_DELETE, USER_DELETE, USER, GROUP = 0, 1, 2, 3
 
 
-def work_email(data: dict[str, Any]) -> str | None:
-    """The Identity Manager's email: the work address, else the primary one (seed rule)."""
-    emails = [e for e in data.get("emails") or [] if isinstance(e, dict) and e.get("value")]
-    for email in emails:
-        if str(email.get("type", "")).lower() == "work":
-            return str(email["value"])
-    for email in emails:
-        if email.get("primary") is True:
-            return str(email["value"])
-    return None
+def phase_of(kind: str, deleted: bool) -> int:
+    """Group deletes, then user deletes (a freed user ID can be reused by a create in the same
+    run), then users, then the groups that hold them."""
+    if deleted:
+        return GROUP_DELETE if kind == ResourceKind.GROUP.value else USER_DELETE
+    return USER if kind == ResourceKind.USER.value else GROUP
 
 
-def desired_identity(
-    scim_id: str, generation: int, data: dict[str, Any], manager_user_id: str | None
-) -> DesiredIdentity:
-    name = data.get("name") or {}
-    ext = data.get(ENTERPRISE_SCHEMA) or {}
-    manager = ext.get("manager") or {}
-    return DesiredIdentity(
-        scim_id=scim_id,
-        generation=generation,
-        user_id=data["userName"],
-        active=data.get("active", True) is not False,
-        external_id=data.get("externalId"),
-        email=work_email(data),
-        given_name=name.get("givenName"),
-        family_name=name.get("familyName"),
-        display_name=data.get("displayName"),
-        title=data.get("title"),
-        department=ext.get("department"),
-        employee_number=ext.get("employeeNumber"),
-        manager_scim_id=manager.get("value"),
-        manager_user_id=manager_user_id,
-    )
+def _upsert_ignore(conn: Connection) -> Any:
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
-@dataclass(frozen=True, slots=True)
-class TargetState:
-    """One resource's sync state on one target, as operators see it."""
+def mark_changed(
+    conn: Connection,
+    *,
+    scim_id: str,
+    kind: str,
+    generation: int,
+    deleted: bool,
+    active: bool,
+    targets: Sequence[str],
+    now: datetime,
+) -> None:
+    """Called inside every staged write: each target now has to reach ``generation``."""
+    if not targets:
+        return
+    phase = phase_of(kind, deleted)
+    goal = {
+        "desired_generation": generation,
+        "desired_active": active and not deleted,
+        "phase": phase,
+        "changed_at": now,
+        "updated_at": now,
+    }
+    updated = conn.execute(
+        update(sync_state).where(S.scim_id == scim_id, S.target.in_(targets)).values(**goal)
+    ).rowcount
+    if updated < len(targets):
+        rows = [
+            {"target": t, "scim_id": scim_id, "status": SyncStatus.PENDING.value, **goal}
+            for t in targets
+        ]
+        conn.execute(_upsert_ignore(conn)(sync_state).values(rows).on_conflict_do_nothing())
 
-    target: str
-    status: str
-    observed_generation: int
-    attempts: int
-    next_attempt_at: datetime | None
-    last_error: str | None
-    anchor: str | None
 
-
-def effective_status(generation: Any) -> Any:
-    """applied / skipped / dead / retrying / pending, judged against the staged generation."""
-    return case(
-        (S.scim_id.is_(None), literal(SyncStatus.PENDING.value)),
-        (
-            and_(S.status == SyncStatus.SKIPPED.value, S.observed_generation >= generation),
-            literal(SyncStatus.SKIPPED.value),
+_OBSERVED = bindparam("v_observed", type_=Integer)
+_RECORD = (
+    update(sync_state)
+    .where(S.target == bindparam("w_target"), S.scim_id == bindparam("w_scim_id"))
+    .values(
+        status=bindparam("v_status"),
+        attempted_generation=bindparam("v_attempted"),
+        anchor=bindparam("v_anchor"),
+        attempts=bindparam("v_attempts"),
+        next_attempt_at=bindparam("v_next", type_=UtcDateTime),
+        last_error=bindparam("v_error"),
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=bindparam("v_now", type_=UtcDateTime),
+        observed_generation=case(
+            (_OBSERVED.is_(None), S.observed_generation),
+            (S.observed_generation > _OBSERVED, S.observed_generation),
+            else_=_OBSERVED,
         ),
-        (S.observed_generation >= generation, literal(SyncStatus.APPLIED.value)),
-        (
-            and_(S.status == SyncStatus.DEAD.value, S.attempted_generation >= generation),
-            literal(SyncStatus.DEAD.value),
+        observed_active=case(
+            (bindparam("v_applied", type_=Boolean), S.desired_active), else_=S.observed_active
         ),
-        (S.status == SyncStatus.RETRYING.value, literal(SyncStatus.RETRYING.value)),
-        else_=literal(SyncStatus.PENDING.value),
     )
+)
+"""Recording an outcome: the observed generation only moves forward."""
 
 
-class StagingLedger:
-    def __init__(self, engine: Engine) -> None:
+class StagingLedger(SyncStatusView):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        worker_id: str | None = None,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
         self._engine = engine
+        self.worker_id = worker_id or uuid.uuid4().hex[:16]
+        self._lease = lease
 
-    # ---- DesiredStateSource ------------------------------------------------------------
-
-    def load(self, scim_ids: Sequence[str]) -> dict[str, Desired]:
-        out: dict[str, Desired] = {}
-        if not scim_ids:
-            return out
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(R.scim_id, R.kind, R.generation, R.deleted_at, R.data).where(
-                    R.scim_id.in_(scim_ids)
+    def ensure_rows(self, targets: Sequence[str], now: datetime) -> int:
+        """Give every staged resource a row per target, and heal rows whose desired generation
+        lags the staged one (a target added later, or a database restored from backup)."""
+        added = 0
+        with self._engine.begin() as conn:
+            for target in targets:
+                missing = select(
+                    R.scim_id,
+                    R.kind,
+                    R.generation,
+                    R.deleted_at.is_not(None).label("deleted"),
+                    R.active,
+                    R.updated_at,
+                ).where(
+                    ~select(S.scim_id).where(S.target == target, S.scim_id == R.scim_id).exists()
                 )
-            ).all()
-            managers = {
-                (row.data.get(ENTERPRISE_SCHEMA) or {}).get("manager", {}).get("value")
-                for row in rows
-                if row.kind == "User" and row.deleted_at is None
-            } - {None}
-            manager_ids: dict[str, str] = (
-                dict(
+                rows = [
+                    {
+                        "target": target,
+                        "scim_id": scim_id,
+                        "phase": phase_of(kind, bool(deleted)),
+                        "desired_generation": generation,
+                        "desired_active": bool(active) and not deleted,
+                        "status": SyncStatus.PENDING.value,
+                        "changed_at": changed,
+                        "updated_at": now,
+                    }
+                    for scim_id, kind, generation, deleted, active, changed in conn.execute(missing)
+                ]
+                for start in range(0, len(rows), 500):
                     conn.execute(
-                        select(R.scim_id, R.data["userName"].as_string()).where(
-                            R.scim_id.in_(managers), R.deleted_at.is_(None)
-                        )
-                    ).all()
-                )
-                if managers
-                else {}
+                        _upsert_ignore(conn)(sync_state)
+                        .values(rows[start : start + 500])
+                        .on_conflict_do_nothing()
+                    )
+                added += len(rows)
+            staged = select(R.generation).where(R.scim_id == S.scim_id).scalar_subquery()
+            conn.execute(
+                update(sync_state)
+                .where(S.desired_generation < staged)
+                .values(desired_generation=staged)
             )
-            groups = [r.scim_id for r in rows if r.kind == "Group" and r.deleted_at is None]
-            group_members: dict[str, set[MemberRef]] = {g: set() for g in groups}
-            if groups:
-                for group_id, member_id, user_name in conn.execute(
-                    select(M.group_id, M.member_id, R.data["userName"].as_string())
-                    .join(resources, R.scim_id == M.member_id)
-                    .where(M.group_id.in_(groups), M.member_type == "User", R.deleted_at.is_(None))
-                ):
-                    group_members[group_id].add(MemberRef(member_id, user_name))
-        for row in rows:
-            kind = ResourceKind(row.kind)
-            if row.deleted_at is not None:
-                name = row.data.get("userName" if kind is ResourceKind.USER else "displayName", "")
-                out[row.scim_id] = Tombstone(row.scim_id, row.generation, kind, str(name))
-            elif kind is ResourceKind.USER:
-                manager = (row.data.get(ENTERPRISE_SCHEMA) or {}).get("manager") or {}
-                out[row.scim_id] = desired_identity(
-                    row.scim_id,
-                    row.generation,
-                    row.data,
-                    manager_ids.get(str(manager.get("value"))),
-                )
-            else:
-                out[row.scim_id] = DesiredGroup(
-                    scim_id=row.scim_id,
-                    generation=row.generation,
-                    display_name=row.data["displayName"],
-                    external_id=row.data.get("externalId"),
-                    members=frozenset(group_members[row.scim_id]),
-                )
-        return out
+        return added
 
-    # ---- SyncLedger --------------------------------------------------------------------
+    @staticmethod
+    def _due_filter(target: str, now: datetime) -> Any:
+        return and_(
+            S.target == target,
+            S.observed_generation < S.desired_generation,
+            or_(S.next_attempt_at.is_(None), S.next_attempt_at <= now),
+            or_(S.status != SyncStatus.DEAD.value, S.attempted_generation < S.desired_generation),
+            S.status != SyncStatus.HELD.value,
+        )
 
-    def due(self, target: str, now: datetime, limit: int) -> list[WorkItem]:
-        # Group deletes, then user deletes (a user ID freed by a delete can be reused by a
-        # create in the same run), then users, then the groups that hold them.
-        phase = case(
-            (and_(R.deleted_at.is_not(None), R.kind == "Group"), 0),
-            (R.deleted_at.is_not(None), 1),
-            (R.kind == "User", 2),
-            else_=3,
-        )
-        query = (
-            select(
-                R.scim_id,
-                R.kind,
-                R.generation,
-                R.deleted_at.is_not(None),
-                S.anchor,
-                func.coalesce(S.attempts, 0),
+    @staticmethod
+    def _deleting() -> Any:
+        return and_(S.phase.in_([GROUP_DELETE, USER_DELETE]), S.observed_generation > 0)
+
+    @staticmethod
+    def _disabling() -> Any:
+        return and_(S.phase == USER, S.desired_active.is_(False), S.observed_active.is_(True))
+
+    def claim(
+        self, target: str, now: datetime, limit: int, *, destructive: bool = True
+    ) -> list[WorkItem]:
+        """Take up to ``limit`` due resources for this worker, in phase order; without
+        ``destructive``, deletes and disables of applied resources stay where they are."""
+        free = or_(S.claimed_until.is_(None), S.claimed_until < now, S.claimed_by == self.worker_id)
+        where = [self._due_filter(target, now), free]
+        if not destructive:
+            where.append(~or_(self._deleting(), self._disabling()))
+        with self._engine.begin() as conn:
+            chosen = (
+                select(S.scim_id)
+                .where(*where)
+                .order_by(S.phase, S.changed_at, S.scim_id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            .select_from(
-                resources.outerjoin(sync_state, and_(S.scim_id == R.scim_id, S.target == target))
+            ids = list(conn.execute(chosen).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                update(sync_state)
+                .where(S.target == target, S.scim_id.in_(ids))
+                .values(claimed_by=self.worker_id, claimed_until=now + self._lease)
             )
-            .where(
-                or_(
-                    S.scim_id.is_(None),
-                    and_(
-                        S.observed_generation < R.generation,
-                        or_(S.next_attempt_at.is_(None), S.next_attempt_at <= now),
-                        or_(
-                            S.status != SyncStatus.DEAD.value, S.attempted_generation < R.generation
-                        ),
-                    ),
-                )
+            rows = conn.execute(
+                select(S.scim_id, S.phase, S.desired_generation, S.anchor, S.attempts, R.kind)
+                .join(resources, R.scim_id == S.scim_id)
+                .where(S.target == target, S.scim_id.in_(ids))
+                .order_by(S.phase, S.changed_at, S.scim_id)
+            ).all()
+        return [
+            WorkItem(
+                scim_id,
+                ResourceKind(kind),
+                generation,
+                phase in (GROUP_DELETE, USER_DELETE),
+                anchor,
+                attempts,
             )
-            .order_by(phase, R.updated_at, R.scim_id)
-            .limit(limit)
-        )
-        with self._engine.connect() as conn:
-            return [
-                WorkItem(scim_id, ResourceKind(kind), generation, bool(deleted), anchor, attempts)
-                for scim_id, kind, generation, deleted, anchor, attempts in conn.execute(query)
-            ]
+            for scim_id, phase, generation, anchor, attempts, kind in rows
+        ]
+
+    def peek(self, target: str, now: datetime, limit: int) -> list[WorkItem]:
+        """What is due, without claiming it (for ``--dry-run``)."""
+        with reading(self._engine) as conn:
+            rows = conn.execute(
+                select(S.scim_id, S.phase, S.desired_generation, S.anchor, S.attempts, R.kind)
+                .join(resources, R.scim_id == S.scim_id)
+                .where(self._due_filter(target, now))
+                .order_by(S.phase, S.changed_at, S.scim_id)
+                .limit(limit)
+            ).all()
+        return [
+            WorkItem(scim_id, ResourceKind(kind), generation, phase < USER, anchor, attempts)
+            for scim_id, phase, generation, anchor, attempts, kind in rows
+        ]
+
+    def release(self, target: str) -> None:
+        """Give back what this worker claimed but did not finish (the target went away)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(sync_state)
+                .where(S.target == target, S.claimed_by == self.worker_id)
+                .values(claimed_by=None, claimed_until=None)
+            )
 
     def record_many(
         self, target: str, outcomes: Sequence[tuple[WorkItem, Outcome]], now: datetime
     ) -> None:
+        """One transaction, two prepared statements executed for the whole batch."""
         if not outcomes:
             return
+        rows = [
+            {
+                "w_target": target,
+                "w_scim_id": item.scim_id,
+                "v_status": outcome.status.value,
+                "v_attempted": item.generation,
+                "v_anchor": outcome.anchor,
+                "v_attempts": outcome.attempts,
+                "v_next": outcome.next_attempt_at,
+                "v_error": outcome.last_error,
+                "v_now": now,
+                "v_observed": outcome.observed_generation,
+                "v_applied": outcome.status is SyncStatus.APPLIED,
+            }
+            for item, outcome in outcomes
+        ]
+        events = [
+            {
+                "at": now,
+                "actor": f"target:{target}",
+                "scim_id": item.scim_id,
+                "kind": item.kind.value,
+                "operation": outcome.action.value if outcome.action else "apply",
+                "generation": outcome.observed_generation or item.generation,
+                "outcome": outcome.status.value,
+                "detail": {"error": outcome.last_error} if outcome.last_error else None,
+            }
+            for item, outcome in outcomes
+            if outcome.status is not SyncStatus.PENDING or outcome.last_error
+        ]
         with self._engine.begin() as conn:
-            for item, outcome in outcomes:
-                self._record(conn, target, item, outcome, now)
+            conn.execute(_RECORD, rows)
+            if events:
+                conn.execute(insert(audit), events)
 
     def record(self, target: str, item: WorkItem, outcome: Outcome, now: datetime) -> None:
         self.record_many(target, [(item, outcome)], now)
 
-    @staticmethod
-    def _record(
-        conn: Connection, target: str, item: WorkItem, outcome: Outcome, now: datetime
-    ) -> None:
-        values: dict[str, Any] = {
-            "status": outcome.status.value,
-            "attempted_generation": item.generation,
-            "anchor": outcome.anchor,
-            "attempts": outcome.attempts,
-            "next_attempt_at": outcome.next_attempt_at,
-            "last_error": outcome.last_error,
-            "updated_at": now,
-        }
-        if outcome.observed_generation is not None:
-            observed = outcome.observed_generation
-            values["observed_generation"] = case(
-                (S.observed_generation > observed, S.observed_generation), else_=observed
-            )
-        changed = conn.execute(
-            update(sync_state).where(S.target == target, S.scim_id == item.scim_id).values(**values)
-        ).rowcount
-        if not changed:
-            conn.execute(
-                insert(sync_state).values(
-                    target=target,
-                    scim_id=item.scim_id,
-                    observed_generation=outcome.observed_generation or 0,
-                    **{k: v for k, v in values.items() if k != "observed_generation"},
-                )
-            )
-
     def forget_fully_deleted(self, targets: Iterable[str]) -> int:
+        """Purge tombstones every configured target has observed."""
         names = list(targets)
-        observed = (
-            select(func.count())
+        behind = (
+            select(S.scim_id)
             .where(
                 S.scim_id == R.scim_id,
                 S.target.in_(names),
-                S.observed_generation >= R.generation,
+                S.observed_generation < R.generation,
             )
-            .scalar_subquery()
+            .exists()
         )
         with self._engine.begin() as conn:
             gone = list(
-                conn.execute(
-                    select(R.scim_id).where(R.deleted_at.is_not(None), observed >= len(names))
-                ).scalars()
+                conn.execute(select(R.scim_id).where(R.deleted_at.is_not(None), ~behind)).scalars()
             )
             if gone:
                 conn.execute(delete(sync_state).where(S.scim_id.in_(gone)))
                 conn.execute(delete(resources).where(R.scim_id.in_(gone)))
         return len(gone)
 
-    # ---- operators' view ---------------------------------------------------------------
+    def count_destructive(self, target: str, now: datetime) -> tuple[int, int]:
+        """Due deletes and disables of resources the target already holds."""
+        due = self._due_filter(target, now)
+        with reading(self._engine) as conn:
+            deletes = conn.execute(select(func.count()).where(due, self._deleting())).scalar_one()
+            disables = conn.execute(select(func.count()).where(due, self._disabling())).scalar_one()
+        return int(deletes), int(disables)
 
-    def states_of(self, scim_id: str, targets: Sequence[str]) -> list[TargetState]:
-        with self._engine.connect() as conn:
-            generation = conn.execute(select(R.generation).where(R.scim_id == scim_id)).scalar()
-            rows = {
-                row.target: row
-                for row in conn.execute(select(sync_state).where(S.scim_id == scim_id))
-            }
-        out = []
-        for target in targets:
-            row = rows.get(target)
-            if row is None:
-                out.append(TargetState(target, SyncStatus.PENDING.value, 0, 0, None, None, None))
-                continue
-            status = row.status
-            if (
-                generation is not None
-                and row.observed_generation < generation
-                and status
-                in (
-                    SyncStatus.APPLIED.value,
-                    SyncStatus.SKIPPED.value,
-                )
-            ):
-                status = SyncStatus.PENDING.value
-            out.append(
-                TargetState(
-                    target,
-                    status,
-                    row.observed_generation,
-                    row.attempts,
-                    row.next_attempt_at,
-                    row.last_error,
-                    row.anchor,
-                )
-            )
-        return out
-
-    def summary(self, target: str, now: datetime) -> dict[str, Any]:
-        status = effective_status(R.generation).label("status")
-        joined = resources.outerjoin(sync_state, and_(S.scim_id == R.scim_id, S.target == target))
-        with self._engine.connect() as conn:
-            counts: dict[str, int] = dict(
-                conn.execute(
-                    select(status, func.count()).select_from(joined).group_by(status)
-                ).all()
-            )
-            oldest = conn.execute(
-                select(func.min(R.updated_at))
-                .select_from(joined)
-                .where(status.in_([SyncStatus.PENDING.value, SyncStatus.RETRYING.value]))
-            ).scalar()
-            last = conn.execute(select(func.max(S.updated_at)).where(S.target == target)).scalar()
-        if isinstance(oldest, str):
-            oldest = datetime.fromisoformat(oldest)
-        out: dict[str, Any] = {s.value: int(counts.get(s.value, 0)) for s in SyncStatus}
-        out["oldest_pending_seconds"] = (
-            round((now - oldest.replace(tzinfo=now.tzinfo)).total_seconds(), 3) if oldest else None
-        )
-        out["last_applied_at"] = last.isoformat() if last is not None else None
-        return out
-
-    def dead_letters(self, target: str | None = None) -> list[dict[str, Any]]:
-        query = (
-            select(S.target, S.scim_id, R.kind, R.name_key, S.attempts, S.last_error, S.updated_at)
-            .join(resources, R.scim_id == S.scim_id)
-            .where(
-                S.status == SyncStatus.DEAD.value,
-                S.attempted_generation >= R.generation,
-                S.observed_generation < R.generation,
-            )
-            .order_by(S.updated_at)
-        )
-        if target is not None:
-            query = query.where(S.target == target)
-        with self._engine.connect() as conn:
-            return [
-                {
-                    "target": t,
-                    "scim_id": i,
-                    "kind": k,
-                    "name": n,
-                    "attempts": a,
-                    "reason": e,
-                    "since": u.isoformat() if u else None,
-                }
-                for t, i, k, n, a, e, u in conn.execute(query)
-            ]
-
-    def retry_dead(self, scim_id: str | None, target: str | None = None) -> int:
-        """Put dead letters back in line (one, or all when ``scim_id`` is None)."""
-        query = update(sync_state).where(S.status == SyncStatus.DEAD.value)
-        if scim_id is not None:
-            query = query.where(S.scim_id == scim_id)
-        if target is not None:
-            query = query.where(S.target == target)
+    def mark_held(self, target: str, now: datetime) -> int:
+        """Show the held deletes and disables as such until an operator approves them;
+        returns how many are held now."""
         with self._engine.begin() as conn:
+            conn.execute(
+                update(sync_state)
+                .where(self._due_filter(target, now), or_(self._deleting(), self._disabling()))
+                .values(status=SyncStatus.HELD.value, updated_at=now)
+            )
             return int(
                 conn.execute(
-                    query.values(
-                        status=SyncStatus.PENDING.value,
-                        attempts=0,
-                        attempted_generation=0,
-                        next_attempt_at=None,
+                    select(func.count()).where(
+                        S.target == target, S.status == SyncStatus.HELD.value
                     )
-                ).rowcount
+                ).scalar_one()
             )
 
-    def skip_dead(self, scim_id: str, target: str | None = None) -> int:
-        """Accept that a target will not hold this generation; a newer one is tried again."""
-        generation = select(R.generation).where(R.scim_id == S.scim_id).scalar_subquery()
-        query = update(sync_state).where(S.status == SyncStatus.DEAD.value, S.scim_id == scim_id)
-        if target is not None:
-            query = query.where(S.target == target)
+    def next_wakeup(self) -> datetime | None:
+        """The earliest moment a waiting retry, or a lapsed claim, becomes due."""
+        behind = and_(
+            S.observed_generation < S.desired_generation,
+            S.status.not_in([SyncStatus.DEAD.value, SyncStatus.HELD.value]),
+        )
+        with reading(self._engine) as conn:
+            retry = conn.execute(select(func.min(S.next_attempt_at)).where(behind)).scalar()
+            lease = conn.execute(select(func.min(S.claimed_until)).where(behind)).scalar()
+        moments = [m for m in (retry, lease) if m is not None]
+        return min(moments) if moments else None
+
+    # ---- drift repair (reconcile.full.DriftLedger) -----------------------------------
+
+    def anchors(self, target: str) -> dict[str, str]:
+        with reading(self._engine) as conn:
+            return {
+                anchor: scim_id
+                for anchor, scim_id in conn.execute(
+                    select(S.anchor, S.scim_id).where(S.target == target, S.anchor.is_not(None))
+                )
+            }
+
+    def applied_ids(self, target: str) -> Iterator[str]:
+        query = (
+            select(S.scim_id)
+            .where(S.target == target, S.observed_generation > 0, S.phase.in_([USER, GROUP]))
+            .order_by(S.scim_id)
+        )
+        with reading(self._engine) as conn:
+            yield from conn.execution_options(yield_per=1000).execute(query).scalars()
+
+    def mark_drifted(self, target: str, scim_ids: Sequence[str], now: datetime) -> None:
         with self._engine.begin() as conn:
+            conn.execute(
+                update(sync_state)
+                .where(S.target == target, S.scim_id.in_(scim_ids))
+                .values(
+                    observed_generation=0,
+                    status=SyncStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+            )
+
+    def count_managed(self, target: str) -> int:
+        with reading(self._engine) as conn:
             return int(
                 conn.execute(
-                    query.values(status=SyncStatus.SKIPPED.value, observed_generation=generation)
-                ).rowcount
+                    select(func.count()).where(S.target == target, S.observed_generation > 0)
+                ).scalar_one()
             )

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
 
-from inbound.staging.tables import settings
+from inbound.staging.tables import reading, settings
 
 S = settings.c
 Clock = Callable[[], datetime]
@@ -25,7 +25,7 @@ class RuntimeSettings:
         self._clock = clock
 
     def get(self, key: str) -> str | None:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             value: str | None = conn.execute(select(S.value).where(S.key == key)).scalar()
             return value
 

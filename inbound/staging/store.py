@@ -24,15 +24,13 @@ from inbound.render import etag
 from inbound.resource import normalise
 from inbound.schema import GROUP_TYPE, USER_TYPE, ResourceType
 from inbound.staging.index import index_rows
+from inbound.staging.ledger import mark_changed
 from inbound.staging.query import select_ids
-from inbound.staging.tables import attr_values, audit, members, resources
+from inbound.staging.tables import READ_ONLY, attr_values, audit, members, resources
 
 log = logging.getLogger(__name__)
 R = resources.c
 M = members.c
-
-READ_ONLY = {"scim_sync_read_only": True}
-"""Execution option marking a read: on SQLite it may begin a deferred transaction."""
 
 Clock = Callable[[], datetime]
 
@@ -81,11 +79,13 @@ class ResourceStore:
         *,
         clock: Clock,
         on_change: Callable[[], None] = lambda: None,
+        targets: Sequence[str] = (),
         max_members_per_request: int = 10_000,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._on_change = on_change
+        self._targets = list(targets)
         self._max_members = max_members_per_request
 
     # ---- reads -------------------------------------------------------------------------
@@ -196,6 +196,7 @@ class ResourceStore:
             if initial_members:
                 self._apply_member_steps(conn, scim_id, [MemberStep("add", tuple(initial_members))])
             self._audit(conn, actor, rt, scim_id, "create", 1, now, {"attributes": sorted(data)})
+            self._mark(conn, rt, scim_id, 1, data, now)
         self._on_change()
         return self.get(rt, scim_id)
 
@@ -219,6 +220,7 @@ class ResourceStore:
             self._audit(
                 conn, actor, rt, scim_id, "replace", generation, now, {"attributes": sorted(data)}
             )
+            self._mark(conn, rt, scim_id, generation, data, now)
         self._on_change()
         return self.get(rt, scim_id)
 
@@ -244,6 +246,7 @@ class ResourceStore:
                 if member_changes:
                     detail["members"] = member_changes
                 self._audit(conn, actor, rt, scim_id, "patch", generation, now, detail)
+                self._mark(conn, rt, scim_id, generation, result.data, now)
         if changed or member_changes:
             self._on_change()
         return self.get(rt, scim_id)
@@ -264,6 +267,7 @@ class ResourceStore:
             conn.execute(delete(attr_values).where(attr_values.c.scim_id == scim_id))
             conn.execute(delete(members).where((M.group_id == scim_id) | (M.member_id == scim_id)))
             self._audit(conn, actor, rt, scim_id, "delete", generation, now, None)
+            self._mark(conn, rt, scim_id, generation, None, now)
         self._on_change()
 
     # ---- helpers -----------------------------------------------------------------------
@@ -381,6 +385,27 @@ class ResourceStore:
                 "Provision the user first, then add it to the group."
             )
         return found
+
+    def _mark(
+        self,
+        conn: Connection,
+        rt: ResourceType,
+        scim_id: str,
+        generation: int,
+        data: dict[str, Any] | None,
+        now: datetime,
+    ) -> None:
+        """Tell every target, in this same transaction, that there is a generation to reach."""
+        mark_changed(
+            conn,
+            scim_id=scim_id,
+            kind=rt.name,
+            generation=generation,
+            deleted=data is None,
+            active=data is not None and data.get("active", True) is not False,
+            targets=self._targets,
+            now=now,
+        )
 
     def _audit(
         self,

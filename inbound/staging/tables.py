@@ -9,8 +9,10 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Dialect,
+    Engine,
     Float,
     Index,
     Integer,
@@ -44,6 +46,16 @@ class UtcDateTime(TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         moment: datetime = value
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+READ_ONLY = {"scim_sync_read_only": True}
+"""Execution option marking a read: on SQLite it begins a deferred transaction, so a long read
+never holds the write lock (writes begin IMMEDIATE to avoid lock-upgrade deadlocks)."""
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only."""
+    return engine.connect().execution_options(**READ_ONLY)
 
 
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -120,6 +132,10 @@ sync_state = Table(
     metadata,
     Column("target", String(64), primary_key=True),
     Column("scim_id", String(36), primary_key=True),
+    Column("phase", Integer, nullable=False, doc="0 group delete, 1 user delete, 2 user, 3 group"),
+    Column("desired_generation", Integer, nullable=False, doc="the staged generation to reach"),
+    Column("desired_active", Boolean, nullable=False, server_default=text("true")),
+    Column("observed_active", Boolean, doc="active as last applied; None before the first apply"),
     Column("observed_generation", Integer, nullable=False, server_default="0"),
     Column("attempted_generation", Integer, nullable=False, server_default="0"),
     Column("anchor", String(256)),
@@ -127,8 +143,43 @@ sync_state = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UtcDateTime),
     Column("last_error", Text),
+    Column("claimed_by", String(64), doc="the worker applying it now"),
+    Column("claimed_until", UtcDateTime, doc="after this, another worker may take it over"),
+    Column("changed_at", UtcDateTime, nullable=False, doc="when the staged resource last changed"),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_sync_state_status", "target", "status"),
+    Index("ix_sync_state_scim_id", "scim_id"),
+    Index(
+        "ix_sync_state_due",
+        "target",
+        "phase",
+        "changed_at",
+        sqlite_where=text("observed_generation < desired_generation"),
+        postgresql_where=text("observed_generation < desired_generation"),
+    ),
+)
+
+holds = Table(
+    "mass_change_holds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(64), nullable=False),
+    Column("deletes", Integer, nullable=False),
+    Column("disables", Integer, nullable=False),
+    Column("managed", Integer, nullable=False, doc="resources the target holds, for the share"),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("approved_at", UtcDateTime),
+    Column("approved_by", String(64)),
+    Column("closed_at", UtcDateTime),
+    Index("ix_mass_change_holds_open", "target", "closed_at"),
+)
+
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
 )
 
 tokens = Table(

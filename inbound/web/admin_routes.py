@@ -142,6 +142,18 @@ def admin_routers(services: InboundServices) -> list[Router]:
     async def skip(scim_id: FromPath[str]) -> Response[bytes]:
         return json_response({"skipped": services.ledger.skip_dead(scim_id)})
 
+    @get("/holds")
+    async def list_holds() -> Response[bytes]:
+        return json_response(services.ledger.holds())
+
+    @post("/holds/{hold_id:int}/approve", status_code=200)
+    async def approve_hold(hold_id: FromPath[int]) -> Response[bytes]:
+        approved = services.ledger.approve_hold(hold_id, "admin", services.clock())
+        if not approved:
+            raise not_found(f"no open, unapproved hold with id {hold_id}")
+        services.on_hold_approved()
+        return json_response({"approved": approved})
+
     api = Router(
         "/api/v1",
         route_handlers=[
@@ -155,6 +167,8 @@ def admin_routers(services: InboundServices) -> list[Router]:
             dead_letters,
             retry,
             skip,
+            list_holds,
+            approve_hold,
         ],
         guards=[guard],
     )

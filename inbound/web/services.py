@@ -29,6 +29,8 @@ class InboundServices:
     """The Identity Manager record of a user ID; provided by the composition root."""
     on_interval_change: Callable[[float], None] = lambda _seconds: None
     on_token_change: Callable[[], None] = lambda: None
+    on_hold_approved: Callable[[], None] = lambda: None
+    """Approval of held changes: run the reconciler soon."""
     ready: Callable[[], str | None] = lambda: None
     """None when ready; otherwise why not (database unreachable, migrations pending)."""
 

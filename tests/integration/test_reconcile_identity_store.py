@@ -112,7 +112,7 @@ def test_delete_then_recreate_the_same_user_id(client: TestClient[Any], runtime:
 def test_reapplying_after_a_crash_is_harmless(client: TestClient[Any], runtime: Runtime) -> None:
     """The target applied, the process died before the ledger recorded it: next run is a no-op."""
     user = create(client, "crashy")
-    desired = runtime.ledger.load([user["id"]])[user["id"]]
+    desired = runtime.desired.load([user["id"]])[user["id"]]
     runtime.targets[0].apply(desired, None)  # applied, never recorded
     assert run(runtime) == {"unchanged": 1}
     assert runtime.identity_record("crashy") is not None
@@ -148,9 +148,9 @@ def test_group_waits_for_a_member_not_yet_in_the_store(
         ),
     )
     target = runtime.targets[0]
-    target.apply(runtime.ledger.load([present["id"]])[present["id"]], None)
+    target.apply(runtime.desired.load([present["id"]])[present["id"]], None)
     with pytest.raises(NotReadyError, match="notyet"):
-        target.apply(runtime.ledger.load([group["id"]])[group["id"]], None)
+        target.apply(runtime.desired.load([group["id"]])[group["id"]], None)
     assert runtime.identity_record("here")["groups"] == ["Waiting"]  # type: ignore[index]
     report = runtime.reconciler.run_once().targets[0]
     assert report.waiting == 0 and report.dead == 0 and report.retrying == 0

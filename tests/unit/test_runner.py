@@ -35,7 +35,12 @@ class MemoryLedger:
     def load(self, scim_ids: Sequence[str]) -> dict[str, Desired]:
         return {i: self.desired[i] for i in scim_ids if i in self.desired}
 
-    def due(self, target: str, now: datetime, limit: int) -> list[WorkItem]:
+    def release(self, target: str) -> None:
+        pass
+
+    def claim(
+        self, target: str, now: datetime, limit: int, *, destructive: bool = True
+    ) -> list[WorkItem]:
         out = []
         for scim_id, desired in self.desired.items():
             state = self.state.get((target, scim_id))

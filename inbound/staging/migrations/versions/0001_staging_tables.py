@@ -104,6 +104,10 @@ def upgrade() -> None:
         "sync_state",
         sa.Column("target", sa.String(length=64), nullable=False),
         sa.Column("scim_id", sa.String(length=36), nullable=False),
+        sa.Column("phase", sa.Integer(), nullable=False),
+        sa.Column("desired_generation", sa.Integer(), nullable=False),
+        sa.Column("desired_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("observed_active", sa.Boolean(), nullable=True),
         sa.Column("observed_generation", sa.Integer(), server_default="0", nullable=False),
         sa.Column("attempted_generation", sa.Integer(), server_default="0", nullable=False),
         sa.Column("anchor", sa.String(length=256), nullable=True),
@@ -111,11 +115,46 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("claimed_by", sa.String(length=64), nullable=True),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("target", "scim_id"),
     )
     with op.batch_alter_table("sync_state", schema=None) as batch_op:
         batch_op.create_index("ix_sync_state_status", ["target", "status"], unique=False)
+        batch_op.create_index("ix_sync_state_scim_id", ["scim_id"], unique=False)
+        batch_op.create_index(
+            "ix_sync_state_due",
+            ["target", "phase", "changed_at"],
+            unique=False,
+            sqlite_where=sa.text("observed_generation < desired_generation"),
+            postgresql_where=sa.text("observed_generation < desired_generation"),
+        )
+
+    op.create_table(
+        "mass_change_holds",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("target", sa.String(length=64), nullable=False),
+        sa.Column("deletes", sa.Integer(), nullable=False),
+        sa.Column("disables", sa.Integer(), nullable=False),
+        sa.Column("managed", sa.Integer(), nullable=False),
+        sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("approved_by", sa.String(length=64), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("mass_change_holds", schema=None) as batch_op:
+        batch_op.create_index("ix_mass_change_holds_open", ["target", "closed_at"], unique=False)
+
+    op.create_table(
+        "job_leases",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
     op.create_table(
         "tokens",
@@ -133,7 +172,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("tokens")
+    op.drop_table("job_leases")
+    with op.batch_alter_table("mass_change_holds", schema=None) as batch_op:
+        batch_op.drop_index("ix_mass_change_holds_open")
+
+    op.drop_table("mass_change_holds")
     with op.batch_alter_table("sync_state", schema=None) as batch_op:
+        batch_op.drop_index("ix_sync_state_due")
+        batch_op.drop_index("ix_sync_state_scim_id")
         batch_op.drop_index("ix_sync_state_status")
 
     op.drop_table("sync_state")

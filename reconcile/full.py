@@ -1,0 +1,232 @@
+"""Full (drift) reconciliation: read each target whole, compare it with staging, repair.
+
+Repairs go through the ordinary run loop: a drifted resource is marked as not observed, so the
+next run (which the caller starts right after) re-applies it with the usual ordering, retries
+and dead letters. Only orphans — entries in the managed scope that no staged resource accounts
+for — are removed here, and the mass-change brake guards that removal like any other mass delete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from reconcile.drift import Inventory, Observed, PlannedChange, plan
+from reconcile.errors import TargetError
+from reconcile.model import ResourceKind, Tombstone
+from reconcile.policy import MassChangeBrake
+from reconcile.ports import DesiredStateSource, Target, WorkItem
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+"""Called with the target name and how many entries were compared so far."""
+
+
+class DriftLedger(Protocol):
+    def anchors(self, target: str) -> dict[str, str]:
+        """anchor → scim_id of everything the target has applied."""
+        ...
+
+    def applied_ids(self, target: str) -> Iterator[str]:
+        """Live resources the ledger believes the target holds."""
+        ...
+
+    def mark_drifted(self, target: str, scim_ids: Sequence[str], now: datetime) -> None:
+        """Make the next run apply these again."""
+        ...
+
+    def peek(self, target: str, now: datetime, limit: int) -> list[WorkItem]:
+        """What is due, without claiming it."""
+        ...
+
+
+@dataclass(slots=True)
+class DriftReport:
+    target: str
+    compared: int = 0
+    drifted: int = 0
+    missing: int = 0
+    orphans: int = 0
+    orphans_removed: int = 0
+    orphans_held: bool = False
+    changes: list[PlannedChange] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "compared": self.compared,
+            "drifted": self.drifted,
+            "missing": self.missing,
+            "orphans": self.orphans,
+            "orphans_removed": self.orphans_removed,
+            "orphans_held": self.orphans_held,
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+
+class FullReconciler:
+    def __init__(
+        self,
+        source: DesiredStateSource,
+        ledger: DriftLedger,
+        targets: Sequence[Target],
+        *,
+        clock: Callable[[], datetime],
+        brake: MassChangeBrake | None = None,
+        page_size: int = 500,
+    ) -> None:
+        self._source = source
+        self._ledger = ledger
+        self._targets = [t for t in targets if isinstance(t, Inventory)]
+        self._clock = clock
+        self._brake = brake
+        self._page = page_size
+
+    @property
+    def target_names(self) -> list[str]:
+        return [t.name for t in self._targets]
+
+    def run(
+        self,
+        *,
+        dry_run: bool = False,
+        only: Iterable[str] | None = None,
+        progress: Progress | None = None,
+        allow_mass_delete: bool = False,
+    ) -> list[DriftReport]:
+        chosen = set(only) if only is not None else None
+        reports = []
+        for target in self._targets:
+            name = target.name
+            if chosen is not None and name not in chosen:
+                continue
+            reports.append(self._compare(name, target, dry_run, progress, allow_mass_delete))
+        return reports
+
+    def preview(self, only: Iterable[str] | None = None, limit: int = 100_000) -> list[DriftReport]:
+        """What the next ordinary run would change, per target, read from the targets."""
+        chosen = set(only) if only is not None else None
+        reports = []
+        for target in self._targets:
+            if chosen is not None and target.name not in chosen:
+                continue
+            report = DriftReport(target.name)
+            items = self._ledger.peek(target.name, self._clock(), limit)
+            for start in range(0, len(items), self._page):
+                chunk = items[start : start + self._page]
+                desired = self._source.load([i.scim_id for i in chunk])
+                for item in chunk:
+                    state = desired.get(item.scim_id)
+                    if state is None:
+                        continue
+                    report.compared += 1
+                    observed = target.observe(state, item.anchor)
+                    report.changes.extend(plan(target.name, state, observed))
+            reports.append(report)
+        return reports
+
+    def _compare(
+        self,
+        name: str,
+        target: Inventory,
+        dry_run: bool,
+        progress: Progress | None,
+        allow_mass_delete: bool,
+    ) -> DriftReport:
+        report = DriftReport(name)
+        anchors = self._ledger.anchors(name)
+        seen: set[str] = set()
+        orphans: list[Observed] = []
+        for kind in (ResourceKind.USER, ResourceKind.GROUP):
+            page: list[Observed] = []
+            for observed in target.inventory(kind):
+                page.append(observed)
+                if len(page) >= self._page:
+                    self._compare_page(name, page, anchors, seen, orphans, report, dry_run)
+                    page = []
+                    if progress:
+                        progress(name, report.compared)
+            self._compare_page(name, page, anchors, seen, orphans, report, dry_run)
+            if progress:
+                progress(name, report.compared)
+        missing = [i for i in self._ledger.applied_ids(name) if i not in seen]
+        report.missing = len(missing)
+        for start in range(0, len(missing), self._page):
+            chunk = missing[start : start + self._page]
+            desired = self._source.load(chunk)
+            if dry_run:
+                for scim_id in chunk:
+                    if scim_id in desired:
+                        report.changes.extend(plan(name, desired[scim_id], None))
+            else:
+                self._ledger.mark_drifted(name, chunk, self._clock())
+        report.orphans = len(orphans)
+        if dry_run:
+            report.changes.extend(c for o in orphans for c in plan(name, None, o))
+        elif orphans:
+            self._remove_orphans(name, target, orphans, report, allow_mass_delete)
+        log.info(
+            "drift compared", extra={k: v for k, v in report.to_json().items() if k != "changes"}
+        )
+        return report
+
+    def _compare_page(
+        self,
+        name: str,
+        page: list[Observed],
+        anchors: dict[str, str],
+        seen: set[str],
+        orphans: list[Observed],
+        report: DriftReport,
+        dry_run: bool,
+    ) -> None:
+        if not page:
+            return
+        owners = [o.scim_id or anchors.get(o.anchor) for o in page]
+        desired = self._source.load([i for i in owners if i])
+        drifted: list[str] = []
+        for observed, scim_id in zip(page, owners, strict=True):
+            report.compared += 1
+            state = desired.get(scim_id) if scim_id else None
+            if state is None or isinstance(state, Tombstone):
+                orphans.append(observed)
+                continue
+            seen.add(state.scim_id)
+            changes = plan(name, state, observed)
+            if changes:
+                drifted.append(state.scim_id)
+                if dry_run:
+                    report.changes.extend(changes)
+        report.drifted += len(drifted)
+        if drifted and not dry_run:
+            self._ledger.mark_drifted(name, drifted, self._clock())
+
+    def _remove_orphans(
+        self,
+        name: str,
+        target: Inventory,
+        orphans: list[Observed],
+        report: DriftReport,
+        allow_mass_delete: bool,
+    ) -> None:
+        if (
+            self._brake is not None
+            and not allow_mass_delete
+            and self._brake.trips(len(orphans), 0, report.compared)
+        ):
+            report.orphans_held = True
+            log.warning("orphan removal held", extra={"target": name, "orphans": len(orphans)})
+            return
+        for observed in orphans:
+            try:
+                target.remove_orphan(observed)
+                report.orphans_removed += 1
+            except TargetError as exc:
+                log.warning(
+                    "orphan not removed",
+                    extra={"target": name, "anchor": observed.anchor, "reason": exc.reason},
+                )

@@ -141,11 +141,12 @@ def command_lines() -> list[Use]:
 
 def doc_command_lines(paths: list[Path]) -> list[Use]:
     """``scim-sync …`` lines inside shell code blocks (```sh, bash, shell, console) of the given
-    Markdown files; blocks without a language show output, not commands."""
+    Markdown files, continuation lines joined; blocks without a language show output."""
     uses: list[Use] = []
     for path in paths:
         fence: str | None = None
-        for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, raw in enumerate(lines, 1):
             stripped = raw.strip()
             if stripped.startswith("```"):
                 fence = stripped[3:].strip() if fence is None else None
@@ -153,7 +154,10 @@ def doc_command_lines(paths: list[Path]) -> list[Use]:
             line = stripped.removeprefix("$ ")
             if fence not in SHELL_FENCES or not line.startswith("scim-sync "):
                 continue
-            line = re.split(r"\s#|\s\||&&|;|\s>", line)[0]
+            following = iter(lines[number:])
+            while line.endswith("\\"):
+                line = line[:-1] + " " + next(following, "").strip()
+            line = re.split(r"\s#|\s\||\s&|;|\s\d?>|\s<\s", line)[0]
             uses.append(Use(f"{shown(path)}:{number}", shlex.split(line)[1:]))
     return uses
 

@@ -177,3 +177,20 @@ def test_the_shipped_values_are_accepted_by_the_settings_model() -> None:
     assert all("CHANGE-ME" in value for value in secret["stringData"].values())
     settings = load_settings(env={**cluster, **secret["stringData"]})
     assert settings.public_url.startswith("https://")
+
+
+def test_documented_commands_are_read_as_a_shell_would(tmp_path: Path) -> None:
+    doc = tmp_path / "x.md"
+    doc.write_text(
+        "```sh\n"
+        "scim-sync reconcile --full \\\n  --dry-run --json   # preview\n"
+        "scim-sync status --json 2>/dev/null | jq .targets\n"
+        "$ scim-sync serve --port 8000 &\n"
+        "```\n"
+        "```\nscim-sync is listening on http://127.0.0.1:8000\n```\n"
+    )
+    assert [u.value for u in artefacts.doc_command_lines([doc])] == [
+        ["reconcile", "--full", "--dry-run", "--json"],
+        ["status", "--json"],
+        ["serve", "--port", "8000"],
+    ]

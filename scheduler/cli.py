@@ -19,7 +19,7 @@ from inbound.web.app import create_app
 from reconcile.drift import PlannedChange
 from reconcile.full import DriftReport, Progress
 from reconcile.runner import RunReport
-from scheduler import db, logs, renewal
+from scheduler import config_docs, db, logs, renewal
 from scheduler.composition import Runtime, compose
 from scheduler.jobs import Jobs
 from scheduler.settings import Settings, SettingsError, load_settings, parse_duration
@@ -516,3 +516,38 @@ def db_upgrade(ctx: click.Context) -> None:
         staging.dispose()
         idm.dispose()
     click.echo("database is up to date")
+
+
+@main.group("config")
+def config_group() -> None:
+    """The settings model: the effective values and the generated reference page."""
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_context
+def config_show(ctx: click.Context, as_json: bool) -> None:
+    """The settings this process would run with; secrets show as ***."""
+    rows = config_docs.effective(ctx.obj)
+    emit(
+        {r["env"]: r["value"] for r in rows},
+        as_json,
+        "\n".join(f"{r['env']}={r['value']}" for r in rows),
+    )
+
+
+@config_group.command("docs")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the page to this file (e.g. docs/configuration.md) instead of stdout.",
+)
+def config_docs_command(output: str | None) -> None:
+    """Print docs/configuration.md, generated from the settings model."""
+    text = config_docs.render_markdown()
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 import connectors.identity_store.migrations as idm_migrations
@@ -84,8 +84,11 @@ def _config(name: str, engine: Engine) -> tuple[Config, Any]:
 
 
 def upgrade(name: str, engine: Engine) -> None:
+    """Apply migrations; on PostgreSQL one process at a time (several replicas start at once)."""
     cfg, _ = _config(name, engine)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('scim-sync:migrations'))"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

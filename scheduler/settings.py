@@ -10,9 +10,9 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_type_hints
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -104,7 +104,7 @@ class Settings:
     admin_key: str = field(
         default="",
         metadata=_doc(
-            "admin key; empty means one is generated on first start and printed once",
+            "admin key (ssa_ and 32+ characters); empty: generated on first start, printed once",
             "ADMIN_KEY",
             True,
         ),
@@ -251,22 +251,45 @@ def validate(settings: Settings) -> None:
         )
 
 
-def describe() -> list[dict[str, Any]]:
+def setting_groups(root: type = Settings) -> tuple[tuple[str, type], ...]:
+    """The settings model's groups as (field path, dataclass), the root first.
+
+    Derived from the nested dataclass fields of ``Settings`` itself, so a group added there
+    (``ldap``, ``graph``, or any package's own settings class) reaches ``describe()``, the
+    generated ``docs/configuration.md`` and the deploy checks without a second list to keep.
+    """
+    out: list[tuple[str, type]] = [("", root)]
+    hints = get_type_hints(root)
+    for f in fields(root):
+        kind = hints.get(f.name)
+        if isinstance(kind, type) and is_dataclass(kind):
+            out.extend(
+                (f"{f.name}.{path}" if path else f.name, cls) for path, cls in setting_groups(kind)
+            )
+    return tuple(out)
+
+
+def describe(root: type = Settings) -> list[dict[str, Any]]:
     """Every setting with its variable, default and meaning, for docs and ``--help``."""
     out = []
-    for cls in (Settings, LdapSettings, GraphSettings):
+    for group, cls in setting_groups(root):
+        hints = get_type_hints(cls)
         for f in fields(cls):
             if "env" not in f.metadata:
                 continue
             default = f.default
             if isinstance(default, timedelta):
                 default = format_duration(default)
+            kind = hints.get(f.name)
             out.append(
                 {
                     "env": f.metadata["env"],
                     "default": default,
                     "doc": f.metadata["doc"],
                     "secret": f.metadata["secret"],
+                    "group": group,
+                    "field": f.name,
+                    "type": getattr(kind, "__name__", str(kind)),
                 }
             )
     return out

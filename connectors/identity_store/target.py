@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 
 from connectors.identity_store.inventory import IdentityStoreInventory
 from connectors.identity_store.tables import group_members, groups, identities
+from reconcile.drift import IDENTITY_ATTRIBUTES
 from reconcile.errors import (
     NotReadyError,
     PermanentTargetError,
@@ -33,18 +34,8 @@ GM = group_members.c
 
 TRANSIENT_SQLSTATES = ("40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300")
 
-IDENTITY_FIELDS = (
-    "external_id",
-    "email",
-    "given_name",
-    "family_name",
-    "display_name",
-    "title",
-    "department",
-    "employee_number",
-    "manager_user_id",
-    "active",
-)
+IDENTITY_FIELDS = tuple(a for a in IDENTITY_ATTRIBUTES if a != "user_id")
+"""The columns of a record besides its key, named as in the desired state."""
 
 
 def classify(exc: SQLAlchemyError) -> Exception:

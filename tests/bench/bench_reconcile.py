@@ -29,7 +29,7 @@ import httpx
 from scheduler.composition import compose
 from scheduler.settings import Settings
 from tests.bench.staging import bulk_stage_users
-from tests.e2e.process import ServiceProcess, free_port, scim_sync_command
+from tests.e2e.process import ServiceProcess, free_port, issue_token, scim_sync_command
 from tests.support import entra_user, patch_body
 
 
@@ -87,16 +87,7 @@ def latency(env: dict[str, str], workdir: Path, rate: float, count: int) -> dict
     try:
         service.read_stdout_until(lambda line: "SCIM endpoint URL" in line)
         service.wait_listening()
-        token = json.loads(
-            subprocess.run(
-                [*scim_sync_command(), "token", "issue", "--json"],
-                cwd=workdir,
-                env={**os.environ, **env},
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )["token"]
+        token = issue_token(workdir, env)
         log = AppliedLog(service)
         targets = set(env.get("BENCH_TARGETS", "identity_store").split(","))
         sent: list[tuple[str, int, float]] = []

@@ -24,6 +24,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def issue_token(workdir: Path, env: dict[str, str]) -> str:
+    """A SCIM token from ``scim-sync token issue``, as an operator would get one."""
+    out = subprocess.run(
+        [*scim_sync_command(), "token", "issue", "--json"],
+        cwd=workdir,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return str(json.loads(out)["token"])
+
+
 def scim_sync_command() -> list[str]:
     exe = shutil.which("scim-sync", path=str(Path(sys.executable).parent)) or shutil.which(
         "scim-sync"

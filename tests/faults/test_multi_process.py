@@ -5,9 +5,6 @@ stopped and started again."""
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -17,7 +14,7 @@ from sqlalchemy import func, select
 from inbound.staging.tables import audit, sync_state
 from scheduler.composition import compose
 from scheduler.settings import Settings
-from tests.e2e.process import ServiceProcess, free_port, scim_sync_command
+from tests.e2e.process import ServiceProcess, free_port, issue_token
 from tests.support import entra_user, patch_body
 
 pytestmark = pytest.mark.slow
@@ -54,16 +51,7 @@ def test_two_web_two_workers(database_url: str, tmp_path: Path) -> None:
     env = {"SCIM_SYNC_DATABASE_URL": database_url, "SCIM_SYNC_RECONCILE_INTERVAL": "2s"}
     runtime = compose(Settings(database_url=database_url))
     runtime.dispose()
-    token = json.loads(
-        subprocess.run(
-            [*scim_sync_command(), "token", "issue", "--json"],
-            cwd=tmp_path,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )["token"]
+    token = issue_token(tmp_path, env)
     ports = [free_port(), free_port()]
     webs = [ServiceProcess(["web", "--port", str(p)], cwd=tmp_path, env=env) for p in ports]
     workers = [ServiceProcess(["worker"], cwd=tmp_path, env=env) for _ in range(2)]

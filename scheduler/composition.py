@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
+from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
@@ -71,6 +72,9 @@ class Runtime:
         return record
 
     def dispose(self) -> None:
+        for target in self.targets:
+            if isinstance(target, LdapTarget):
+                target.close()
         self.staging_engine.dispose()
         if self.idm_engine is not self.staging_engine:
             self.idm_engine.dispose()
@@ -97,6 +101,8 @@ def compose(
     tokens = TokenStore(staging_engine, clock=clock)
     runtime_settings = RuntimeSettings(staging_engine, clock=clock)
     targets: list[Target] = [IdentityStoreTarget(idm_engine, clock=clock)]
+    if settings.ldap.url:
+        targets.append(LdapTarget(settings.ldap))
     reconciler = Reconciler(ledger, ledger, targets, clock=clock)
     identities = IdentityReader(idm_engine)
 

@@ -1,0 +1,231 @@
+"""Connections to the directory: a small pool, failover across URLs, TLS that always verifies.
+
+Each ``apply`` borrows one connection for its whole duration and gives it back, so the run
+loop's threads never share one (ldap3's plain SYNC strategy returns wrong responses when they
+do; SAFE_SYNC guards each call, and a borrowed connection is used by one thread anyway). A new
+connection tries the URLs in order; a connection that broke is dropped, never reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+from ldap3 import (
+    BASE,
+    MODIFY_ADD,
+    MODIFY_DELETE,
+    MODIFY_REPLACE,
+    NONE,
+    SAFE_SYNC,
+    SUBTREE,
+    Connection,
+    Server,
+    Tls,
+)
+from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
+
+from connectors.ldap.errors import ConnectionLostError, LdapResultError
+from connectors.ldap.settings import LdapSettings
+from reconcile.errors import TargetUnavailableError
+
+log = logging.getLogger(__name__)
+
+ADD, DELETE, REPLACE = MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
+Changes = dict[str, list[tuple[int, list[str]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An entry as read: its DN and its attributes, keyed by lower-cased attribute type."""
+
+    dn: str
+    attributes: dict[str, list[str]]
+
+    def get(self, attribute: str) -> list[str]:
+        return self.attributes.get(attribute.lower(), [])
+
+    @property
+    def entry_uuid(self) -> str:
+        values = self.get("entryUUID")
+        return values[0] if values else ""
+
+
+class Session:
+    """One borrowed connection with typed operations that raise on any non-success result."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _call(self, operation: str, dn: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            _status, result, response, _request = method(*args, **kwargs)
+        except LDAPCommunicationError as exc:
+            raise ConnectionLostError(f"{operation} of '{dn}': {exc}") from exc
+        code = int(result["result"])
+        if code != 0 and not (operation == "search" and code == 32):
+            raise LdapResultError(operation, dn, code, str(result.get("message") or ""))
+        return response
+
+    def search(self, base: str, search_filter: str, attributes: Sequence[str]) -> list[Entry]:
+        """Entries in the subtree under ``base``; a missing base yields none."""
+        response = self._call(
+            "search",
+            base,
+            self._conn.search,
+            base,
+            search_filter,
+            search_scope=SUBTREE,
+            attributes=list(attributes),
+        )
+        return [_entry(r) for r in response or [] if r.get("type") == "searchResEntry"]
+
+    def read(self, dn: str, attributes: Sequence[str]) -> Entry | None:
+        response = self._call(
+            "search",
+            dn,
+            self._conn.search,
+            dn,
+            "(objectClass=*)",
+            search_scope=BASE,
+            attributes=list(attributes),
+        )
+        entries = [_entry(r) for r in response or [] if r.get("type") == "searchResEntry"]
+        return entries[0] if entries else None
+
+    def add(self, dn: str, object_classes: Sequence[str], attributes: dict[str, list[str]]) -> None:
+        present = {k: v for k, v in attributes.items() if v}
+        self._call("add", dn, self._conn.add, dn, list(object_classes), present)
+
+    def modify(self, dn: str, changes: Changes) -> None:
+        if changes:
+            self._call("modify", dn, self._conn.modify, dn, changes)
+
+    def move(self, dn: str, new_rdn: str, new_parent: str | None) -> None:
+        self._call(
+            "modify-DN",
+            dn,
+            self._conn.modify_dn,
+            dn,
+            new_rdn,
+            delete_old_dn=True,
+            new_superior=new_parent,
+        )
+
+    def delete(self, dn: str) -> None:
+        self._call("delete", dn, self._conn.delete, dn)
+
+
+def _entry(response: dict[str, Any]) -> Entry:
+    raw = response.get("raw_attributes") or {}
+    attributes = {
+        name.lower(): [
+            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values
+        ]
+        for name, values in raw.items()
+    }
+    return Entry(str(response["dn"]), attributes)
+
+
+class ConnectionPool:
+    """Up to ``size`` bound connections, opened on demand and reused across runs."""
+
+    def __init__(self, settings: LdapSettings, size: int) -> None:
+        self._settings = settings
+        timeout = settings.timeout.total_seconds()
+        self._timeout = timeout
+        tls = Tls(
+            validate=ssl.CERT_REQUIRED,
+            ca_certs_file=settings.tls_ca_file or None,
+        )
+        self._servers = [
+            Server(url.rstrip("/"), get_info=NONE, connect_timeout=timeout, tls=tls)
+            for url in settings.urls
+        ]
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._open()
+        try:
+            yield Session(conn)
+        except ConnectionLostError:
+            _close(conn)
+            raise
+        except BaseException:
+            self._give_back(conn)
+            raise
+        self._give_back(conn)
+
+    def _give_back(self, conn: Connection) -> None:
+        try:
+            self._idle.put_nowait(conn)
+        except queue.Full:
+            _close(conn)
+
+    def _open(self) -> Connection:
+        """A bound connection to the first URL that answers; unavailable if none does."""
+        failures = []
+        for server in self._servers:
+            conn = Connection(
+                server,
+                user=self._settings.bind_dn or None,
+                password=self._settings.password or None,
+                client_strategy=SAFE_SYNC,
+                auto_bind="NONE",
+                check_names=False,
+                raise_exceptions=False,
+                receive_timeout=max(1, round(self._timeout)),
+                read_only=False,
+            )
+            try:
+                self._connect(conn)
+            except LdapResultError:
+                _close(conn)
+                raise
+            except (TimeoutError, LDAPException, OSError) as exc:
+                _close(conn)
+                failures.append(f"{server.host}:{server.port}: {_reason(exc)}")
+                log.warning(
+                    "ldap server unreachable", extra={"server": server.host, "reason": _reason(exc)}
+                )
+                continue
+            return conn
+        raise TargetUnavailableError("no LDAP server answered: " + "; ".join(failures))
+
+    def _connect(self, conn: Connection) -> None:
+        conn.open()
+        if self._settings.starttls and not conn.server.ssl:
+            conn.start_tls()
+        if self._settings.bind_dn:
+            _status, result, _response, _request = conn.bind()
+            code = int(result["result"])
+            if code != 0:
+                raise LdapResultError(
+                    "bind", self._settings.bind_dn, code, result.get("message", "")
+                )
+
+    def close(self) -> None:
+        while True:
+            try:
+                _close(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _close(conn: Connection) -> None:
+    with suppress(Exception):  # closing a broken socket may fail in many ways; it is gone anyway
+        conn.unbind()

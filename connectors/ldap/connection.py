@@ -139,14 +139,7 @@ class ConnectionPool:
         self._settings = settings
         timeout = settings.timeout.total_seconds()
         self._timeout = timeout
-        tls = Tls(
-            validate=ssl.CERT_REQUIRED,
-            ca_certs_file=settings.tls_ca_file or None,
-        )
-        self._servers = [
-            Server(url.rstrip("/"), get_info=NONE, connect_timeout=timeout, tls=tls)
-            for url in settings.urls
-        ]
+        self._tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.tls_ca_file or None)
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
 
     @contextmanager
@@ -174,7 +167,12 @@ class ConnectionPool:
     def _open(self) -> Connection:
         """A bound connection to the first URL that answers; unavailable if none does."""
         failures = []
-        for server in self._servers:
+        for url in self._settings.urls:
+            # A fresh Server each time: ldap3 remembers a refused address for a while and
+            # would not try it again right after the directory came back.
+            server = Server(
+                url.rstrip("/"), get_info=NONE, connect_timeout=self._timeout, tls=self._tls
+            )
             conn = Connection(
                 server,
                 user=self._settings.bind_dn or None,
@@ -227,5 +225,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _close(conn: Connection) -> None:
-    with suppress(Exception):  # closing a broken socket may fail in many ways; it is gone anyway
+    """Unbind politely; a broken connection may fail to, so its socket is closed regardless."""
+    with suppress(Exception):
         conn.unbind()
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        with suppress(OSError):
+            sock.close()

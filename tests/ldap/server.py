@@ -1,7 +1,7 @@
 """A throwaway OpenLDAP slapd on a free loopback port, with its own cn=config and data.
 
 Readiness is the ``slapd starting`` line slapd prints on stderr (debug level ``none`` prints
-that and little else), awaited on a queue with a timeout: no polling, no sleeps. The data
+that and little else), awaited on a queue with a timeout, then the listening port; no sleeps. The data
 survives ``stop()``/``start()`` so a test can take the directory away and bring it back.
 """
 
@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,7 +226,21 @@ olcDbIndex: objectClass,uid,cn,entryUUID,member,uniqueMember,manager eq
             seen.append(line)
             if "slapd starting" in line:
                 self._proc = proc
+                self._await_listening(timeout)
                 return
+
+    def _await_listening(self, timeout: float) -> None:
+        """slapd binds its ports, prints "slapd starting", then calls listen() in its daemon
+        thread: connect until the port accepts (refusals are immediate; bounded by a deadline)."""
+        deadline = time.monotonic() + timeout
+        ports = [p for p in (self.port, self.tls_port) if p]
+        while ports:
+            try:
+                socket.create_connection(("127.0.0.1", ports[0]), timeout=timeout).close()
+                ports.pop(0)
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline or not self.running:
+                    raise RuntimeError("slapd never accepted connections") from None
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

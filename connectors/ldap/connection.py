@@ -132,6 +132,27 @@ def _entry(response: dict[str, Any]) -> Entry:
     return Entry(str(response["dn"]), attributes)
 
 
+class VerifiedTls(Tls):  # type: ignore[misc]
+    """TLS through the standard library's verification: chain and host name, both required.
+
+    ldap3's ``Tls()`` defaults to no verification at all, and its own host-name check relies on
+    ``ssl.match_hostname``, deprecated and gone in Python 3.12; a default ``SSLContext`` with
+    ``server_hostname`` does both checks during the handshake, for LDAPS and StartTLS alike.
+    """
+
+    def __init__(self, ca_file: str | None) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file)
+        self.context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+
+    def wrap_socket(self, connection: Connection, do_handshake: bool = False) -> None:
+        connection.socket = self.context.wrap_socket(
+            connection.socket,
+            server_side=False,
+            do_handshake_on_connect=do_handshake,
+            server_hostname=connection.server.host,
+        )
+
+
 class ConnectionPool:
     """Up to ``size`` bound connections, opened on demand and reused across runs."""
 
@@ -139,7 +160,7 @@ class ConnectionPool:
         self._settings = settings
         timeout = settings.timeout.total_seconds()
         self._timeout = timeout
-        self._tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.tls_ca_file or None)
+        self._tls = VerifiedTls(settings.tls_ca_file or None)
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
 
     @contextmanager
@@ -226,9 +247,9 @@ def _reason(exc: BaseException) -> str:
 
 def _close(conn: Connection) -> None:
     """Unbind politely; a broken connection may fail to, so its socket is closed regardless."""
+    sock = getattr(conn, "socket", None)
     with suppress(Exception):
         conn.unbind()
-    sock = getattr(conn, "socket", None)
     if sock is not None:
         with suppress(OSError):
             sock.close()

@@ -31,7 +31,7 @@ from reconcile.ports import Applied
 
 log = logging.getLogger(__name__)
 
-NO_SUCH_OBJECT = 32
+ENTRY_ALREADY_EXISTS = 68
 
 
 class LdapTarget:
@@ -106,7 +106,9 @@ class LdapTarget:
                 try:
                     session.add(dn, ["organizationalUnit"], {"ou": [first_value(dn)]})
                 except LdapResultError as exc:
-                    if exc.code != 68:  # created meanwhile by another worker: fine
-                        raise
+                    if exc.code != ENTRY_ALREADY_EXISTS:  # another worker was first: fine
+                        raise TargetUnavailableError(
+                            f"cannot create the container '{dn}': {exc}; create it"
+                        ) from exc
                 log.info("ldap container created", extra={"dn": dn})
             self._containers_ready = True

@@ -15,7 +15,7 @@ import pytest
 
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
-from tests.ldap.server import ROOT_DN, ROOT_PW, SUFFIX, SlapdServer, TestPki, find_slapd, make_pki
+from tests.ldap.server import ROOT_DN, ROOT_PW, SUFFIX, Pki, SlapdServer, find_slapd, make_pki
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -29,12 +29,12 @@ def require_slapd() -> None:
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"), ("127.0.0.1", "localhost"))
 
 
 @pytest.fixture(scope="session")
-def slapd(tmp_path_factory: pytest.TempPathFactory, pki: TestPki) -> Iterator[SlapdServer]:
+def slapd(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[SlapdServer]:
     """One slapd for the session (LDAP and LDAPS), shared through per-test subtrees."""
     require_slapd()
     server = SlapdServer(tmp_path_factory.mktemp("slapd"), pki=pki)

@@ -41,7 +41,7 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
-class TestPki:
+class Pki:
     """A CA and a server certificate for 127.0.0.1/localhost, plus a CA that signed nothing."""
 
     ca_file: Path
@@ -74,7 +74,7 @@ def _ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]
     return key, cert
 
 
-def make_pki(directory: Path, host_names: tuple[str, ...] = ("localhost",)) -> TestPki:
+def make_pki(directory: Path, host_names: tuple[str, ...] = ("localhost",)) -> Pki:
     """Certificates for a test: the server certificate names ``host_names`` and 127.0.0.1 only
     when "127.0.0.1" is among them, so a test can make the name check fail on purpose."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -100,7 +100,7 @@ def make_pki(directory: Path, host_names: tuple[str, ...] = ("localhost",)) -> T
         .sign(ca_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
-    pki = TestPki(
+    pki = Pki(
         directory / "ca.pem",
         directory / "server.pem",
         directory / "server.key",
@@ -116,7 +116,7 @@ def make_pki(directory: Path, host_names: tuple[str, ...] = ("localhost",)) -> T
 
 
 class SlapdServer:
-    def __init__(self, workdir: Path, *, pki: TestPki | None = None) -> None:
+    def __init__(self, workdir: Path, *, pki: Pki | None = None) -> None:
         binary = find_slapd()
         if binary is None:
             raise RuntimeError("slapd is not installed (Debian: apt-get install slapd ldap-utils)")

@@ -66,7 +66,11 @@ def test_users_and_groups_from_scim_land_in_the_directory(
         client.patch(
             f"/scim/v2/Groups/{group['id']}",
             json=patch_body(
-                {"op": "Add", "path": "members", "value": [{"value": alice["id"]}, {"value": bob["id"]}]}
+                {
+                    "op": "Add",
+                    "path": "members",
+                    "value": [{"value": alice["id"]}, {"value": bob["id"]}],
+                }
             ),
         )
         assert ldap_actions(ldap_runtime) == {"created": 3}
@@ -122,13 +126,20 @@ def test_a_directory_outage_loses_nothing(
             patched = client.patch(
                 f"/scim/v2/Groups/{group['id']}",
                 json=patch_body(
-                    {"op": "Add", "path": "members", "value": [{"value": first["id"]}, {"value": second["id"]}]}
+                    {
+                        "op": "Add",
+                        "path": "members",
+                        "value": [{"value": first["id"]}, {"value": second["id"]}],
+                    }
                 ),
             )
             assert patched.status_code in (200, 204)
             report = {t.target: t for t in runtime.reconciler.run_once().targets}
             assert report["identity_store"].applied == 2
-            assert report["ldap"].unavailable and "no LDAP server answered" in report["ldap"].unavailable
+            assert (
+                report["ldap"].unavailable
+                and "no LDAP server answered" in report["ldap"].unavailable
+            )
             summary = runtime.ledger.summary("ldap", clock())
             assert summary["pending"] + summary["retrying"] == 2 and summary["dead"] == 0
 

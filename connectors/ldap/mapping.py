@@ -10,49 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from connectors.ldap.names import escape_dn_value
-from connectors.ldap.settings import LdapSettings
+from connectors.ldap.settings import (
+    DEFAULT_ATTRIBUTE_MAP,
+    LdapSettings,
+    parse_attribute_map,
+)
 from reconcile.model import DesiredIdentity
-
-DEFAULT_ATTRIBUTE_MAP: Mapping[str, str] = {
-    "user_id": "uid",
-    "email": "mail",
-    "given_name": "givenName",
-    "family_name": "sn",
-    "display_name": "displayName",
-    "common_name": "cn",
-    "title": "title",
-    "department": "departmentNumber",
-    "employee_number": "employeeNumber",
-    "manager": "manager",
-}
-"""Model field → LDAP attribute (INTERFACE.md, LDAP defaults). ``common_name`` is the display
-name, else "given family", else the user ID (``cn`` is mandatory); ``family_name`` falls back to
-the user ID (``sn`` is mandatory); ``manager`` holds the manager's DN."""
-
-
-class MappingError(ValueError):
-    """The attribute map setting names an unknown field or a malformed pair."""
-
-
-def parse_attribute_map(text: str) -> dict[str, str]:
-    """The default map changed by ``field=attribute`` pairs (spaces or commas between them)."""
-    result = dict(DEFAULT_ATTRIBUTE_MAP)
-    for pair in text.replace(",", " ").split():
-        name, sep, attribute = pair.partition("=")
-        if not sep or name not in DEFAULT_ATTRIBUTE_MAP:
-            known = ", ".join(DEFAULT_ATTRIBUTE_MAP)
-            raise MappingError(
-                f"SCIM_SYNC_LDAP_ATTRIBUTE_MAP: '{pair}' is not field=attribute with a field "
-                f"among {known}"
-            )
-        if attribute:
-            result[name] = attribute
-        else:
-            result.pop(name, None)
-    for required in ("user_id",):
-        if required not in result:
-            raise MappingError(f"SCIM_SYNC_LDAP_ATTRIBUTE_MAP: '{required}' cannot be unmapped")
-    return result
 
 
 @dataclass(frozen=True)

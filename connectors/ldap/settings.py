@@ -6,6 +6,7 @@ so the variables appear in ``describe()`` and the README like every other settin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,48 @@ GROUP_OBJECT_CLASSES = ("groupOfNames", "groupOfUniqueNames")
 
 def _doc(text: str, env: str, secret: bool = False) -> Any:
     return {"doc": text, "env": PREFIX + env, "secret": secret}
+
+
+DEFAULT_ATTRIBUTE_MAP: Mapping[str, str] = {
+    "user_id": "uid",
+    "email": "mail",
+    "given_name": "givenName",
+    "family_name": "sn",
+    "display_name": "displayName",
+    "common_name": "cn",
+    "title": "title",
+    "department": "departmentNumber",
+    "employee_number": "employeeNumber",
+    "manager": "manager",
+}
+"""Model field → LDAP attribute (INTERFACE.md, LDAP defaults). ``common_name`` is the display
+name, else "given family", else the user ID (``cn`` is mandatory); ``family_name`` falls back to
+the user ID (``sn`` is mandatory); ``manager`` holds the manager's DN."""
+
+
+class MappingError(ValueError):
+    """The attribute map setting names an unknown field or a malformed pair."""
+
+
+def parse_attribute_map(text: str) -> dict[str, str]:
+    """The default map changed by ``field=attribute`` pairs (spaces or commas between them)."""
+    result = dict(DEFAULT_ATTRIBUTE_MAP)
+    for pair in text.replace(",", " ").split():
+        name, sep, attribute = pair.partition("=")
+        if not sep or name not in DEFAULT_ATTRIBUTE_MAP:
+            known = ", ".join(DEFAULT_ATTRIBUTE_MAP)
+            raise MappingError(
+                f"SCIM_SYNC_LDAP_ATTRIBUTE_MAP: '{pair}' is not field=attribute with a field "
+                f"among {known}"
+            )
+        if attribute:
+            result[name] = attribute
+        else:
+            result.pop(name, None)
+    for required in ("user_id",):
+        if required not in result:
+            raise MappingError(f"SCIM_SYNC_LDAP_ATTRIBUTE_MAP: '{required}' cannot be unmapped")
+    return result
 
 
 @dataclass(frozen=True)
@@ -153,6 +196,10 @@ class LdapSettings:
             )
         if "=" not in self.disabled_attribute:
             out.append("SCIM_SYNC_LDAP_DISABLED_ATTRIBUTE must look like attribute=value")
+        try:
+            parse_attribute_map(self.attribute_map)
+        except MappingError as exc:
+            out.append(str(exc))
         if self.connections < 1:
             out.append("SCIM_SYNC_LDAP_CONNECTIONS must be at least 1")
         has_tls = self.starttls or any(u.lower().startswith("ldaps://") for u in self.urls)

@@ -9,13 +9,20 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import ldap3
 import pytest
+from litestar.testing import TestClient
 
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
+from inbound.auth import SecretKind
+from inbound.web.app import create_app
+from scheduler.composition import Runtime, compose
+from scheduler.settings import Settings
 from tests.ldap.server import ROOT_DN, ROOT_PW, SUFFIX, Pki, SlapdServer, find_slapd, make_pki
+from tests.support import FakeClock
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -110,3 +117,26 @@ def ldap_target(ldap_settings: LdapSettings) -> Iterator[LdapTarget]:
         yield target
     finally:
         target.close()
+
+
+def compose_with_ldap(database_url: str, clock: FakeClock, url: str) -> Runtime:
+    ldap = settings_for(url, fresh_base(url))
+    return compose(
+        Settings(database_url=database_url, ldap=ldap), public_url="http://scim.test", clock=clock
+    )
+
+
+def scim_client(runtime: Runtime) -> TestClient[Any]:
+    token = runtime.tokens.issue(SecretKind.SCIM, runtime.settings.token_ttl).secret
+    client = TestClient(create_app(runtime.services), base_url="http://scim.test")
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture
+def ldap_runtime(database_url: str, clock: FakeClock, slapd: SlapdServer) -> Iterator[Runtime]:
+    runtime = compose_with_ldap(database_url, clock, slapd.url)
+    try:
+        yield runtime
+    finally:
+        runtime.dispose()

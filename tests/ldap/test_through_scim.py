@@ -6,48 +6,17 @@ and everything lands once the directory is back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import ldap3
-import pytest
-from litestar.testing import TestClient
 
-from inbound.auth import SecretKind
-from inbound.web.app import create_app
-from scheduler.composition import Runtime, compose
-from scheduler.settings import Settings
+from scheduler.composition import Runtime
 from tests.integration.test_scim_groups import new_group
 from tests.integration.test_scim_users import create
-from tests.ldap.conftest import admin, fresh_base, settings_for
+from tests.ldap.conftest import admin, compose_with_ldap, scim_client
 from tests.ldap.helpers import entries, group_entry, user_entry
 from tests.ldap.server import SlapdServer
 from tests.support import FakeClock, patch_body
 
 RND = 'R&D, "Core" + Ops #1'
-
-
-def compose_with_ldap(database_url: str, clock: FakeClock, url: str) -> Runtime:
-    ldap = settings_for(url, fresh_base(url))
-    return compose(
-        Settings(database_url=database_url, ldap=ldap), public_url="http://scim.test", clock=clock
-    )
-
-
-def scim_client(runtime: Runtime) -> TestClient[Any]:
-    token = runtime.tokens.issue(SecretKind.SCIM, runtime.settings.token_ttl).secret
-    client = TestClient(create_app(runtime.services), base_url="http://scim.test")
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
-
-
-@pytest.fixture
-def ldap_runtime(database_url: str, clock: FakeClock, slapd: SlapdServer) -> Iterator[Runtime]:
-    runtime = compose_with_ldap(database_url, clock, slapd.url)
-    try:
-        yield runtime
-    finally:
-        runtime.dispose()
 
 
 def ldap_actions(runtime: Runtime) -> dict[str, int]:

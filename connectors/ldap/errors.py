@@ -22,6 +22,7 @@ RESULT_NAMES = {
     3: "timeLimitExceeded",
     11: "adminLimitExceeded",
     13: "confidentialityRequired",
+    16: "noSuchAttribute",
     17: "undefinedAttributeType",
     19: "constraintViolation",
     20: "attributeOrValueExists",
@@ -43,8 +44,9 @@ RESULT_NAMES = {
     80: "other",
 }
 TRANSIENT_CODES = frozenset({3, 11, 51, 52, 80})
-RACE_CODES = frozenset({68})
-"""Another writer got there first: the next attempt reads again and decides afresh."""
+RACE_CODES = frozenset({16, 20, 68})
+"""Another writer (a second worker, the refint overlay, a person) changed the same values or
+entry first: the next attempt reads again and decides afresh."""
 WHOLE_TARGET_CODES = frozenset({13, 48, 49})
 """Bind and transport-security refusals: every operation would fail the same way."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from connectors.ldap.connection import ADD, DELETE, Changes, Entry
 from connectors.ldap.directory import Directory, eq
 from connectors.ldap.names import DnKey, dn_key, escape_dn_value, parent_dn, same_dn
-from reconcile.errors import NotReadyError
+from reconcile.errors import NotReadyError, PermanentTargetError
 from reconcile.model import DesiredGroup, Tombstone
 from reconcile.ports import Action, Applied
 
@@ -69,7 +69,12 @@ def locate_group(
 
 
 def delete_group(directory: Directory, tombstone: Tombstone, anchor: str | None) -> Applied:
-    entry = locate_group(directory, anchor, tombstone.name, [])
+    try:
+        entry = locate_group(directory, anchor, tombstone.name, [])
+    except PermanentTargetError:
+        if anchor:
+            raise
+        entry = None  # not an entry scim-sync manages: nothing of ours to delete
     if entry is None:
         return Applied(Action.UNCHANGED, None)
     directory.session.delete(entry.dn)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from connectors.ldap.connection import DELETE, REPLACE, Changes, Entry
 from connectors.ldap.directory import Directory, eq
 from connectors.ldap.names import parent_dn, parse_dn, same_dn
-from reconcile.errors import NotReadyError
+from reconcile.errors import NotReadyError, PermanentTargetError
 from reconcile.model import DesiredIdentity, Tombstone
 from reconcile.ports import Action, Applied
 
@@ -78,7 +78,12 @@ def delete_user(directory: Directory, tombstone: Tombstone, anchor: str | None) 
     Without an anchor only an entry the adoption policy would manage is deleted, never an
     unrelated one that merely shares the user ID.
     """
-    entry = locate_user(directory, anchor, tombstone.name) if tombstone.name or anchor else None
+    try:
+        entry = locate_user(directory, anchor, tombstone.name)
+    except PermanentTargetError:
+        if anchor:
+            raise
+        entry = None  # not an entry scim-sync manages: nothing of ours to delete
     if entry is None:
         return Applied(Action.UNCHANGED, None)
     directory.drop_references(entry.dn)

@@ -71,6 +71,18 @@ def test_an_existing_entry_is_refused_by_policy(
     assert len(entries(directory_admin, base, "(uid=outsider)")) == 1
 
 
+def test_a_delete_without_anchor_leaves_an_unmanaged_entry_alone(
+    make_target: Any, directory_admin: ldap3.Connection
+) -> None:
+    target, settings = make_target()
+    base = settings.base_dn
+    add_ou(directory_admin, f"ou=elsewhere,{base}")
+    add_person(directory_admin, f"uid=bystander,ou=elsewhere,{base}", "bystander")
+    gone = target.apply(Tombstone("id-b", 2, ResourceKind.USER, "bystander"), None)
+    assert gone.action is Action.UNCHANGED
+    assert user_entry(directory_admin, base, "bystander") is not None
+
+
 def test_adopt_anywhere_takes_the_entry_over_and_moves_it_in(
     make_target: Any, directory_admin: ldap3.Connection
 ) -> None:

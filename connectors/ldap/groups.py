@@ -34,13 +34,12 @@ def apply_group(directory: Directory, desired: DesiredGroup, anchor: str | None)
     if entry is None:
         members = sorted(wanted.values()) or [placeholder]
         first, rest = members[:MODIFY_CHUNK], members[MODIFY_CHUNK:]
-        session.add(
+        uuid = session.add_reading_uuid(
             target_dn, [layout.group_object_class], {"cn": [desired.display_name], attribute: first}
         )
         for start in range(0, len(rest), MODIFY_CHUNK):
             session.modify(target_dn, {attribute: [(ADD, rest[start : start + MODIFY_CHUNK])]})
-        created = session.read(target_dn, ["entryUUID"])
-        applied = Applied(Action.CREATED, created.entry_uuid if created else None)
+        applied = Applied(Action.CREATED, uuid or None)
     else:
         renamed = _rename(directory, entry, target_dn, desired.display_name)
         changed = _sync_members(directory, target_dn, entry, wanted)

@@ -40,9 +40,8 @@ def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | Non
         return Applied(Action.DISABLED, None)
     target_dn = layout.user_dn(desired, values)
     if entry is None:
-        session.add(target_dn, layout.user_object_classes, values)
-        created = session.read(target_dn, ["entryUUID"])
-        applied = Applied(Action.CREATED, created.entry_uuid if created else None)
+        uuid = session.add_reading_uuid(target_dn, layout.user_object_classes, values)
+        applied = Applied(Action.CREATED, uuid or None)
     else:
         changed = _rename(directory, entry, target_dn)
         observed = _observed_after_rename(entry, target_dn) if changed else entry.attributes

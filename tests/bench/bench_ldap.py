@@ -1,10 +1,15 @@
 """Benchmark: users applied into slapd by the reconciler vs a raw one-connection ldap3 loop.
 
-Both run in the same process against the same throwaway slapd (nosync, indexed as a production
-directory should be): N adds then N modifies. The raw loop is the baseline — it only writes,
-one operation after the other, and knows nothing about anchors, adoption or the ledger; the
-reconciler does its full job (stage → ledger → read entry → write → record) with its
-connection pool. Figures are printed as rates and as a ratio to the baseline; nothing asserts a
+Everything runs in one process against one throwaway slapd (nosync, indexed as a production
+directory should be): N creates then N modifies, four ways, each in its own subtree:
+
+- raw: the baseline, one plain SYNC connection writing blindly, one operation after the other;
+- connector: ``LdapTarget.apply`` from as many threads as it has connections, as the run loop
+  calls it, without the ledger (reads the entry, compares, writes, anchors by entryUUID);
+- reconciler: ``run_once`` end to end (ledger → load desired state → apply → record outcome);
+- run loop alone: ``run_once`` with a target that does nothing, i.e. the ledger's own ceiling.
+
+Rates are printed with their ratio to the raw loop measured in the same run; nothing asserts a
 time. Run:  .venv/bin/python -m tests.bench.bench_ldap [--users 5000] [--connections 4]
 """
 
@@ -13,18 +18,33 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import ldap3
 
+from connectors.ldap.target import LdapTarget
 from inbound.schema import USER_TYPE
 from inbound.staging.store import Actor
-from scheduler.composition import compose
+from reconcile.model import Desired, DesiredIdentity
+from reconcile.ports import Action, Applied
+from reconcile.runner import Reconciler
+from scheduler.composition import compose, utcnow
 from scheduler.settings import Settings
 from tests.ldap.conftest import fresh_base, settings_for
 from tests.ldap.server import ROOT_DN, ROOT_PW, SlapdServer
 from tests.support import entra_user, patch_body
+
+PERSON: dict[str, Any] = {
+    "email": "c@example.com",
+    "given_name": "Given",
+    "family_name": "Family",
+    "display_name": "User",
+    "title": "Engineer",
+    "department": "Research",
+}
 
 
 def raw_loop(url: str, base: str, users: int) -> tuple[float, float]:
@@ -89,13 +109,68 @@ def reconciler(url: str, workdir: Path, users: int, connections: int) -> tuple[f
         runtime.dispose()
 
 
-def _timed_run(runtime: Any) -> float:
+def _timed_run(runtime: Any, target: str = "ldap") -> float:
     started = time.perf_counter()
-    report = runtime.reconciler.run_once(only=["ldap"])
+    report = runtime.reconciler.run_once(only=[target])
     elapsed = time.perf_counter() - started
-    ldap = report.targets[0]
-    assert ldap.retrying == ldap.dead == 0 and ldap.unavailable is None, ldap
+    done = report.targets[0]
+    assert done.retrying == done.dead == 0 and done.unavailable is None, done
     return float(elapsed)
+
+
+def connector(url: str, users: int, connections: int) -> tuple[float, float]:
+    """The target alone, called from ``connections`` threads at once like the run loop does."""
+    target = LdapTarget(settings_for(url, fresh_base(url), connections=connections))
+    first = [DesiredIdentity(f"s{i}", 1, f"C{i:06d}", **PERSON) for i in range(users)]
+    second = [replace(d, generation=2, title="Lead") for d in first]
+    try:
+        with ThreadPoolExecutor(connections) as pool:
+            started = time.perf_counter()
+            anchors = list(pool.map(lambda d: target.apply(d, None).anchor, first))
+            created = time.perf_counter() - started
+            started = time.perf_counter()
+            list(pool.map(target.apply, second, anchors))
+            modified = time.perf_counter() - started
+    finally:
+        target.close()
+    return users / created, users / modified
+
+
+class NoopTarget:
+    """Applies nothing: what is left is the run loop's and the ledger's own cost."""
+
+    name = "noop"
+
+    def __init__(self, parallelism: int) -> None:
+        self.parallelism = parallelism
+
+    def apply(self, desired: Desired, anchor: str | None) -> Applied:
+        return Applied(Action.UPDATED, anchor or desired.scim_id)
+
+
+def run_loop_alone(workdir: Path, users: int, connections: int) -> tuple[float, float]:
+    runtime = compose(Settings(database_url=f"sqlite:///{workdir / 'noop.db'}"))
+    runtime.reconciler = Reconciler(
+        runtime.ledger, runtime.ledger, [NoopTarget(connections)], clock=utcnow
+    )
+    actor = Actor("bench")
+    try:
+        ids = [
+            runtime.store.create(USER_TYPE, entra_user(f"N{i:06d}"), actor).scim_id
+            for i in range(users)
+        ]
+        created = _timed_run(runtime, "noop")
+        for scim_id in ids:
+            runtime.store.patch(
+                USER_TYPE,
+                scim_id,
+                patch_body({"op": "replace", "path": "title", "value": "L"}),
+                actor,
+            )
+        modified = _timed_run(runtime, "noop")
+        return users / created, users / modified
+    finally:
+        runtime.dispose()
 
 
 def main() -> None:
@@ -108,14 +183,27 @@ def main() -> None:
         server = SlapdServer(workdir / "slapd")
         server.start()
         try:
-            raw_add, raw_mod = raw_loop(server.url, fresh_base(server.url), args.users)
-            rec_add, rec_mod = reconciler(server.url, workdir, args.users, args.connections)
+            rows = {
+                "raw ldap3 loop (baseline)": raw_loop(
+                    server.url, fresh_base(server.url), args.users
+                ),
+                f"connector, {args.connections} connections": connector(
+                    server.url, args.users, args.connections
+                ),
+                "reconciler run_once": reconciler(
+                    server.url, workdir, args.users, args.connections
+                ),
+                "run loop + ledger, no-op target": run_loop_alone(
+                    workdir, args.users, args.connections
+                ),
+            }
         finally:
             server.stop()
-    print(f"users: {args.users}, reconciler connections: {args.connections}")
-    print(f"{'':12}{'raw ldap3 loop':>18}{'reconciler':>14}{'ratio':>8}")
-    print(f"{'creates/s':12}{raw_add:>18,.0f}{rec_add:>14,.0f}{rec_add / raw_add:>8.2f}")
-    print(f"{'modifies/s':12}{raw_mod:>18,.0f}{rec_mod:>14,.0f}{rec_mod / raw_mod:>8.2f}")
+    raw_add, raw_mod = rows["raw ldap3 loop (baseline)"]
+    print(f"users: {args.users}; slapd nosync on loopback; staging on SQLite")
+    print(f"{'':34}{'creates/s':>10}{'ratio':>7}{'modifies/s':>12}{'ratio':>7}")
+    for name, (add, mod) in rows.items():
+        print(f"{name:34}{add:>10,.0f}{add / raw_add:>7.2f}{mod:>12,.0f}{mod / raw_mod:>7.2f}")
 
 
 if __name__ == "__main__":

@@ -191,3 +191,37 @@ def test_disable_by_attribute(slapd: object, directory_admin: ldap3.Connection) 
         assert "employeetype" not in user_entry(directory_admin, settings.base_dn, "flagged")  # type: ignore[operator]
     finally:
         target.close()
+
+
+HOSTILE = [
+    'R&D, "Core" + Ops #1',
+    'a,b+c"d\\e<f>g;h=i',
+    " padded ",
+    "#first",
+    "*(wild)*",
+    "Zoë Ørsted 東京",
+    "back\\slash",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_names_round_trip_through_slapd(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    name: str,
+) -> None:
+    """Each name is written into a DN and found again by filter: a wrong escape in either
+    direction shows up as a failed add, a second entry, or a lost one."""
+    user = ldap_target.apply(identity(name, display_name=name, email="h@example.com"), None)
+    grp = ldap_target.apply(group(name, name), None)
+    assert (
+        ldap_target.apply(identity(name, display_name=name, email="h@example.com"), None).anchor
+        == user.anchor
+    )
+    assert ldap_target.apply(group(name, name), None).anchor == grp.anchor
+    held = user_entry(directory_admin, ldap_settings.base_dn, name)
+    assert held is not None and held["uid"] == [name] and held["cn"] == [name]
+    assert parse_dn(held["dn"])[0] == (("uid", name),)
+    g = group_entry(directory_admin, ldap_settings.base_dn, name)
+    assert g is not None and g["cn"] == [name] and dn_key(g["member"][0]) == dn_key(held["dn"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import ldap3
@@ -132,3 +134,15 @@ def test_a_dropped_connection_is_replaced_and_the_apply_retried(
         assert len(slept) == 1  # one brief tenacity wait, then the fresh connection worked
     finally:
         target.close()
+
+
+def test_a_server_that_never_answers_times_out() -> None:
+    """A listener that completes the TCP handshake and then says nothing (a hung slapd)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"ldap://127.0.0.1:{silent.getsockname()[1]}"
+        settings = settings_for(url, "dc=example,dc=org", timeout=timedelta(milliseconds=200))
+        target = LdapTarget(settings)
+        with pytest.raises(TargetUnavailableError, match="no LDAP server answered"):
+            apply_one(target)

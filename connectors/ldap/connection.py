@@ -36,6 +36,7 @@ from ldap3 import (
 )
 from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
+from connectors.ldap.ber import ASSERTION, POST_READ, attribute_selection
 from connectors.ldap.errors import ConnectionLostError, LdapResultError
 from connectors.ldap.settings import LdapSettings
 from reconcile.errors import TargetUnavailableError
@@ -43,8 +44,9 @@ from reconcile.errors import TargetUnavailableError
 log = logging.getLogger(__name__)
 
 ADD, DELETE, REPLACE = MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
-POST_READ = "1.3.6.1.1.13.2"
 Changes = dict[str, list[tuple[int, list[str]]]]
+NO_SUCH_OBJECT = 32
+ASSERTION_FAILED = 122
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,7 @@ class Session:
             raise ConnectionLostError(f"{operation} of '{dn}': {exc}") from exc
         result, response = self._conn.result, self._conn.response
         code = int(result["result"])
-        if code != 0 and not (operation == "search" and code == 32):
+        if code != 0 and not (operation == "search" and code == NO_SUCH_OBJECT):
             raise LdapResultError(operation, dn, code, str(result.get("message") or ""))
         return response
 
@@ -116,7 +118,7 @@ class Session:
         """Add an entry and return its ``entryUUID``, read back in the same round trip with the
         Post-Read control (RFC 4527); a server that ignores the control costs one read more."""
         present = {k: v for k, v in attributes.items() if v}
-        control = (POST_READ, False, _attribute_selection(["entryUUID"]))
+        control = (POST_READ, False, attribute_selection(["entryUUID"]))
         self._call("add", dn, self._conn.add, dn, list(object_classes), present, controls=[control])
         result = self._conn.result
         read_back = (result.get("controls") or {}).get(POST_READ) or {}
@@ -131,6 +133,18 @@ class Session:
         if changes:
             self._call("modify", dn, self._conn.modify, dn, changes)
 
+    def modify_if(self, dn: str, changes: Changes, assertion: bytes) -> bool:
+        """Modify only if the entry matches ``assertion`` (a BER filter, RFC 4528); False when
+        the entry is not there or does not match, so the caller can look closer."""
+        control = (ASSERTION, True, assertion)
+        try:
+            self._call("modify", dn, self._conn.modify, dn, changes, controls=[control])
+        except LdapResultError as exc:
+            if exc.code in (NO_SUCH_OBJECT, ASSERTION_FAILED):
+                return False
+            raise
+        return True
+
     def move(self, dn: str, new_rdn: str, new_parent: str | None) -> None:
         self._call(
             "modify-DN",
@@ -144,19 +158,6 @@ class Session:
 
     def delete(self, dn: str) -> None:
         self._call("delete", dn, self._conn.delete, dn)
-
-
-def _attribute_selection(names: Sequence[str]) -> bytes:
-    """BER of ``AttributeSelection ::= SEQUENCE OF LDAPString`` (RFC 4511 section 4.5.1.8)."""
-    items = b"".join(b"\x04" + _ber_length(len(n.encode())) + n.encode() for n in names)
-    return b"\x30" + _ber_length(len(items)) + items
-
-
-def _ber_length(length: int) -> bytes:
-    if length < 0x80:
-        return bytes([length])
-    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(octets)]) + octets
 
 
 def _entry(response: dict[str, Any]) -> Entry:

@@ -42,6 +42,7 @@ RESULT_NAMES = {
     68: "entryAlreadyExists",
     69: "objectClassModsProhibited",
     80: "other",
+    122: "assertionFailed",
 }
 TRANSIENT_CODES = frozenset({3, 11, 51, 52, 80})
 RACE_CODES = frozenset({16, 20, 68})

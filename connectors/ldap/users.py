@@ -1,6 +1,10 @@
 """A user's entry brought to its desired state: create, update, rename or move, disable, delete.
 
-Each step reads the entry first and writes only what differs, so repeating an apply is harmless.
+An anchored user whose DN has not changed is written in one round trip: a modify guarded by an
+assertion (RFC 4528) that the entry at that DN is the anchored one *and* does not already hold
+the desired values, so nothing is written when nothing differs. When the guard fails (the entry
+moved, was renamed, or already matches), or there is no anchor, the entry is read and only what
+differs is written, so repeating an apply is harmless.
 A rename or move is a modify-DN followed by the references that name the old DN (groups,
 managers); if the process dies in between, the stale references are repaired the next time
 those groups or users are reconciled (each resolves its members and manager afresh).
@@ -8,6 +12,7 @@ those groups or users are reconciled (each resolves its members and manager afre
 
 from __future__ import annotations
 
+from connectors.ldap.ber import all_of, equals, holds_exactly, negate
 from connectors.ldap.connection import DELETE, REPLACE, Changes, Entry
 from connectors.ldap.directory import Directory, eq
 from connectors.ldap.names import parent_dn, parse_dn, same_dn
@@ -31,14 +36,20 @@ def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | Non
     values = layout.user_values(desired, manager_dn)
     if waiting and manager_attribute:
         values.pop(manager_attribute)  # keep whatever is there until the manager arrives
-    entry = locate_user(directory, anchor, desired.user_id)
     if layout.disable == "delete" and not desired.active:
+        entry = locate_user(directory, anchor, desired.user_id)
         if entry is None:
             return Applied(Action.UNCHANGED, None)
         directory.drop_references(entry.dn)
         session.delete(entry.dn)
         return Applied(Action.DISABLED, None)
     target_dn = layout.user_dn(desired, values)
+    if anchor and _write_if_different(directory, target_dn, anchor, values):
+        action = Action.UPDATED if desired.active else Action.DISABLED
+        if waiting:
+            raise NotReadyError(waiting)
+        return Applied(action, anchor)
+    entry = locate_user(directory, anchor, desired.user_id)
     if entry is None:
         uuid = session.add_reading_uuid(target_dn, layout.user_object_classes, values)
         applied = Applied(Action.CREATED, uuid or None)
@@ -46,7 +57,8 @@ def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | Non
         changed = _rename(directory, entry, target_dn)
         observed = _observed_after_rename(entry, target_dn) if changed else entry.attributes
         changes = diff(observed, values)
-        session.modify(target_dn, changes)
+        if changes:
+            session.modify(target_dn, changes)
         if not (changed or changes):
             action = Action.UNCHANGED
         elif desired.active:
@@ -57,6 +69,16 @@ def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | Non
     if waiting:
         raise NotReadyError(waiting)
     return applied
+
+
+def _write_if_different(
+    directory: Directory, dn: str, anchor: str, values: dict[str, list[str]]
+) -> bool:
+    """The one-round-trip update: replace every managed attribute at ``dn`` if the entry there
+    is the anchored one and differs from ``values``; False when that guard does not hold."""
+    guard = all_of([equals("entryUUID", anchor), negate(holds_exactly(values))])
+    changes: Changes = {a: [(REPLACE, v)] for a, v in values.items()}
+    return directory.session.modify_if(dn, changes, guard)
 
 
 def locate_user(directory: Directory, anchor: str | None, user_id: str) -> Entry | None:

@@ -12,7 +12,7 @@ from reconcile.model import DesiredGroup, DesiredIdentity, MemberRef
 
 def entries(conn: ldap3.Connection, base: str, search_filter: str) -> list[dict[str, Any]]:
     _, result, response, _ = conn.search(
-        base, search_filter, attributes=[ldap3.ALL_ATTRIBUTES, "entryUUID"]
+        base, search_filter, attributes=[ldap3.ALL_ATTRIBUTES, "entryUUID", "entryCSN"]
     )
     assert result["result"] in (0, 32), result
     return [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ldap3
 import pytest
 
+from connectors.ldap.connection import Session
 from connectors.ldap.names import dn_key, escape_dn_value, parse_dn
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
@@ -225,3 +226,34 @@ def test_hostile_names_round_trip_through_slapd(
     assert parse_dn(held["dn"])[0] == (("uid", name),)
     g = group_entry(directory_admin, ldap_settings.base_dn, name)
     assert g is not None and g["cn"] == [name] and dn_key(g["member"][0]) == dn_key(held["dn"])
+
+
+def test_an_anchored_change_is_one_guarded_modify_and_no_change_writes_nothing(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    created = ldap_target.apply(identity("fast"), None)
+    calls: list[str] = []
+    for name in ("search", "read", "modify", "modify_if"):
+        original = getattr(Session, name)
+
+        def spy(
+            self: Session, *args: object, _name: str = name, _original: object = original
+        ) -> object:
+            calls.append(_name)
+            return _original(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(Session, name, spy)
+    assert (
+        ldap_target.apply(identity("fast", title="Lead"), created.anchor).action is Action.UPDATED
+    )
+    assert calls == ["modify_if"]
+    assert user_entry(directory_admin, ldap_settings.base_dn, "fast")["title"] == ["Lead"]  # type: ignore[index]
+    before = user_entry(directory_admin, ldap_settings.base_dn, "fast")["entrycsn"]  # type: ignore[index]
+    calls.clear()
+    again = ldap_target.apply(identity("fast", title="Lead"), created.anchor)
+    assert again.action is Action.UNCHANGED
+    assert calls == ["modify_if", "search"]  # the guard failed: the entry already matched
+    assert user_entry(directory_admin, ldap_settings.base_dn, "fast")["entrycsn"] == before  # type: ignore[index]

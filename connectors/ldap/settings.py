@@ -145,7 +145,7 @@ class LdapSettings:
         ),
     )
     connections: int = field(
-        default=4,
+        default=8,
         metadata=_doc("connections used in parallel by one reconcile run", "LDAP_CONNECTIONS"),
     )
     timeout: timedelta = field(

@@ -68,6 +68,22 @@ class Directory:
             )
         return entry
 
+    def locate_to_delete(
+        self,
+        anchor: str | None,
+        naming_filter: str,
+        managed: Sequence[str],
+        what: str,
+    ) -> Entry | None:
+        """The entry a delete should remove: the anchored one, or without an anchor only one the
+        adoption policy would manage — never an unrelated entry that merely shares the name."""
+        try:
+            return self.locate(anchor, naming_filter, [], managed, what)
+        except PermanentTargetError:
+            if anchor:
+                raise
+            return None
+
     def user_dns(self, user_ids: Iterable[str]) -> dict[str, str]:
         """DN of each user ID (case-folded key) found among user entries under the base DN.
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from connectors.ldap.connection import ADD, DELETE, Changes, Entry
 from connectors.ldap.directory import Directory, eq
+from connectors.ldap.mapping import Layout
 from connectors.ldap.names import DnKey, dn_key, escape_dn_value, parent_dn, same_dn
-from reconcile.errors import NotReadyError, PermanentTargetError
+from reconcile.errors import NotReadyError
 from reconcile.model import DesiredGroup, Tombstone
 from reconcile.ports import Action, Applied
 
@@ -53,14 +54,17 @@ def apply_group(directory: Directory, desired: DesiredGroup, anchor: str | None)
     return applied
 
 
+def group_filter(layout: Layout, display_name: str) -> str:
+    return f"(&{eq('objectClass', layout.group_object_class)}{eq('cn', display_name)})"
+
+
 def locate_group(
     directory: Directory, anchor: str | None, display_name: str, attributes: list[str]
 ) -> Entry | None:
     layout = directory.layout
-    naming = f"(&{eq('objectClass', layout.group_object_class)}{eq('cn', display_name)})"
     return directory.locate(
         anchor,
-        naming,
+        group_filter(layout, display_name),
         ["cn", *attributes],
         (layout.groups_dn,),
         f"a group entry with cn={display_name}",
@@ -68,12 +72,13 @@ def locate_group(
 
 
 def delete_group(directory: Directory, tombstone: Tombstone, anchor: str | None) -> Applied:
-    try:
-        entry = locate_group(directory, anchor, tombstone.name, [])
-    except PermanentTargetError:
-        if anchor:
-            raise
-        entry = None  # not an entry scim-sync manages: nothing of ours to delete
+    layout = directory.layout
+    entry = directory.locate_to_delete(
+        anchor,
+        group_filter(layout, tombstone.name),
+        (layout.groups_dn,),
+        f"a group entry with cn={tombstone.name}",
+    )
     if entry is None:
         return Applied(Action.UNCHANGED, None)
     directory.session.delete(entry.dn)

@@ -15,8 +15,9 @@ from __future__ import annotations
 from connectors.ldap.ber import all_of, equals, holds_exactly, negate
 from connectors.ldap.connection import DELETE, REPLACE, Changes, Entry
 from connectors.ldap.directory import Directory, eq
+from connectors.ldap.mapping import Layout
 from connectors.ldap.names import parent_dn, parse_dn, same_dn
-from reconcile.errors import NotReadyError, PermanentTargetError
+from reconcile.errors import NotReadyError
 from reconcile.model import DesiredIdentity, Tombstone
 from reconcile.ports import Action, Applied
 
@@ -81,12 +82,15 @@ def _write_if_different(
     return directory.session.modify_if(dn, changes, guard)
 
 
+def user_filter(layout: Layout, user_id: str) -> str:
+    return f"(&{eq('objectClass', layout.user_class)}{eq(layout.uid_attribute, user_id)})"
+
+
 def locate_user(directory: Directory, anchor: str | None, user_id: str) -> Entry | None:
     layout = directory.layout
-    naming = f"(&{eq('objectClass', layout.user_class)}{eq(layout.uid_attribute, user_id)})"
     return directory.locate(
         anchor,
-        naming,
+        user_filter(layout, user_id),
         [*layout.managed_attributes, "objectClass"],
         (layout.users_dn, layout.disabled_dn),
         f"a user entry with {layout.uid_attribute}={user_id}",
@@ -99,12 +103,13 @@ def delete_user(directory: Directory, tombstone: Tombstone, anchor: str | None) 
     Without an anchor only an entry the adoption policy would manage is deleted, never an
     unrelated one that merely shares the user ID.
     """
-    try:
-        entry = locate_user(directory, anchor, tombstone.name)
-    except PermanentTargetError:
-        if anchor:
-            raise
-        entry = None  # not an entry scim-sync manages: nothing of ours to delete
+    layout = directory.layout
+    entry = directory.locate_to_delete(
+        anchor,
+        user_filter(layout, tombstone.name),
+        (layout.users_dn, layout.disabled_dn),
+        f"a user entry with {layout.uid_attribute}={tombstone.name}",
+    )
     if entry is None:
         return Applied(Action.UNCHANGED, None)
     directory.drop_references(entry.dn)

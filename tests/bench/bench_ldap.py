@@ -86,30 +86,29 @@ def raw_loop(url: str, base: str, users: int) -> tuple[float, float]:
 def reconciler(url: str, workdir: Path, users: int, connections: int) -> tuple[float, float]:
     """The same users staged through the SCIM store, then applied by ``run_once``."""
     ldap = settings_for(url, fresh_base(url), connections=connections)
-    runtime = compose(
-        Settings(database_url=f"sqlite:///{workdir / 'bench.db'}", ldap=ldap), migrate=True
-    )
-    actor = Actor("bench")
+    runtime = compose(Settings(database_url=f"sqlite:///{workdir / 'bench.db'}", ldap=ldap))
     try:
-        ids = [
-            runtime.store.create(USER_TYPE, entra_user(f"U{i:06d}"), actor).scim_id
-            for i in range(users)
-        ]
-        created = _timed_run(runtime)
-        for scim_id in ids:
-            runtime.store.patch(
-                USER_TYPE,
-                scim_id,
-                patch_body({"op": "replace", "path": "title", "value": "Lead"}),
-                actor,
-            )
-        modified = _timed_run(runtime)
-        return users / created, users / modified
+        return _stage_and_run(runtime, "U", "ldap", users)
     finally:
         runtime.dispose()
 
 
-def _timed_run(runtime: Any, target: str = "ldap") -> float:
+def _stage_and_run(runtime: Any, prefix: str, target: str, users: int) -> tuple[float, float]:
+    """Stage ``users`` creates and time one run, then a title change each and time another."""
+    actor = Actor("bench")
+    ids = [
+        runtime.store.create(USER_TYPE, entra_user(f"{prefix}{i:06d}"), actor).scim_id
+        for i in range(users)
+    ]
+    created = _timed_run(runtime, target)
+    change = patch_body({"op": "replace", "path": "title", "value": "Lead"})
+    for scim_id in ids:
+        runtime.store.patch(USER_TYPE, scim_id, change, actor)
+    modified = _timed_run(runtime, target)
+    return users / created, users / modified
+
+
+def _timed_run(runtime: Any, target: str) -> float:
     started = time.perf_counter()
     report = runtime.reconciler.run_once(only=[target])
     elapsed = time.perf_counter() - started
@@ -153,22 +152,8 @@ def run_loop_alone(workdir: Path, users: int, connections: int) -> tuple[float, 
     runtime.reconciler = Reconciler(
         runtime.ledger, runtime.ledger, [NoopTarget(connections)], clock=utcnow
     )
-    actor = Actor("bench")
     try:
-        ids = [
-            runtime.store.create(USER_TYPE, entra_user(f"N{i:06d}"), actor).scim_id
-            for i in range(users)
-        ]
-        created = _timed_run(runtime, "noop")
-        for scim_id in ids:
-            runtime.store.patch(
-                USER_TYPE,
-                scim_id,
-                patch_body({"op": "replace", "path": "title", "value": "L"}),
-                actor,
-            )
-        modified = _timed_run(runtime, "noop")
-        return users / created, users / modified
+        return _stage_and_run(runtime, "N", "noop", users)
     finally:
         runtime.dispose()
 

@@ -12,6 +12,7 @@ ldap3's ``receive_timeout``, which polls before every socket call.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import queue
 import socket
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ldap3 import (
     BASE,
@@ -201,6 +203,9 @@ class ConnectionPool:
         self._timeout = timeout
         self._tls = VerifiedTls(settings.tls_ca_file or None)
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
+        for url in settings.urls:
+            if settings.password and not settings.starttls and _cleartext_remote(url):
+                log.warning("ldap password would cross the network in clear", extra={"url": url})
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -278,6 +283,20 @@ class ConnectionPool:
                 _close(self._idle.get_nowait())
             except queue.Empty:
                 return
+
+
+def _cleartext_remote(url: str) -> bool:
+    """An ldap:// URL to a host other than this machine (no TLS unless StartTLS is on)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "ldap":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 def _set_timeouts(conn: Connection, seconds: float) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from ldap3.core.exceptions import LDAPSocketOpenError
 
+from connectors.ldap.connection import ConnectionPool
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
 from connectors.ldap.mapping import Layout
 from connectors.ldap.settings import LdapSettings, MappingError, parse_attribute_map
@@ -125,3 +128,23 @@ def test_errors_are_classified(error: Exception, kind: type[Exception]) -> None:
 def test_a_permanent_reason_names_the_operation_entry_and_code() -> None:
     reason = classify(LdapResultError("add", "uid=a,ou=people", 65, "requires 'sn'")).reason
     assert reason == "LDAP add of 'uid=a,ou=people' failed: objectClassViolation (requires 'sn')"
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("ldap://directory.example.org", True),
+        ("ldap://10.0.0.5:389", True),
+        ("ldap://127.0.0.1:389", False),
+        ("ldap://localhost", False),
+        ("ldaps://directory.example.org", False),
+    ],
+)
+def test_a_password_in_clear_to_another_host_is_warned_about(
+    url: str, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = LdapSettings(url=url, base_dn=BASE, bind_dn="cn=a", password="s3cret")
+    with caplog.at_level(logging.WARNING, logger="connectors.ldap.connection"):
+        ConnectionPool(settings, 1).close()
+    assert any("in clear" in r.getMessage() for r in caplog.records) is warned
+    assert "s3cret" not in caplog.text

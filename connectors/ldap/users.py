@@ -91,7 +91,7 @@ def locate_user(directory: Directory, anchor: str | None, user_id: str) -> Entry
     return directory.locate(
         anchor,
         user_filter(layout, user_id),
-        [*layout.managed_attributes, "objectClass"],
+        layout.managed_attributes,
         (layout.users_dn, layout.disabled_dn),
         f"a user entry with {layout.uid_attribute}={user_id}",
     )

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from connectors.entra_graph.sink import TokenSink, build_sink, describe_sink
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
+from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
 from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
@@ -88,6 +89,9 @@ class Runtime:
 
     def dispose(self) -> None:
         self.ledger.close()
+        for target in self.targets:
+            if isinstance(target, LdapTarget):
+                target.close()
         self.staging_engine.dispose()
         if self.idm_engine is not self.staging_engine:
             self.idm_engine.dispose()
@@ -117,6 +121,8 @@ def compose(
         db.upgrade_all(staging_engine, idm_engine)
     nudge = Nudge()
     targets: list[Target] = [IdentityStoreTarget(idm_engine, clock=clock)]
+    if settings.ldap.url:
+        targets.append(LdapTarget(settings.ldap))
     target_names = [t.name for t in targets]
     store = ResourceStore(staging_engine, clock=clock, on_change=nudge, targets=target_names)
     ledger = StagingLedger(staging_engine)

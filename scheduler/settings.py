@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from connectors.entra_graph.settings import GraphSettings
 from connectors.entra_graph.sink import sink_problems
+from connectors.ldap.settings import LdapSettings as LdapSettings
 
 PREFIX = "SCIM_SYNC_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -46,41 +47,6 @@ def format_duration(value: timedelta) -> str:
 
 def _doc(text: str, env: str, secret: bool = False) -> Any:
     return {"doc": text, "env": PREFIX + env, "secret": secret}
-
-
-@dataclass(frozen=True)
-class LdapSettings:
-    url: str = field(
-        default="",
-        metadata=_doc("LDAP URLs separated by spaces; unset means no LDAP target", "LDAP_URL"),
-    )
-    bind_dn: str = field(default="", metadata=_doc("DN to bind as", "LDAP_BIND_DN"))
-    password: str = field(
-        default="", metadata=_doc("password of the bind DN", "LDAP_PASSWORD", True)
-    )
-    base_dn: str = field(
-        default="", metadata=_doc("base DN, required with an LDAP URL", "LDAP_BASE_DN")
-    )
-    users_dn: str = field(
-        default="", metadata=_doc("where users live (default ou=people,BASE)", "LDAP_USERS_DN")
-    )
-    groups_dn: str = field(
-        default="", metadata=_doc("where groups live (default ou=groups,BASE)", "LDAP_GROUPS_DN")
-    )
-    disabled_dn: str = field(
-        default="",
-        metadata=_doc("where disabled users go (default ou=disabled,BASE)", "LDAP_DISABLED_DN"),
-    )
-    disable: str = field(
-        default="move", metadata=_doc("disable policy: move, attribute or delete", "LDAP_DISABLE")
-    )
-    tls_ca_file: str = field(
-        default="",
-        metadata=_doc("CA certificates for LDAPS/StartTLS; always verified", "LDAP_TLS_CA_FILE"),
-    )
-    starttls: bool = field(
-        default=False, metadata=_doc("upgrade ldap:// connections with StartTLS", "LDAP_STARTTLS")
-    )
 
 
 @dataclass(frozen=True)
@@ -238,10 +204,9 @@ def validate(settings: Settings) -> None:
         CronTrigger.from_crontab(settings.full_reconcile_cron, timezone="UTC")
     except ValueError as exc:
         raise SettingsError(f"SCIM_SYNC_FULL_RECONCILE_CRON: {exc}") from None
-    if settings.ldap.url and not settings.ldap.base_dn:
-        raise SettingsError("SCIM_SYNC_LDAP_BASE_DN is required when SCIM_SYNC_LDAP_URL is set")
-    if settings.ldap.disable not in ("move", "attribute", "delete"):
-        raise SettingsError("SCIM_SYNC_LDAP_DISABLE must be move, attribute or delete")
+    ldap_problems = settings.ldap.problems()
+    if ldap_problems:
+        raise SettingsError("; ".join(ldap_problems))
     if settings.admin_key and not (
         settings.admin_key.startswith("ssa_") and len(settings.admin_key) >= 36
     ):

@@ -1,0 +1,126 @@
+"""A group's entry and its membership, changed by value deltas only.
+
+``groupOfNames`` (and ``groupOfUniqueNames``) must have at least one member, while Entra creates
+every group empty and adds members later. scim-sync keeps such a group valid with one placeholder
+member, a DN that names no entry (``SCIM_SYNC_LDAP_EMPTY_GROUP_MEMBER``, default
+``cn=nobody,BASE``): it is written when the last real member leaves and removed in the same modify
+that adds the first one, so the group is never empty and nobody gains rights through it.
+"""
+
+from __future__ import annotations
+
+from connectors.ldap.connection import ADD, DELETE, Changes, Entry
+from connectors.ldap.directory import Directory, eq
+from connectors.ldap.mapping import Layout
+from connectors.ldap.names import DnKey, dn_key, escape_dn_value, parent_dn, same_dn
+from reconcile.errors import NotReadyError
+from reconcile.model import DesiredGroup, Tombstone
+from reconcile.ports import Action, Applied
+
+MODIFY_CHUNK = 5000
+"""Member values per modify, so one huge delta does not hit the server's size limits."""
+
+
+def apply_group(directory: Directory, desired: DesiredGroup, anchor: str | None) -> Applied:
+    layout = directory.layout
+    session = directory.session
+    attribute = layout.member_attribute
+    placeholder = layout.placeholder_member
+    wanted_ids = {m.user_id.casefold(): m.user_id for m in desired.members}
+    resolved = directory.user_dns(wanted_ids.values()) if wanted_ids else {}
+    missing = sorted(wanted_ids[k] for k in wanted_ids if k not in resolved)
+    wanted = {dn_key(dn): dn for dn in resolved.values()}
+    entry = locate_group(directory, anchor, desired.display_name, [attribute])
+    target_dn = layout.group_dn(desired.display_name)
+    if entry is None:
+        members = sorted(wanted.values()) or [placeholder]
+        first, rest = members[:MODIFY_CHUNK], members[MODIFY_CHUNK:]
+        uuid = session.add_reading_uuid(
+            target_dn, [layout.group_object_class], {"cn": [desired.display_name], attribute: first}
+        )
+        for start in range(0, len(rest), MODIFY_CHUNK):
+            session.modify(target_dn, {attribute: [(ADD, rest[start : start + MODIFY_CHUNK])]})
+        applied = Applied(Action.CREATED, uuid or None)
+    else:
+        renamed = _rename(directory, entry, target_dn, desired.display_name)
+        changed = _sync_members(directory, target_dn, entry, wanted)
+        action = Action.UPDATED if renamed or changed else Action.UNCHANGED
+        applied = Applied(action, entry.entry_uuid)
+    if missing:
+        shown = ", ".join(missing[:5])
+        raise NotReadyError(
+            f"waiting for {len(missing)} member(s) not yet in the directory: {shown}"
+        )
+    return applied
+
+
+def group_filter(layout: Layout, display_name: str) -> str:
+    return f"(&{eq('objectClass', layout.group_object_class)}{eq('cn', display_name)})"
+
+
+def locate_group(
+    directory: Directory, anchor: str | None, display_name: str, attributes: list[str]
+) -> Entry | None:
+    layout = directory.layout
+    return directory.locate(
+        anchor,
+        group_filter(layout, display_name),
+        ["cn", *attributes],
+        (layout.groups_dn,),
+        f"a group entry with cn={display_name}",
+    )
+
+
+def delete_group(directory: Directory, tombstone: Tombstone, anchor: str | None) -> Applied:
+    layout = directory.layout
+    entry = directory.locate_to_delete(
+        anchor,
+        group_filter(layout, tombstone.name),
+        (layout.groups_dn,),
+        f"a group entry with cn={tombstone.name}",
+    )
+    if entry is None:
+        return Applied(Action.UNCHANGED, None)
+    directory.session.delete(entry.dn)
+    return Applied(Action.DELETED, None)
+
+
+def _rename(directory: Directory, entry: Entry, target_dn: str, display_name: str) -> bool:
+    """A displayName change is a modify-DN; a change of case only rewrites ``cn``."""
+    session = directory.session
+    if not same_dn(entry.dn, target_dn):
+        new_parent = parent_dn(target_dn)
+        moved = not same_dn(parent_dn(entry.dn), new_parent)
+        session.move(entry.dn, f"cn={escape_dn_value(display_name)}", new_parent if moved else None)
+        return True
+    if entry.get("cn") != [display_name]:
+        session.modify(target_dn, {"cn": [(DELETE, entry.get("cn")), (ADD, [display_name])]})
+        return True
+    return False
+
+
+def _sync_members(directory: Directory, dn: str, entry: Entry, wanted: dict[DnKey, str]) -> bool:
+    """Add the missing members and delete the extra ones, keeping at least one value."""
+    layout = directory.layout
+    attribute = layout.member_attribute
+    placeholder = layout.placeholder_member
+    current = {dn_key(v): v for v in entry.get(attribute)}
+    placeholder_key = dn_key(placeholder)
+    has_placeholder = placeholder_key in current
+    current.pop(placeholder_key, None)
+    to_add = [v for k, v in wanted.items() if k not in current]
+    to_delete = [v for k, v in current.items() if k not in wanted]
+    changes: list[Changes] = []
+    for start in range(0, len(to_add), MODIFY_CHUNK):
+        changes.append({attribute: [(ADD, to_add[start : start + MODIFY_CHUNK])]})
+    if wanted and has_placeholder:
+        if not changes:
+            changes.append({attribute: []})
+        changes[0][attribute].append((DELETE, [placeholder]))
+    for start in range(0, len(to_delete), MODIFY_CHUNK):
+        changes.append({attribute: [(DELETE, to_delete[start : start + MODIFY_CHUNK])]})
+    if not wanted and to_delete and not has_placeholder:
+        changes[-1][attribute].append((ADD, [placeholder]))
+    for change in changes:
+        directory.session.modify(dn, change)
+    return bool(changes)

@@ -1,0 +1,225 @@
+"""The LDAP target's settings: typed, documented per field, read once by ``scheduler``.
+
+The field metadata (``doc``, ``env``, ``secret``) has the shape ``scheduler.settings`` expects,
+so the variables appear in ``describe()`` and the README like every other setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from connectors.ldap.names import DnSyntaxError, is_within
+
+PREFIX = "SCIM_SYNC_"
+DISABLE_POLICIES = ("move", "attribute", "delete")
+ADOPT_POLICIES = ("subtree", "anywhere", "never")
+GROUP_OBJECT_CLASSES = ("groupOfNames", "groupOfUniqueNames")
+
+
+def _doc(text: str, env: str, secret: bool = False) -> Any:
+    return {"doc": text, "env": PREFIX + env, "secret": secret}
+
+
+DEFAULT_ATTRIBUTE_MAP: Mapping[str, str] = {
+    "user_id": "uid",
+    "email": "mail",
+    "given_name": "givenName",
+    "family_name": "sn",
+    "display_name": "displayName",
+    "common_name": "cn",
+    "title": "title",
+    "department": "departmentNumber",
+    "employee_number": "employeeNumber",
+    "manager": "manager",
+}
+"""Model field → LDAP attribute (INTERFACE.md, LDAP defaults). ``common_name`` is the display
+name, else "given family", else the user ID (``cn`` is mandatory); ``family_name`` falls back to
+the user ID (``sn`` is mandatory); ``manager`` holds the manager's DN."""
+
+
+class MappingError(ValueError):
+    """The attribute map setting names an unknown field or a malformed pair."""
+
+
+def parse_attribute_map(text: str) -> dict[str, str]:
+    """The default map changed by ``field=attribute`` pairs (spaces or commas between them)."""
+    result = dict(DEFAULT_ATTRIBUTE_MAP)
+    for pair in text.replace(",", " ").split():
+        name, sep, attribute = pair.partition("=")
+        if not sep or name not in DEFAULT_ATTRIBUTE_MAP:
+            known = ", ".join(DEFAULT_ATTRIBUTE_MAP)
+            raise MappingError(
+                f"SCIM_SYNC_LDAP_ATTRIBUTE_MAP: '{pair}' is not field=attribute with a field "
+                f"among {known}"
+            )
+        if attribute:
+            result[name] = attribute
+        else:
+            result.pop(name, None)
+    for required in ("user_id",):
+        if required not in result:
+            raise MappingError(f"SCIM_SYNC_LDAP_ATTRIBUTE_MAP: '{required}' cannot be unmapped")
+    return result
+
+
+@dataclass(frozen=True)
+class LdapSettings:
+    url: str = field(
+        default="",
+        metadata=_doc("LDAP URLs separated by spaces; unset means no LDAP target", "LDAP_URL"),
+    )
+    bind_dn: str = field(default="", metadata=_doc("DN to bind as", "LDAP_BIND_DN"))
+    password: str = field(
+        default="", metadata=_doc("password of the bind DN", "LDAP_PASSWORD", True)
+    )
+    base_dn: str = field(
+        default="", metadata=_doc("base DN, required with an LDAP URL", "LDAP_BASE_DN")
+    )
+    users_dn: str = field(
+        default="", metadata=_doc("where users live (default ou=people,BASE)", "LDAP_USERS_DN")
+    )
+    groups_dn: str = field(
+        default="", metadata=_doc("where groups live (default ou=groups,BASE)", "LDAP_GROUPS_DN")
+    )
+    disabled_dn: str = field(
+        default="",
+        metadata=_doc("where disabled users go (default ou=disabled,BASE)", "LDAP_DISABLED_DN"),
+    )
+    disable: str = field(
+        default="move", metadata=_doc("disable policy: move, attribute or delete", "LDAP_DISABLE")
+    )
+    tls_ca_file: str = field(
+        default="",
+        metadata=_doc("CA certificates for LDAPS/StartTLS; always verified", "LDAP_TLS_CA_FILE"),
+    )
+    starttls: bool = field(
+        default=False, metadata=_doc("upgrade ldap:// connections with StartTLS", "LDAP_STARTTLS")
+    )
+    adopt: str = field(
+        default="subtree",
+        metadata=_doc(
+            "an existing entry with the same uid: subtree (adopt it only inside the users or "
+            "disabled DN), anywhere (adopt it anywhere under BASE), never (refuse it)",
+            "LDAP_ADOPT",
+        ),
+    )
+    user_object_classes: str = field(
+        default="inetOrgPerson organizationalPerson person top",
+        metadata=_doc("object classes of a new user entry", "LDAP_USER_OBJECT_CLASSES"),
+    )
+    user_rdn: str = field(
+        default="uid",
+        metadata=_doc(
+            "attribute naming a user entry (uid, or cn for display names)", "LDAP_USER_RDN"
+        ),
+    )
+    group_object_class: str = field(
+        default="groupOfNames",
+        metadata=_doc(
+            "groupOfNames (member) or groupOfUniqueNames (uniqueMember)", "LDAP_GROUP_OBJECT_CLASS"
+        ),
+    )
+    attribute_map: str = field(
+        default="",
+        metadata=_doc(
+            "changes to the user attribute map as field=attribute pairs, e.g. "
+            "'department=ou title=' (an empty attribute stops writing that field)",
+            "LDAP_ATTRIBUTE_MAP",
+        ),
+    )
+    disabled_attribute: str = field(
+        default="employeeType=disabled",
+        metadata=_doc(
+            "attribute=value set on a disabled user under the 'attribute' policy",
+            "LDAP_DISABLED_ATTRIBUTE",
+        ),
+    )
+    empty_group_member: str = field(
+        default="",
+        metadata=_doc(
+            "placeholder member of a group with no members (default cn=nobody,BASE)",
+            "LDAP_EMPTY_GROUP_MEMBER",
+        ),
+    )
+    connections: int = field(
+        default=8,
+        metadata=_doc("connections used in parallel by one reconcile run", "LDAP_CONNECTIONS"),
+    )
+    timeout: timedelta = field(
+        default=timedelta(seconds=10),
+        metadata=_doc("connect and response timeout of one LDAP operation", "LDAP_TIMEOUT"),
+    )
+
+    @property
+    def urls(self) -> list[str]:
+        return self.url.split()
+
+    def under_base(self, value: str, default_rdn: str) -> str:
+        return value or f"{default_rdn},{self.base_dn}"
+
+    @property
+    def people(self) -> str:
+        return self.under_base(self.users_dn, "ou=people")
+
+    @property
+    def groups(self) -> str:
+        return self.under_base(self.groups_dn, "ou=groups")
+
+    @property
+    def disabled(self) -> str:
+        return self.under_base(self.disabled_dn, "ou=disabled")
+
+    @property
+    def placeholder_member(self) -> str:
+        return self.under_base(self.empty_group_member, "cn=nobody")
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, each naming its variable; empty when usable."""
+        if not self.url:
+            return []
+        out = []
+        if not self.base_dn:
+            out.append("SCIM_SYNC_LDAP_BASE_DN is required when SCIM_SYNC_LDAP_URL is set")
+        for url in self.urls:
+            if not url.lower().startswith(("ldap://", "ldaps://")):
+                out.append(f"SCIM_SYNC_LDAP_URL: '{url}' is not an ldap:// or ldaps:// URL")
+        if self.disable not in DISABLE_POLICIES:
+            out.append("SCIM_SYNC_LDAP_DISABLE must be move, attribute or delete")
+        if self.adopt not in ADOPT_POLICIES:
+            out.append("SCIM_SYNC_LDAP_ADOPT must be subtree, anywhere or never")
+        if self.group_object_class not in GROUP_OBJECT_CLASSES:
+            out.append(
+                "SCIM_SYNC_LDAP_GROUP_OBJECT_CLASS must be groupOfNames or groupOfUniqueNames"
+            )
+        if "=" not in self.disabled_attribute:
+            out.append("SCIM_SYNC_LDAP_DISABLED_ATTRIBUTE must look like attribute=value")
+        try:
+            parse_attribute_map(self.attribute_map)
+        except MappingError as exc:
+            out.append(str(exc))
+        if self.connections < 1:
+            out.append("SCIM_SYNC_LDAP_CONNECTIONS must be at least 1")
+        has_tls = self.starttls or any(u.lower().startswith("ldaps://") for u in self.urls)
+        if self.tls_ca_file and not has_tls:
+            out.append(
+                "SCIM_SYNC_LDAP_TLS_CA_FILE is set but no URL is ldaps:// and "
+                "SCIM_SYNC_LDAP_STARTTLS is off: the connection would not use TLS"
+            )
+        for name, dn in (
+            ("USERS_DN", self.people),
+            ("GROUPS_DN", self.groups),
+            ("DISABLED_DN", self.disabled),
+        ):
+            if self.base_dn and not _within(dn, self.base_dn):
+                out.append(f"SCIM_SYNC_LDAP_{name}: '{dn}' must lie below SCIM_SYNC_LDAP_BASE_DN")
+        return out
+
+
+def _within(dn: str, base: str) -> bool:
+    try:
+        return is_within(dn, base)
+    except DnSyntaxError:
+        return False

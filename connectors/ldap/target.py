@@ -1,0 +1,114 @@
+"""The LDAP directory as a reconcile target.
+
+``apply`` borrows a pooled connection, makes sure the users, groups and disabled containers
+exist (once per process), then hands the resource to the user or group path. A connection that
+breaks under an operation is replaced and the whole apply retried briefly with tenacity (every
+step re-reads before it writes, so a repeat is safe); anything else is classified once, in
+:func:`connectors.ldap.errors.classify`, and raised with the LDAP error as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import tenacity
+from ldap3.core.exceptions import LDAPException
+
+from connectors.ldap.connection import ConnectionPool, Session
+from connectors.ldap.directory import Directory
+from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
+from connectors.ldap.groups import apply_group, delete_group
+from connectors.ldap.mapping import Layout
+from connectors.ldap.names import first_value, is_within, parse_dn
+from connectors.ldap.settings import LdapSettings
+from connectors.ldap.users import apply_user, delete_user
+from reconcile.errors import TargetError, TargetUnavailableError
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
+from reconcile.ports import Applied
+
+log = logging.getLogger(__name__)
+
+ENTRY_ALREADY_EXISTS = 68
+
+
+class LdapTarget:
+    name = "ldap"
+
+    def __init__(
+        self,
+        settings: LdapSettings,
+        *,
+        pool: ConnectionPool | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        reconnect_attempts: int = 3,
+    ) -> None:
+        self.layout = Layout.from_settings(settings)
+        self.parallelism = settings.connections
+        self._pool = pool or ConnectionPool(settings, settings.connections)
+        self._containers_ready = False
+        self._lock = threading.Lock()
+        self._retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(ConnectionLostError),
+            stop=tenacity.stop_after_attempt(reconnect_attempts),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
+            sleep=sleep,
+            reraise=True,
+        )
+
+    def apply(self, desired: Desired, anchor: str | None) -> Applied:
+        try:
+            return self._retrying(self._apply_once, desired, anchor)
+        except TargetError:
+            raise
+        except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
+            raise classify(exc) from exc
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _apply_once(self, desired: Desired, anchor: str | None) -> Applied:
+        with self._pool.session() as session:
+            self._ensure_containers(session)
+            directory = Directory(session, self.layout)
+            if isinstance(desired, DesiredIdentity):
+                return apply_user(directory, desired, anchor)
+            if isinstance(desired, DesiredGroup):
+                return apply_group(directory, desired, anchor)
+            if desired.kind is ResourceKind.GROUP:
+                return delete_group(directory, desired, anchor)
+            return delete_user(directory, desired, anchor)
+
+    def _ensure_containers(self, session: Session) -> None:
+        """Create the users, groups and disabled OUs below the base DN if they are missing."""
+        if self._containers_ready:
+            return
+        with self._lock:
+            if self._containers_ready:
+                return
+            layout = self.layout
+            if session.read(layout.base_dn, ["1.1"]) is None:
+                raise TargetUnavailableError(
+                    f"the base DN '{layout.base_dn}' does not exist in the directory "
+                    "(SCIM_SYNC_LDAP_BASE_DN)"
+                )
+            for dn in dict.fromkeys((layout.users_dn, layout.groups_dn, layout.disabled_dn)):
+                if session.read(dn, ["1.1"]) is not None:
+                    continue
+                rdn = parse_dn(dn)[0]
+                if rdn[0][0].lower() != "ou" or not is_within(dn, layout.base_dn):
+                    raise TargetUnavailableError(
+                        f"the container '{dn}' does not exist and is not an ou= entry below the "
+                        "base DN that scim-sync could create; create it"
+                    )
+                try:
+                    session.add(dn, ["organizationalUnit"], {"ou": [first_value(dn)]})
+                except LdapResultError as exc:
+                    if exc.code != ENTRY_ALREADY_EXISTS:  # another worker was first: fine
+                        raise TargetUnavailableError(
+                            f"cannot create the container '{dn}': {exc}; create it"
+                        ) from exc
+                log.info("ldap container created", extra={"dn": dn})
+            self._containers_ready = True

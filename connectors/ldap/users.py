@@ -1,0 +1,156 @@
+"""A user's entry brought to its desired state: create, update, rename or move, disable, delete.
+
+An anchored user whose DN has not changed is written in one round trip: a modify guarded by an
+assertion (RFC 4528) that the entry at that DN is the anchored one *and* does not already hold
+the desired values, so nothing is written when nothing differs. When the guard fails (the entry
+moved, was renamed, or already matches), or there is no anchor, the entry is read and only what
+differs is written, so repeating an apply is harmless.
+A rename or move is a modify-DN followed by the references that name the old DN (groups,
+managers); if the process dies in between, the stale references are repaired the next time
+those groups or users are reconciled (each resolves its members and manager afresh).
+"""
+
+from __future__ import annotations
+
+from connectors.ldap.ber import all_of, equals, holds_exactly, negate
+from connectors.ldap.connection import DELETE, REPLACE, Changes, Entry
+from connectors.ldap.directory import Directory, eq
+from connectors.ldap.mapping import Layout
+from connectors.ldap.names import parent_dn, parse_dn, same_dn
+from reconcile.errors import NotReadyError
+from reconcile.model import DesiredIdentity, Tombstone
+from reconcile.ports import Action, Applied
+
+
+def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | None) -> Applied:
+    layout = directory.layout
+    session = directory.session
+    manager_attribute = layout.attributes.get("manager")
+    manager_dn: str | None = None
+    waiting: str | None = None
+    if manager_attribute and desired.manager_user_id:
+        manager_dn = directory.user_dns([desired.manager_user_id]).get(
+            desired.manager_user_id.casefold()
+        )
+        if manager_dn is None:
+            waiting = f"waiting for manager '{desired.manager_user_id}' to reach the directory"
+    values = layout.user_values(desired, manager_dn)
+    if waiting and manager_attribute:
+        values.pop(manager_attribute)  # keep whatever is there until the manager arrives
+    if layout.disable == "delete" and not desired.active:
+        entry = locate_user(directory, anchor, desired.user_id)
+        if entry is None:
+            return Applied(Action.UNCHANGED, None)
+        directory.drop_references(entry.dn)
+        session.delete(entry.dn)
+        return Applied(Action.DISABLED, None)
+    target_dn = layout.user_dn(desired, values)
+    if anchor and _write_if_different(directory, target_dn, anchor, values):
+        action = Action.UPDATED if desired.active else Action.DISABLED
+        if waiting:
+            raise NotReadyError(waiting)
+        return Applied(action, anchor)
+    entry = locate_user(directory, anchor, desired.user_id)
+    if entry is None:
+        uuid = session.add_reading_uuid(target_dn, layout.user_object_classes, values)
+        applied = Applied(Action.CREATED, uuid or None)
+    else:
+        changed = _rename(directory, entry, target_dn)
+        observed = _observed_after_rename(entry, target_dn) if changed else entry.attributes
+        changes = diff(observed, values)
+        if changes:
+            session.modify(target_dn, changes)
+        if not (changed or changes):
+            action = Action.UNCHANGED
+        elif desired.active:
+            action = Action.UPDATED
+        else:
+            action = Action.DISABLED
+        applied = Applied(action, entry.entry_uuid)
+    if waiting:
+        raise NotReadyError(waiting)
+    return applied
+
+
+def _write_if_different(
+    directory: Directory, dn: str, anchor: str, values: dict[str, list[str]]
+) -> bool:
+    """The one-round-trip update: replace every managed attribute at ``dn`` if the entry there
+    is the anchored one and differs from ``values``; False when that guard does not hold."""
+    guard = all_of([equals("entryUUID", anchor), negate(holds_exactly(values))])
+    changes: Changes = {a: [(REPLACE, v)] for a, v in values.items()}
+    return directory.session.modify_if(dn, changes, guard)
+
+
+def user_filter(layout: Layout, user_id: str) -> str:
+    return f"(&{eq('objectClass', layout.user_class)}{eq(layout.uid_attribute, user_id)})"
+
+
+def locate_user(directory: Directory, anchor: str | None, user_id: str) -> Entry | None:
+    layout = directory.layout
+    return directory.locate(
+        anchor,
+        user_filter(layout, user_id),
+        layout.managed_attributes,
+        (layout.users_dn, layout.disabled_dn),
+        f"a user entry with {layout.uid_attribute}={user_id}",
+    )
+
+
+def delete_user(directory: Directory, tombstone: Tombstone, anchor: str | None) -> Applied:
+    """Entra deleted the user: its memberships and manager references go, then the entry.
+
+    Without an anchor only an entry the adoption policy would manage is deleted, never an
+    unrelated one that merely shares the user ID.
+    """
+    layout = directory.layout
+    entry = directory.locate_to_delete(
+        anchor,
+        user_filter(layout, tombstone.name),
+        (layout.users_dn, layout.disabled_dn),
+        f"a user entry with {layout.uid_attribute}={tombstone.name}",
+    )
+    if entry is None:
+        return Applied(Action.UNCHANGED, None)
+    directory.drop_references(entry.dn)
+    directory.session.delete(entry.dn)
+    return Applied(Action.DELETED, None)
+
+
+def _rename(directory: Directory, entry: Entry, target_dn: str) -> bool:
+    """Modify-DN the entry to ``target_dn`` if it lives elsewhere; references follow."""
+    if same_dn(entry.dn, target_dn):
+        return False
+    new_rdn = target_dn[: len(target_dn) - len(parent_dn(target_dn)) - 1]
+    new_parent = parent_dn(target_dn)
+    moved = not same_dn(parent_dn(entry.dn), new_parent)
+    directory.session.move(entry.dn, new_rdn, new_parent if moved else None)
+    directory.follow_rename(entry.dn, target_dn)
+    return True
+
+
+def _observed_after_rename(entry: Entry, target_dn: str) -> dict[str, list[str]]:
+    """The attributes as the server holds them after a modify-DN that dropped the old RDN."""
+    observed = dict(entry.attributes)
+    old = parse_dn(entry.dn)[0]
+    new = parse_dn(target_dn)[0]
+    for attribute, value in old:
+        key = attribute.lower()
+        observed[key] = [v for v in observed.get(key, []) if v.casefold() != value.casefold()]
+    for attribute, value in new:
+        key = attribute.lower()
+        if value.casefold() not in (v.casefold() for v in observed.get(key, [])):
+            observed[key] = [*observed.get(key, []), value]
+    return observed
+
+
+def diff(observed: dict[str, list[str]], wanted: dict[str, list[str]]) -> Changes:
+    """Replace what differs, delete what should be absent; values compare exactly, so a
+    change of case in a name is written too."""
+    changes: Changes = {}
+    for attribute, values in wanted.items():
+        current = observed.get(attribute.lower(), [])
+        if sorted(current) == sorted(values):
+            continue
+        changes[attribute] = [(REPLACE, values)] if values else [(DELETE, [])]
+    return changes

@@ -1,0 +1,225 @@
+"""Benchmark: users applied into slapd by the reconciler vs a raw one-connection ldap3 loop.
+
+Everything runs in one process against one throwaway slapd (nosync, indexed as a production
+directory should be): N creates then N modifies (a title change), four ways, each in its own
+subtree:
+
+- raw: the baseline, one plain SYNC connection writing blindly, one operation after the other;
+- connector: ``LdapTarget.apply`` from as many threads as it has connections, as the run loop
+  calls it, without the ledger (finds the entry, compares, writes, anchors by entryUUID);
+- reconciler: ``run_once`` end to end (ledger → load desired state → apply → record outcome);
+- run loop alone: ``run_once`` with a target that does nothing, i.e. the ledger's own ceiling.
+
+The machine is shared, so its load drifts: the work is cut into slices and the four ways take
+turns slice by slice, each rate summed over all its slices. Rates are printed with their ratio to
+the raw loop; nothing asserts a time.
+Run:  .venv/bin/python -m tests.bench.bench_ldap [--users 5000] [--connections 8] [--slices 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import ldap3
+
+from connectors.ldap.settings import LdapSettings
+from connectors.ldap.target import LdapTarget
+from inbound.schema import USER_TYPE
+from inbound.staging.store import Actor
+from reconcile.model import Desired, DesiredIdentity
+from reconcile.ports import Action, Applied
+from reconcile.runner import Reconciler
+from scheduler.composition import Runtime, compose, utcnow
+from scheduler.settings import Settings
+from tests.ldap.conftest import fresh_base, settings_for
+from tests.ldap.server import ROOT_DN, ROOT_PW, SlapdServer
+from tests.support import entra_user, patch_body
+
+PERSON: dict[str, Any] = {
+    "email": "c@example.com",
+    "given_name": "Given",
+    "family_name": "Family",
+    "display_name": "User",
+    "title": "Engineer",
+    "department": "Research",
+}
+
+
+class RawLoop:
+    """Adds then modifies over one plain SYNC connection: the fastest simple client."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = ldap3.Connection(
+            ldap3.Server(url, get_info=ldap3.NONE),
+            ROOT_DN,
+            ROOT_PW,
+            auto_bind=True,
+            check_names=False,
+        )
+        self.people = f"ou=people,{fresh_base(url)}"
+        self.conn.add(self.people, ["organizationalUnit"], {"ou": "people"})
+
+    def create(self, numbers: range) -> None:
+        for i in numbers:
+            user_id = f"R{i:06d}"
+            attributes = {
+                "uid": user_id,
+                "cn": f"User {user_id}",
+                "sn": "Family",
+                "givenName": "Given",
+                "displayName": f"User {user_id}",
+                "mail": f"{user_id.lower()}@example.com",
+                "title": "Engineer",
+                "departmentNumber": "Research",
+                "employeeNumber": user_id,
+            }
+            classes = ["inetOrgPerson", "organizationalPerson", "person", "top"]
+            assert self.conn.add(f"uid={user_id},{self.people}", classes, attributes)
+
+    def modify(self, numbers: range) -> None:
+        for i in numbers:
+            change = {"title": [(ldap3.MODIFY_REPLACE, ["Lead"])]}
+            assert self.conn.modify(f"uid=R{i:06d},{self.people}", change)
+
+    def close(self) -> None:
+        self.conn.unbind()
+
+
+class ConnectorAlone:
+    """The target called from ``connections`` threads at once, as the run loop calls it."""
+
+    def __init__(self, settings: LdapSettings) -> None:
+        self.target = LdapTarget(settings)
+        self.pool = ThreadPoolExecutor(settings.connections)
+        self.anchors: dict[int, str | None] = {}
+
+    def _desired(self, i: int, **changes: Any) -> DesiredIdentity:
+        return replace(DesiredIdentity(f"s{i}", 1, f"C{i:06d}", **PERSON), **changes)
+
+    def create(self, numbers: range) -> None:
+        applied = self.pool.map(lambda i: self.target.apply(self._desired(i), None), numbers)
+        self.anchors.update(zip(numbers, (a.anchor for a in applied), strict=True))
+
+    def modify(self, numbers: range) -> None:
+        def change(i: int) -> Applied:
+            return self.target.apply(self._desired(i, generation=2, title="Lead"), self.anchors[i])
+
+        assert {a.action for a in self.pool.map(change, numbers)} == {Action.UPDATED}
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        self.target.close()
+
+
+class ThroughReconciler:
+    """Users staged through the SCIM store (not timed), then one ``run_once`` (timed)."""
+
+    def __init__(self, runtime: Runtime, target: str, prefix: str) -> None:
+        self.runtime, self.target, self.prefix = runtime, target, prefix
+        self.actor = Actor("bench")
+        self.ids: dict[int, str] = {}
+        self.change = patch_body({"op": "replace", "path": "title", "value": "Lead"})
+
+    def stage_create(self, numbers: range) -> None:
+        for i in numbers:
+            body = entra_user(f"{self.prefix}{i:06d}")
+            self.ids[i] = self.runtime.store.create(USER_TYPE, body, self.actor).scim_id
+
+    def stage_modify(self, numbers: range) -> None:
+        for i in numbers:
+            self.runtime.store.patch(USER_TYPE, self.ids[i], self.change, self.actor)
+
+    def create(self, numbers: range) -> None:
+        self._run()
+
+    def modify(self, numbers: range) -> None:
+        self._run()
+
+    def _run(self) -> None:
+        done = self.runtime.reconciler.run_once(only=[self.target]).targets[0]
+        assert done.retrying == done.dead == 0 and done.unavailable is None, done
+
+    def close(self) -> None:
+        self.runtime.dispose()
+
+
+class NoopTarget:
+    """Applies nothing: what is left is the run loop's and the ledger's own cost."""
+
+    name = "noop"
+
+    def __init__(self, parallelism: int) -> None:
+        self.parallelism = parallelism
+
+    def apply(self, desired: Desired, anchor: str | None) -> Applied:
+        return Applied(Action.UPDATED, anchor or desired.scim_id)
+
+
+def contenders(url: str, workdir: Path, connections: int) -> dict[str, Any]:
+    settings = settings_for(url, fresh_base(url), connections=connections)
+    with_ldap = compose(
+        Settings(
+            database_url=f"sqlite:///{workdir / 'bench.db'}",
+            ldap=replace(settings, base_dn=fresh_base(url)),
+        )
+    )
+    alone = compose(Settings(database_url=f"sqlite:///{workdir / 'noop.db'}"))
+    alone.reconciler = Reconciler(
+        alone.ledger, alone.ledger, [NoopTarget(connections)], clock=utcnow
+    )
+    return {
+        "raw ldap3 loop (baseline)": RawLoop(url),
+        f"connector, {connections} connections": ConnectorAlone(settings),
+        "reconciler run_once": ThroughReconciler(with_ldap, "ldap", "U"),
+        "run loop + ledger, no-op target": ThroughReconciler(alone, "noop", "N"),
+    }
+
+
+def measure(ways: dict[str, Any], users: int, slices: int) -> dict[str, tuple[float, float]]:
+    elapsed = {name: [0.0, 0.0] for name in ways}
+    step = max(1, users // slices)
+    for phase, verb in enumerate(("create", "modify")):
+        for start in range(0, users, step):
+            numbers = range(start, min(users, start + step))
+            for name, way in ways.items():
+                stage = getattr(way, f"stage_{verb}", None)
+                if stage is not None:
+                    stage(numbers)
+                started = time.perf_counter()
+                getattr(way, verb)(numbers)
+                elapsed[name][phase] += time.perf_counter() - started
+    return {name: (users / add, users / mod) for name, (add, mod) in elapsed.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=LdapSettings().connections)
+    parser.add_argument("--slices", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-ldap-") as tmp:
+        workdir = Path(tmp)
+        server = SlapdServer(workdir / "slapd")
+        server.start()
+        ways = contenders(server.url, workdir, args.connections)
+        try:
+            rows = measure(ways, args.users, args.slices)
+        finally:
+            for way in ways.values():
+                way.close()
+            server.stop()
+    raw_add, raw_mod = rows["raw ldap3 loop (baseline)"]
+    print(f"users: {args.users} in {args.slices} interleaved slices; slapd nosync; SQLite staging")
+    print(f"{'':34}{'creates/s':>10}{'ratio':>7}{'modifies/s':>12}{'ratio':>7}")
+    for name, (add, mod) in rows.items():
+        print(f"{name:34}{add:>10,.0f}{add / raw_add:>7.2f}{mod:>12,.0f}{mod / raw_mod:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()

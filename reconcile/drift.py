@@ -44,6 +44,8 @@ class Observed:
     name: str
     attributes: Mapping[str, object] = field(default_factory=dict)
     members: frozenset[str] | None = None
+    locator: str | None = None
+    """The target's own address of the entry (an LDAP DN), for removing an orphan."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,9 @@ class PlannedChange:
 class Inventory(Protocol):
     """What a target offers for planning and drift repair, besides ``apply``."""
 
+    @property
+    def name(self) -> str: ...
+
     def observe(self, desired: Desired, anchor: str | None) -> Observed | None:
         """The entry ``desired`` maps to, or None when the target does not hold it."""
         ...
@@ -85,6 +90,27 @@ class Inventory(Protocol):
     def remove_orphan(self, observed: Observed) -> Applied:
         """Delete an entry in the managed scope that no staged resource accounts for."""
         ...
+
+    def expected(self, desired: DesiredIdentity | DesiredGroup) -> Mapping[str, object] | None:
+        """What the target would hold for ``desired``, in the vocabulary of
+        ``Observed.attributes``; None when it should hold nothing (e.g. a disabled user under a
+        delete policy)."""
+        ...
+
+
+def expectation(
+    target: object, desired: DesiredIdentity | DesiredGroup
+) -> Mapping[str, object] | None:
+    """A target's own expectation when it has one; the desired attributes otherwise."""
+    expected = getattr(target, "expected", None)
+    return expected(desired) if callable(expected) else desired_attributes(desired)
+
+
+class _Unset:
+    """Marks a parameter that was not given (None has a meaning of its own there)."""
+
+
+UNSET = _Unset()
 
 
 def desired_attributes(desired: DesiredIdentity | DesiredGroup) -> dict[str, object]:
@@ -100,17 +126,31 @@ def _name(desired: Desired) -> str:
     return desired.name
 
 
-def plan(target: str, desired: Desired | None, observed: Observed | None) -> list[PlannedChange]:
+def plan(
+    target: str,
+    desired: Desired | None,
+    observed: Observed | None,
+    expected: Mapping[str, object] | _Unset | None = UNSET,
+) -> list[PlannedChange]:
     """The smallest set of changes that turns ``observed`` into ``desired``.
 
     ``desired`` None means no staged resource accounts for the entry: an orphan to delete.
+    ``expected`` is the target's view of ``desired`` (see :func:`expectation`); left out, the
+    desired attributes themselves.
     """
+    if isinstance(expected, _Unset) and isinstance(desired, DesiredIdentity | DesiredGroup):
+        expected = desired_attributes(desired)
+    if desired is not None and not isinstance(desired, Tombstone) and expected is None:
+        if observed is None:
+            return []  # the target should hold nothing, and holds nothing
+        return [PlannedChange(target, "delete", observed.kind, observed.name, desired.scim_id)]
     if desired is None or isinstance(desired, Tombstone):
         if observed is None:
             return []
         scim_id = desired.scim_id if desired is not None else observed.scim_id
         return [PlannedChange(target, "delete", observed.kind, observed.name, scim_id)]
-    wanted = desired_attributes(desired)
+    assert isinstance(expected, Mapping)
+    wanted = dict(expected)
     name = _name(desired)
     if observed is None:
         diff: dict[str, tuple[object, object]] = {

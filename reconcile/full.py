@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from reconcile.drift import Inventory, Observed, PlannedChange, plan
+from reconcile.drift import Inventory, Observed, PlannedChange, expectation, plan
 from reconcile.errors import TargetError
-from reconcile.model import ResourceKind, Tombstone
+from reconcile.model import DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.policy import MassChangeBrake
 from reconcile.ports import DesiredStateSource, Target, WorkItem
 
@@ -41,6 +41,11 @@ class DriftLedger(Protocol):
 
     def peek(self, target: str, now: datetime, limit: int) -> list[WorkItem]:
         """What is due, without claiming it."""
+        ...
+
+    def ids_by_name(self, kind: ResourceKind, names: Sequence[str]) -> dict[str, str]:
+        """Casefolded userName or group displayName → scim_id of live staged resources, for
+        entries the target holds without a known anchor."""
         ...
 
 
@@ -125,7 +130,8 @@ class FullReconciler:
                         continue
                     report.compared += 1
                     observed = target.observe(state, item.anchor)
-                    report.changes.extend(plan(target.name, state, observed))
+                    expected = None if isinstance(state, Tombstone) else expectation(target, state)
+                    report.changes.extend(plan(target.name, state, observed, expected))
             reports.append(report)
         return reports
 
@@ -146,24 +152,32 @@ class FullReconciler:
             for observed in target.inventory(kind):
                 page.append(observed)
                 if len(page) >= self._page:
-                    self._compare_page(name, page, anchors, seen, orphans, report, dry_run)
+                    self._compare_page(target, kind, page, anchors, seen, orphans, report, dry_run)
                     page = []
                     if progress:
                         progress(name, report.compared)
-            self._compare_page(name, page, anchors, seen, orphans, report, dry_run)
+            self._compare_page(target, kind, page, anchors, seen, orphans, report, dry_run)
             if progress:
                 progress(name, report.compared)
         missing = [i for i in self._ledger.applied_ids(name) if i not in seen]
-        report.missing = len(missing)
         for start in range(0, len(missing), self._page):
             chunk = missing[start : start + self._page]
             desired = self._source.load(chunk)
+            absent = [
+                i
+                for i in chunk
+                if isinstance(desired.get(i), DesiredIdentity | DesiredGroup)
+                and expectation(target, desired[i]) is not None  # type: ignore[arg-type]
+            ]
+            report.missing += len(absent)
             if dry_run:
-                for scim_id in chunk:
-                    if scim_id in desired:
-                        report.changes.extend(plan(name, desired[scim_id], None))
-            else:
-                self._ledger.mark_drifted(name, chunk, self._clock())
+                for scim_id in absent:
+                    state = desired[scim_id]
+                    report.changes.extend(
+                        plan(name, state, None, expectation(target, state))  # type: ignore[arg-type]
+                    )
+            elif absent:
+                self._ledger.mark_drifted(name, absent, self._clock())
         report.orphans = len(orphans)
         if dry_run:
             report.changes.extend(c for o in orphans for c in plan(name, None, o))
@@ -176,7 +190,8 @@ class FullReconciler:
 
     def _compare_page(
         self,
-        name: str,
+        target: Inventory,
+        kind: ResourceKind,
         page: list[Observed],
         anchors: dict[str, str],
         seen: set[str],
@@ -186,7 +201,13 @@ class FullReconciler:
     ) -> None:
         if not page:
             return
-        owners = [o.scim_id or anchors.get(o.anchor) for o in page]
+        name = target.name
+        by_name = self._ledger.ids_by_name(
+            kind, [o.name for o in page if not (o.scim_id or anchors.get(o.anchor))]
+        )
+        owners = [
+            o.scim_id or anchors.get(o.anchor) or by_name.get(o.name.casefold()) for o in page
+        ]
         desired = self._source.load([i for i in owners if i])
         drifted: list[str] = []
         for observed, scim_id in zip(page, owners, strict=True):
@@ -196,7 +217,7 @@ class FullReconciler:
                 orphans.append(observed)
                 continue
             seen.add(state.scim_id)
-            changes = plan(name, state, observed)
+            changes = plan(name, state, observed, expectation(target, state))
             if changes:
                 drifted.append(state.scim_id)
                 if dry_run:

@@ -6,14 +6,14 @@ scim-sync (no anchor) is never reported as an orphan.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
 
 from connectors.identity_store.tables import group_members, groups, identities
-from reconcile.drift import GROUP_ATTRIBUTES, IDENTITY_ATTRIBUTES, Observed
-from reconcile.model import Desired, ResourceKind
+from reconcile.drift import GROUP_ATTRIBUTES, IDENTITY_ATTRIBUTES, Observed, desired_attributes
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
 from reconcile.ports import Action, Applied
 
 I = identities.c  # noqa: E741
@@ -92,6 +92,10 @@ class IdentityStoreInventory:
                         members[group_id].add(user_id)
                     page = [self._observed_group(r, frozenset(members[r.scim_id])) for r in rows]
             yield from page
+
+    def expected(self, desired: DesiredIdentity | DesiredGroup) -> Mapping[str, object] | None:
+        """The store keeps every desired attribute as it is."""
+        return desired_attributes(desired)
 
     def remove_orphan(self, observed: Observed) -> Applied:
         with self._engine.begin() as conn:

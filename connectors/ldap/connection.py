@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 ADD, DELETE, REPLACE = MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
 Changes = dict[str, list[tuple[int, list[str]]]]
 NO_SUCH_OBJECT = 32
+PAGED_RESULTS = "1.2.840.113556.1.4.319"
 ASSERTION_FAILED = 122
 
 
@@ -96,6 +97,32 @@ class Session:
             attributes=list(attributes),
         )
         return [_entry(r) for r in response or [] if r.get("type") == "searchResEntry"]
+
+    def paged_search(
+        self, base: str, search_filter: str, attributes: Sequence[str], page_size: int = 500
+    ) -> Iterator[Entry]:
+        """The whole subtree in pages (RFC 2696), so a directory of any size is read with
+        bounded memory; a missing base yields nothing."""
+        cookie: bytes | None = None
+        while True:
+            response = self._call(
+                "search",
+                base,
+                self._conn.search,
+                base,
+                search_filter,
+                search_scope=SUBTREE,
+                attributes=list(attributes),
+                paged_size=page_size,
+                paged_cookie=cookie,
+            )
+            for item in response or []:
+                if item.get("type") == "searchResEntry":
+                    yield _entry(item)
+            controls = (self._conn.result or {}).get("controls") or {}
+            cookie = controls.get(PAGED_RESULTS, {}).get("value", {}).get("cookie")
+            if not cookie:
+                return
 
     def read(self, dn: str, attributes: Sequence[str]) -> Entry | None:
         response = self._call(

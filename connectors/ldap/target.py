@@ -21,6 +21,7 @@ from connectors.ldap.connection import ConnectionPool, Session
 from connectors.ldap.directory import Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
 from connectors.ldap.groups import apply_group, delete_group
+from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import first_value, is_within, parse_dn
 from connectors.ldap.settings import LdapSettings
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 ENTRY_ALREADY_EXISTS = 68
 
 
-class LdapTarget:
+class LdapTarget(LdapInventory):
     name = "ldap"
 
     def __init__(

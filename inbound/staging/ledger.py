@@ -434,6 +434,20 @@ class StagingLedger(SyncStatusView):
         with reading(self._engine) as conn:
             yield from conn.execution_options(yield_per=1000).execute(query).scalars()
 
+    def ids_by_name(self, kind: ResourceKind, names: Sequence[str]) -> dict[str, str]:
+        keys = sorted({n.casefold() for n in names})
+        if not keys:
+            return {}
+        with reading(self._engine) as conn:
+            return {
+                name_key: scim_id
+                for name_key, scim_id in conn.execute(
+                    select(R.name_key, R.scim_id).where(
+                        R.kind == kind.value, R.name_key.in_(keys), R.deleted_at.is_(None)
+                    )
+                )
+            }
+
     def mark_drifted(self, target: str, scim_ids: Sequence[str], now: datetime) -> None:
         with self._engine.begin() as conn:
             conn.execute(

@@ -1,0 +1,157 @@
+"""The directory read back for plans and drift repair (``reconcile --dry-run`` and ``--full``).
+
+Entries are read with paged searches inside the managed containers only, and described in the
+target's own terms: the attribute values scim-sync would write, plus ``active`` and the manager
+as a user ID, so a plan compares like with like. Every entry in the managed containers is
+scim-sync's: one that no staged resource accounts for is an orphan (the same rule that lets the
+default adoption policy take over entries there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from connectors.ldap.connection import ConnectionPool, Entry
+from connectors.ldap.directory import Directory, eq
+from connectors.ldap.groups import locate_group
+from connectors.ldap.mapping import Layout
+from connectors.ldap.names import DnSyntaxError, dn_key, first_value, is_within
+from connectors.ldap.users import locate_user
+from reconcile.drift import Observed
+from reconcile.errors import PermanentTargetError
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
+from reconcile.ports import Action, Applied
+
+
+def _values(values: list[str]) -> tuple[str, ...] | None:
+    return tuple(sorted(values)) or None
+
+
+def _user_id_of(dn: str) -> str | None:
+    try:
+        return first_value(dn)
+    except DnSyntaxError:
+        return None
+
+
+class LdapInventory:
+    """Mixed into the LDAP target: it shares the target's pool and layout."""
+
+    layout: Layout
+    _pool: ConnectionPool
+
+    # ---- what the target would hold ----------------------------------------------------
+
+    def expected(self, desired: DesiredIdentity | DesiredGroup) -> Mapping[str, object] | None:
+        layout = self.layout
+        if isinstance(desired, DesiredGroup):
+            return {"cn": (desired.display_name,)}
+        if layout.disable == "delete" and not desired.active:
+            return None
+        values = layout.user_values(desired, None)
+        manager = layout.attributes.get("manager")
+        out: dict[str, object] = {
+            attribute: _values(v)
+            for attribute, v in values.items()
+            if attribute != manager and attribute != self._disabled_flag()
+        }
+        if manager:
+            out["manager_user_id"] = desired.manager_user_id
+        out["active"] = desired.active
+        return out
+
+    def _disabled_flag(self) -> str | None:
+        return self.layout.disabled_attribute[0] if self.layout.disable == "attribute" else None
+
+    # ---- what it holds -----------------------------------------------------------------
+
+    def _user(self, entry: Entry) -> Observed:
+        layout = self.layout
+        manager = layout.attributes.get("manager")
+        attributes: dict[str, object] = {
+            attribute: _values(entry.get(attribute))
+            for attribute in layout.managed_attributes
+            if attribute != manager and attribute != self._disabled_flag()
+        }
+        if manager:
+            managers = entry.get(manager)
+            attributes["manager_user_id"] = _user_id_of(managers[0]) if managers else None
+        if layout.disable == "move":
+            active = not is_within(entry.dn, layout.disabled_dn)
+        elif layout.disable == "attribute":
+            flag, value = layout.disabled_attribute
+            active = value not in entry.get(flag)
+        else:
+            active = True
+        attributes["active"] = active
+        user_ids = entry.get(layout.uid_attribute)
+        return Observed(
+            ResourceKind.USER,
+            anchor=entry.entry_uuid,
+            scim_id=None,
+            name=user_ids[0] if user_ids else entry.dn,
+            attributes=attributes,
+            locator=entry.dn,
+        )
+
+    def _group(self, entry: Entry) -> Observed:
+        layout = self.layout
+        placeholder = dn_key(layout.placeholder_member)
+        members = frozenset(
+            user_id
+            for dn in entry.get(layout.member_attribute)
+            if dn_key(dn) != placeholder and (user_id := _user_id_of(dn)) is not None
+        )
+        names = entry.get("cn")
+        return Observed(
+            ResourceKind.GROUP,
+            anchor=entry.entry_uuid,
+            scim_id=None,
+            name=names[0] if names else entry.dn,
+            attributes={"cn": _values(names)},
+            members=members,
+            locator=entry.dn,
+        )
+
+    def observe(self, desired: Desired, anchor: str | None) -> Observed | None:
+        layout = self.layout
+        with self._pool.session() as session:
+            directory = Directory(session, layout)
+            try:
+                if isinstance(desired, DesiredIdentity):
+                    entry = locate_user(directory, anchor, desired.user_id)
+                    return self._user(entry) if entry else None
+                if isinstance(desired, DesiredGroup):
+                    found = locate_group(
+                        directory, anchor, desired.display_name, [layout.member_attribute]
+                    )
+                    return self._group(found) if found else None
+            except PermanentTargetError:
+                return None  # an entry scim-sync would refuse to adopt is not its to plan for
+        return None
+
+    def inventory(self, kind: ResourceKind) -> Iterator[Observed]:
+        layout = self.layout
+        if kind is ResourceKind.USER:
+            containers = dict.fromkeys((layout.users_dn, layout.disabled_dn))
+            search_filter = eq("objectClass", layout.user_class)
+            attributes = [*layout.managed_attributes, "entryUUID"]
+            convert = self._user
+        else:
+            containers = dict.fromkeys((layout.groups_dn,))
+            search_filter = eq("objectClass", layout.group_object_class)
+            attributes = ["cn", layout.member_attribute, "entryUUID"]
+            convert = self._group
+        for container in containers:
+            with self._pool.session() as session:
+                for entry in session.paged_search(container, search_filter, attributes):
+                    if dn_key(entry.dn) != dn_key(container):
+                        yield convert(entry)
+
+    def remove_orphan(self, observed: Observed) -> Applied:
+        assert observed.locator is not None
+        with self._pool.session() as session:
+            if observed.kind is ResourceKind.USER:
+                Directory(session, self.layout).drop_references(observed.locator)
+            session.delete(observed.locator)
+        return Applied(Action.DELETED, None)

@@ -1,0 +1,79 @@
+"""Full (drift) reconciliation over a real slapd: edits, deletes, extra members and orphans made
+by hand in the directory are planned by ``--dry-run`` and repaired by ``--full``."""
+
+from __future__ import annotations
+
+import ldap3
+
+from scheduler.composition import Runtime
+from tests.integration.test_scim_groups import new_group
+from tests.integration.test_scim_users import create
+from tests.ldap.conftest import scim_client
+from tests.ldap.helpers import group_entry, user_entry
+from tests.support import patch_body
+
+
+def ldap_plan(runtime: Runtime, *, full: bool = True) -> list[tuple[str, str]]:
+    reports = (
+        runtime.full.run(dry_run=True, only=["ldap"]) if full else runtime.full.preview(["ldap"])
+    )
+    return sorted((c.action, c.name) for r in reports for c in r.changes)
+
+
+def test_hand_made_drift_is_planned_then_repaired(
+    ldap_runtime: Runtime, directory_admin: ldap3.Connection
+) -> None:
+    base = ldap_runtime.settings.ldap.base_dn
+    with scim_client(ldap_runtime) as client:
+        ann, ben = create(client, "ann"), create(client, "ben")
+        create(client, "cat")
+        group = new_group(client, "Pilots")
+        client.patch(
+            f"/scim/v2/Groups/{group['id']}",
+            json=patch_body({"op": "add", "path": "members", "value": [{"value": ann["id"]}]}),
+        )
+        ldap_runtime.reconciler.run_once()
+        assert ldap_plan(ldap_runtime) == []  # freshly applied: no drift
+
+        people = f"ou=people,{base}"
+        directory_admin.modify(f"uid=ann,{people}", {"title": [(ldap3.MODIFY_REPLACE, ["Pirate"])]})
+        directory_admin.delete(f"uid=cat,{people}")
+        directory_admin.modify(
+            f"cn=Pilots,ou=groups,{base}",
+            {"member": [(ldap3.MODIFY_ADD, [f"uid=ben,{people}"])]},
+        )
+        directory_admin.add(
+            f"uid=stray,{people}",
+            ["inetOrgPerson", "organizationalPerson", "person", "top"],
+            {"uid": "stray", "sn": "stray", "cn": "stray"},
+        )
+        planned = ldap_plan(ldap_runtime)
+        assert planned == [
+            ("create", "cat"),
+            ("delete", "stray"),
+            ("member remove", "Pilots"),
+            ("update", "ann"),
+        ]
+        assert ldap_plan(ldap_runtime) == planned  # a dry run changes nothing
+
+        ldap_runtime.full.run(only=["ldap"])
+        ldap_runtime.reconciler.run_once()
+        assert ldap_plan(ldap_runtime) == []
+        assert user_entry(directory_admin, base, "ann")["title"] == ["Engineer"]  # type: ignore[index]
+        assert user_entry(directory_admin, base, "cat") is not None
+        assert user_entry(directory_admin, base, "stray") is None
+        pilots = group_entry(directory_admin, base, "Pilots")
+        assert pilots is not None and pilots["member"] == [f"uid=ann,{people}"]
+        assert ben["id"]
+
+
+def test_preview_reads_the_directory(ldap_runtime: Runtime) -> None:
+    with scim_client(ldap_runtime) as client:
+        user = create(client, "dora")
+        ldap_runtime.reconciler.run_once()
+        client.patch(
+            f"/scim/v2/Users/{user['id']}",
+            json=patch_body({"op": "Replace", "path": "active", "value": "False"}),
+        )
+        create(client, "eve")
+    assert ldap_plan(ldap_runtime, full=False) == [("create", "eve"), ("disable", "dora")]

@@ -26,10 +26,13 @@ from typing import Any
 
 import httpx
 
+from connectors.ldap.settings import LdapSettings
 from scheduler.composition import compose
 from scheduler.settings import Settings
 from tests.bench.staging import bulk_stage_users
 from tests.e2e.process import ServiceProcess, free_port, issue_token, scim_sync_command
+from tests.ldap.conftest import fresh_base, settings_for
+from tests.ldap.server import SlapdServer
 from tests.support import entra_user, patch_body
 
 
@@ -130,8 +133,22 @@ def latency(env: dict[str, str], workdir: Path, rate: float, count: int) -> dict
         service.stop()
 
 
-def full_reconcile(database_url: str, users: int, workdir: Path) -> dict[str, float]:
-    runtime = compose(Settings(database_url=database_url))
+def ldap_env(settings: LdapSettings | None) -> dict[str, str]:
+    if settings is None:
+        return {}
+    return {
+        "SCIM_SYNC_LDAP_URL": settings.url,
+        "SCIM_SYNC_LDAP_BIND_DN": settings.bind_dn,
+        "SCIM_SYNC_LDAP_PASSWORD": settings.password,
+        "SCIM_SYNC_LDAP_BASE_DN": settings.base_dn,
+        "SCIM_SYNC_LDAP_CONNECTIONS": str(settings.connections),
+    }
+
+
+def full_reconcile(
+    database_url: str, users: int, workdir: Path, ldap: LdapSettings | None
+) -> dict[str, float]:
+    runtime = compose(Settings(database_url=database_url, ldap=ldap or LdapSettings()))
     t0 = time.perf_counter()
     bulk_stage_users(runtime, [entra_user(f"f{i:06d}") for i in range(users)])
     staged = time.perf_counter() - t0
@@ -139,7 +156,7 @@ def full_reconcile(database_url: str, users: int, workdir: Path) -> dict[str, fl
     runtime.reconciler.run_once()
     applied = time.perf_counter() - t0
     runtime.dispose()
-    env = {**os.environ, "SCIM_SYNC_DATABASE_URL": database_url}
+    env = {**os.environ, "SCIM_SYNC_DATABASE_URL": database_url, **ldap_env(ldap)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     out = subprocess.run(
@@ -170,34 +187,54 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=250)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--no-ldap", action="store_true", help="the identity store alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-        env = {"SCIM_SYNC_DATABASE_URL": url, "SCIM_SYNC_RECONCILE_INTERVAL": "1h"}
-        idle = latency(env, workdir, 0, 40)
-        busy = latency(env, workdir, 25, args.requests)
-        print("push → applied latency (ms)      p50      p99      max   measured")
-        for name, row in (("idle, one at a time", idle), ("25 req/s", busy)):
-            print(
-                f"  {name:28} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} {row['max_ms']:8.1f}   {row['measured']}/{row['requests']}"
-            )
-        full_url = args.database_url or f"sqlite:///{workdir / 'full.db'}"
-        result = full_reconcile(full_url, args.users, workdir)
-        print(f"\nfull reconcile of {result['users']} users (identity store)")
-        for key in (
-            "stage_s",
-            "first_apply_s",
-            "full_reconcile_s",
-            "peak_rss_mb",
-            "compared",
-            "drifted",
-        ):
-            print(f"  {key:20} {result[key]:10.1f}")
+        server = None if args.no_ldap else SlapdServer(workdir / "slapd")
+        if server is not None:
+            server.start()
+        try:
+            run(args, workdir, server)
+        finally:
+            if server is not None:
+                server.stop()
+
+
+def run(args: argparse.Namespace, workdir: Path, server: SlapdServer | None) -> None:
+    ldap = settings_for(server.url, fresh_base(server.url), connections=8) if server else None
+    url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    env = {
+        "SCIM_SYNC_DATABASE_URL": url,
+        "SCIM_SYNC_RECONCILE_INTERVAL": "1h",
+        "BENCH_TARGETS": "identity_store,ldap" if ldap else "identity_store",
+        **ldap_env(ldap),
+    }
+    idle = latency(env, workdir, 0, 40)
+    busy = latency(env, workdir, 25, args.requests)
+    print("push → applied latency (ms)      p50      p99      max   measured")
+    for name, row in (("idle, one at a time", idle), ("25 req/s", busy)):
         print(
-            f"  floors: p99 ≤ 1000 ms → {busy['p99_ms']:.0f} ms; full ≤ 60 s → {result['full_reconcile_s']:.1f} s; "
-            f"RSS ≤ 300 MB → {result['peak_rss_mb']:.0f} MB"
+            f"  {name:28} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} {row['max_ms']:8.1f}   {row['measured']}/{row['requests']}"
         )
+    full_url = args.database_url or f"sqlite:///{workdir / 'full.db'}"
+    full_ldap = settings_for(server.url, fresh_base(server.url), connections=8) if server else None
+    result = full_reconcile(full_url, args.users, workdir, full_ldap)
+    where = "identity store and LDAP" if full_ldap else "identity store"
+    print(f"\nfull reconcile of {result['users']} users ({where})")
+    for key in (
+        "stage_s",
+        "first_apply_s",
+        "full_reconcile_s",
+        "peak_rss_mb",
+        "compared",
+        "drifted",
+    ):
+        print(f"  {key:20} {result[key]:10.1f}")
+    print(
+        f"  floors: p99 ≤ 1000 ms → {busy['p99_ms']:.0f} ms; full ≤ 60 s → {result['full_reconcile_s']:.1f} s; "
+        f"RSS ≤ 300 MB → {result['peak_rss_mb']:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -126,7 +126,9 @@ class Target(Protocol):
 
     A target may declare ``parallelism`` (an int attribute, default 1): the run loop then calls
     ``apply`` from that many threads at once for independent resources, so ``apply`` must be
-    thread-safe (for example one connection per thread).
+    thread-safe (for example one connection per thread). It may also offer
+    ``prepare(work: list[tuple[Desired, anchor]])``, called before each batch of independent
+    applies (and with an empty list after it) to look the batch up in fewer round trips.
     """
 
     @property

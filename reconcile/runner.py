@@ -136,7 +136,10 @@ class Reconciler:
                 desired = self._source.load([i.scim_id for i in items])
                 for phase in _phases(items):
                     work = [(i, desired[i.scim_id]) for i in phase if i.scim_id in desired]
-                    if not self._apply_phase(target, pool, workers, work, report):
+                    _prepare(target, [(state, item.anchor) for item, state in work])
+                    applied_all = self._apply_phase(target, pool, workers, work, report)
+                    _prepare(target, [])
+                    if not applied_all:
                         self._ledger.release(target.name)
                         return report
             self._ledger.release(target.name)
@@ -269,6 +272,13 @@ class Reconciler:
             extra={"scim_id": item.scim_id, "generation": item.generation, "reason": exc.reason},
         )
         return Outcome(SyncStatus.DEAD, None, item.anchor, attempts, None, exc.reason)
+
+
+def _prepare(target: Target, work: list[tuple[Desired, str | None]]) -> None:
+    """Let a target that can look a batch up ahead do so (``prepare``), and forget it after."""
+    prepare = getattr(target, "prepare", None)
+    if callable(prepare):
+        prepare(work)
 
 
 def _phase(item: WorkItem) -> int:

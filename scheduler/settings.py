@@ -143,7 +143,8 @@ def _convert(kind: Any, raw: Any, name: str) -> Any:
         try:
             return number(raw)
         except (TypeError, ValueError):
-            raise SettingsError(f"{name}: '{raw}' is not a number") from None
+            what = "a whole number" if number is int else "a number"
+            raise SettingsError(f"{name}: '{raw}' is not {what}") from None
     return str(raw)
 
 

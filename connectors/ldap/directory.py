@@ -27,9 +27,16 @@ def eq(attribute: str, value: str) -> str:
 
 
 class Directory:
-    def __init__(self, session: Session, layout: Layout) -> None:
+    def __init__(
+        self,
+        session: Session,
+        layout: Layout,
+        prefetched: dict[str, list[Entry]] | None = None,
+    ) -> None:
         self.session = session
         self.layout = layout
+        self.prefetched = prefetched
+        """Entries looked up ahead for a batch of creates, by case-folded name; used once."""
 
     def locate(
         self,
@@ -38,13 +45,25 @@ class Directory:
         attributes: Sequence[str],
         managed: Sequence[str],
         what: str,
+        key: str | None = None,
     ) -> Entry | None:
         """The entry holding ``anchor``, else the one matching ``naming_filter`` if the adoption
-        policy allows taking it over; None when there is neither. One search either way."""
-        search_filter = f"(|{eq('entryUUID', anchor)}{naming_filter})" if anchor else naming_filter
-        entries = self.session.search(
-            self.layout.base_dn, search_filter, [*attributes, "entryUUID"]
+        policy allows taking it over; None when there is neither. One search either way, or
+        none when the run looked the name up ahead (``key`` in :attr:`prefetched`)."""
+        known = (
+            self.prefetched.pop(key, None)
+            if anchor is None and key is not None and self.prefetched is not None
+            else None
         )
+        if known is not None:
+            entries = known
+        else:
+            search_filter = (
+                f"(|{eq('entryUUID', anchor)}{naming_filter})" if anchor else naming_filter
+            )
+            entries = self.session.search(
+                self.layout.base_dn, search_filter, [*attributes, "entryUUID"]
+            )
         for entry in entries:
             if anchor and entry.entry_uuid == anchor:
                 return entry

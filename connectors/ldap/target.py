@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import tenacity
 from ldap3.core.exceptions import LDAPException
 
-from connectors.ldap.connection import ConnectionPool, Session
+from connectors.ldap.connection import ConnectionPool, Entry, Session
 from connectors.ldap.directory import Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
 from connectors.ldap.groups import apply_group, delete_group
@@ -25,7 +25,7 @@ from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import first_value, is_within, parse_dn
 from connectors.ldap.settings import LdapSettings
-from connectors.ldap.users import apply_user, delete_user
+from connectors.ldap.users import apply_user, delete_user, prefetch_users
 from reconcile.errors import TargetError, TargetUnavailableError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
 from reconcile.ports import Applied
@@ -50,6 +50,7 @@ class LdapTarget(LdapInventory):
         self.parallelism = settings.connections
         self._pool = pool or ConnectionPool(settings, settings.connections)
         self._containers_ready = False
+        self._prefetched: dict[str, list[Entry]] | None = None
         self._lock = threading.Lock()
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(ConnectionLostError),
@@ -70,10 +71,29 @@ class LdapTarget(LdapInventory):
     def close(self) -> None:
         self._pool.close()
 
+    def prepare(self, work: Sequence[tuple[Desired, str | None]]) -> None:
+        """Before a batch: look up every user that has no anchor yet in a few searches.
+
+        Called by the run loop for each phase (and with nothing after it, to forget). A failure
+        here costs nothing but speed: each apply then searches on its own."""
+        user_ids = [
+            d.user_id for d, anchor in work if isinstance(d, DesiredIdentity) and not anchor
+        ]
+        if not user_ids:
+            self._prefetched = None
+            return
+        try:
+            with self._pool.session() as session:
+                self._ensure_containers(session)
+                self._prefetched = prefetch_users(Directory(session, self.layout), user_ids)
+        except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
+            self._prefetched = None
+            log.info("ldap lookup ahead failed", extra={"reason": str(exc)})
+
     def _apply_once(self, desired: Desired, anchor: str | None) -> Applied:
         with self._pool.session() as session:
             self._ensure_containers(session)
-            directory = Directory(session, self.layout)
+            directory = Directory(session, self.layout, self._prefetched)
             if isinstance(desired, DesiredIdentity):
                 return apply_user(directory, desired, anchor)
             if isinstance(desired, DesiredGroup):

@@ -12,9 +12,11 @@ those groups or users are reconciled (each resolves its members and manager afre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from connectors.ldap.ber import all_of, equals, holds_exactly, negate
 from connectors.ldap.connection import DELETE, REPLACE, Changes, Entry
-from connectors.ldap.directory import Directory, eq
+from connectors.ldap.directory import LOOKUP_CHUNK, Directory, eq
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import parent_dn, parse_dn, same_dn
 from reconcile.errors import NotReadyError
@@ -94,7 +96,26 @@ def locate_user(directory: Directory, anchor: str | None, user_id: str) -> Entry
         layout.managed_attributes,
         (layout.users_dn, layout.disabled_dn),
         f"a user entry with {layout.uid_attribute}={user_id}",
+        key=user_id.casefold(),
     )
+
+
+def prefetch_users(directory: Directory, user_ids: Sequence[str]) -> dict[str, list[Entry]]:
+    """The entries of many user IDs in a few OR-searches, for a batch of creates: each create
+    then needs one round trip (the add) instead of two."""
+    layout = directory.layout
+    uid = layout.uid_attribute
+    wanted = sorted({u.casefold(): u for u in user_ids}.items())
+    found: dict[str, list[Entry]] = {key: [] for key, _ in wanted}
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        names = "".join(eq(uid, u) for _, u in wanted[start : start + LOOKUP_CHUNK])
+        search_filter = f"(&{eq('objectClass', layout.user_class)}(|{names}))"
+        attributes = [*layout.managed_attributes, "entryUUID"]
+        for entry in directory.session.search(layout.base_dn, search_filter, attributes):
+            for value in entry.get(uid):
+                if value.casefold() in found:
+                    found[value.casefold()].append(entry)
+    return found
 
 
 def delete_user(directory: Directory, tombstone: Tombstone, anchor: str | None) -> Applied:

@@ -8,7 +8,12 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from inbound.errors import ScimError
-from inbound.web.admin_page import TEMPLATE_DIR, admin_page_router, static_router
+from inbound.web.admin_page import (
+    TEMPLATE_DIR,
+    admin_page_router,
+    configure_templates,
+    static_router,
+)
 from inbound.web.admin_routes import admin_routers
 from inbound.web.metrics import StateCollector, metrics_router
 from inbound.web.request_log import RequestObserver
@@ -44,7 +49,9 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
             HTTPException: handle_http_error,
             Exception: handle_crash,
         },
-        template_config=TemplateConfig(directory=TEMPLATE_DIR, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=configure_templates
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=None,
         logging_config=None,

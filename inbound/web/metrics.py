@@ -191,7 +191,10 @@ class StateCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         with self._lock:
             now = time.monotonic()
-            if self._cached is not None and now - self._cached[0] < self.metrics.state_cache_seconds:
+            if (
+                self._cached is not None
+                and now - self._cached[0] < self.metrics.state_cache_seconds
+            ):
                 return self._cached[1]
             try:
                 families = self._families()

@@ -14,6 +14,7 @@ from typing import Any
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
@@ -27,7 +28,7 @@ from inbound.web.admin_page.login import (
     operator,
     session_cookie,
 )
-from inbound.web.admin_page.views import human_seconds, page_context
+from inbound.web.admin_page.views import human_seconds, page_context, when
 from inbound.web.admin_routes import issue_scim_token
 from inbound.web.services import InboundServices
 
@@ -62,6 +63,10 @@ def _csrf_refused(_: Request[Any, Any, Any], __: CsrfRefusedError) -> Response[A
 
 def _back(notice: str, anchor: str) -> Redirect:
     return Redirect(f"/admin?notice={notice}#{anchor}", status_code=303)
+
+
+def configure_templates(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["when"] = when
 
 
 def static_router() -> Router:

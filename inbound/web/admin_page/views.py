@@ -6,7 +6,7 @@ and the handlers only parse, act and redirect.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from inbound.auth import SecretKind
@@ -47,6 +47,14 @@ def human_seconds(seconds: float | None) -> str:
     if minutes:
         return f"{sign}{minutes}m {secs:02d}s"
     return f"{sign}{secs}s"
+
+
+def when(iso: str | None) -> str:
+    """An ISO timestamp as a person reads it: to the second, in UTC, without the offset noise."""
+    if not iso:
+        return "—"
+    moment = datetime.fromisoformat(iso).astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 HEADER = b"x-request-id"
 _SANE = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 UNMATCHED = "unmatched"
+_LEVELS = {"/healthz": logging.DEBUG, "/readyz": logging.DEBUG, "/metrics": logging.DEBUG}
+"""Probes and scrapes arrive every few seconds: counted in metrics, logged only when debugging."""
 
 
 def request_id_of(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -41,13 +43,13 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 class RequestObserver:
     def __init__(self, app: ASGIApp, *, metrics: Metrics, clock: Callable[[], datetime]) -> None:
-        self._app = app
+        self.app = app
         self._metrics = metrics
         self._clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
-            await self._app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         headers = list(scope["headers"])
         request_id = request_id_of(headers)
@@ -67,21 +69,35 @@ class RequestObserver:
             await send(message)
 
         try:
-            await self._app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or UNMATCHED
             method = scope["method"]
             self._metrics.observe_request(route, method, status, elapsed, self._clock())
-            log.log(
-                logging.WARNING if status >= 500 else logging.INFO,
-                "request handled",
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "latency_ms": round(elapsed * 1000, 2),
-                    "client": (scope.get("client") or ("", 0))[0],
-                },
-            )
+            level = logging.WARNING if status >= 500 else _LEVELS.get(route, logging.INFO)
+            if log.isEnabledFor(level):
+                self._log(level, request_id, method, route, status, elapsed, scope)
+
+    @staticmethod
+    def _log(
+        level: int,
+        request_id: str,
+        method: str,
+        route: str,
+        status: int,
+        elapsed: float,
+        scope: Scope,
+    ) -> None:
+        log.log(
+            level,
+            "request handled",
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "latency_ms": round(elapsed * 1000, 2),
+                "client": (scope.get("client") or ("", 0))[0],
+            },
+        )

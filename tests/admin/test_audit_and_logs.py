@@ -81,6 +81,7 @@ def test_request_log_lines_carry_ids_and_no_secrets(
         headers={"Authorization": f"Bearer {scim_token}", "X-Request-ID": "x" * 65},
     )
     browser_client.get("/no/such/path")
+    browser_client.get("/healthz")  # probes are counted, not logged at INFO
     browser_client.post("/admin/login", data={"admin_key": admin_key}, follow_redirects=False)
     lines = [JsonFormatter().format(r) for r in caplog.records if r.msg == "request handled"]
     logged = [json.loads(line) for line in lines]

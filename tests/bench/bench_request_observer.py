@@ -1,0 +1,131 @@
+"""What the request log and metrics cost on Entra's hottest call, as a ratio to no observer.
+
+Serves the same app twice on uvicorn (one worker, uvloop, httptools): once as built, with one
+JSON log line and one metrics sample per request, and once with the observer unwrapped. wrk
+drives ``GET /scim/v2/Users?filter=userName eq "…"`` (Entra's lookup) against each in turn,
+then the scrape itself is timed. Figures are ratios to the baseline measured in the same run,
+so a busy shared machine skews both sides alike.
+
+    .venv/bin/python tests/bench/bench_request_observer.py [--seconds 5] [--users 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import uvicorn
+
+from inbound.auth import SecretKind
+from inbound.schema import USER_TYPE
+from inbound.staging.store import Actor
+from inbound.web.app import create_app
+from inbound.web.request_log import RequestObserver
+from scheduler import logs
+from scheduler.composition import compose
+from scheduler.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support import entra_user  # noqa: E402
+
+
+def serve(database_url: str, observed: bool) -> None:
+    """Child process: print the port once listening, then serve until killed."""
+    logs.configure("INFO")
+    stream = logging.getLogger().handlers[0]
+    assert isinstance(stream, logging.StreamHandler)
+    stream.setStream(open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
+    runtime = compose(Settings(database_url=database_url), migrate=False)
+    runtime.services.metrics.state_cache_seconds = 0  # time every scrape at its full cost
+    app = create_app(runtime.services)
+    if not observed:
+        assert isinstance(app.asgi_handler, RequestObserver)
+        app.asgi_handler = app.asgi_handler.app
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    print(sock.getsockname()[1], flush=True)
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="off", loop="uvloop", http="httptools"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def wrk(url: str, token: str, seconds: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", "-c32", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert match, out
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    assert non2xx is None, out
+    return float(match.group(1))
+
+
+def measure(database_url: str, token: str, observed: bool, seconds: int) -> tuple[float, float]:
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", database_url, "--observed", str(int(observed))],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        base = f"http://127.0.0.1:{port}"
+        rate = wrk(f"{base}/scim/v2/Users?filter=userName%20eq%20%22U4242%22", token, seconds)
+        scrape = 0.0
+        if observed:
+            started = time.perf_counter()
+            for _ in range(20):
+                subprocess.run(["curl", "-s", "-o", "/dev/null", f"{base}/metrics"], check=True)
+            scrape = (time.perf_counter() - started) / 20
+        return rate, scrape
+    finally:
+        child.kill()
+        child.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--users", type=int, default=10000)
+    parser.add_argument("--serve")
+    parser.add_argument("--observed", type=int, default=1)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, bool(args.observed))
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        runtime = compose(Settings(database_url=url))
+        actor = Actor("bench")
+        for n in range(args.users):
+            runtime.store.create(USER_TYPE, entra_user(f"U{n}"), actor)
+        token = runtime.tokens.issue(SecretKind.SCIM, None).secret
+        runtime.dispose()
+        baseline, _ = measure(url, token, observed=False, seconds=args.seconds)
+        observed, scrape = measure(url, token, observed=True, seconds=args.seconds)
+    print(f"GET by filter, {args.users} users, wrk -t1 -c32 -d{args.seconds}s, one worker")
+    print(f"  without observer (baseline): {baseline:8.0f} req/s  1.00")
+    print(f"  with log line + metrics:     {observed:8.0f} req/s  {observed / baseline:.2f}")
+    print(f"  /metrics scrape (curl, mean of 20, state read fresh): {scrape * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

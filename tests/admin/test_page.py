@@ -180,6 +180,7 @@ def test_identities_search_and_audit_filter(
     audit = browser_client.get("/admin", params={"audit": alice["id"]})
     section = audit.text.split('id="audit"', 1)[1]
     assert "create" in section
+    assert "attributes" in section  # the event's detail: attribute names, never values
     assert "B200" not in section
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from inbound.staging.tables import audit
 
@@ -21,6 +21,7 @@ A = audit.c
 Clock = Callable[[], datetime]
 
 MAX_PAGE = 500
+LOOK_BACK = 100_000
 ENTRA_ACTOR_PREFIX = "token:"
 """SCIM writes are audited with the actor ``token:<id>``; every other actor is an operator."""
 
@@ -115,18 +116,28 @@ class AuditLog:
         with self._engine.connect() as conn:
             return [AuditEvent(**row._mapping) for row in conn.execute(query)]
 
-    def last_entra_write_at(self) -> datetime | None:
-        """When a SCIM token last changed something, as any process recorded it.
+    def last_entra_write_after(self, after_id: int) -> tuple[int, datetime | None]:
+        """The newest event id, and the time of the newest SCIM write among events after
+        ``after_id``.
 
-        Walks the primary key backwards and stops at the first SCIM write, which is the newest
-        row or close to it while Entra is active.
+        Callers remember the id and pass it back, so each call reads only the rows added since
+        (a primary key range), however many target operations the reconciler audited; the
+        first call looks back at most ``LOOK_BACK`` events.
         """
-        query = (
-            select(A.at)
-            .where(A.actor.startswith(ENTRA_ACTOR_PREFIX))
-            .order_by(A.id.desc())
-            .limit(1)
-        )
         with self._engine.connect() as conn:
-            moment: datetime | None = conn.execute(query).scalar()
-        return moment
+            newest = int(conn.execute(select(func.max(A.id))).scalar() or 0)
+            after_id = max(after_id, newest - LOOK_BACK)
+            if newest <= after_id:
+                return newest, None
+            moment: datetime | None = conn.execute(
+                select(func.max(A.at)).where(
+                    A.id > after_id,
+                    A.id <= newest,
+                    A.actor.startswith(ENTRA_ACTOR_PREFIX),
+                )
+            ).scalar()
+        if isinstance(moment, str):  # SQLite gives max() of a timestamp back as text
+            moment = datetime.fromisoformat(moment)
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return newest, moment

@@ -195,6 +195,9 @@ class StateCollector(Collector):
     def __post_init__(self) -> None:
         self._cached: tuple[float, list[Metric]] | None = None
         self._lock = threading.Lock()
+        self._audit_seen_to = 0
+        """Audit events up to this id were searched for SCIM writes already."""
+        self._last_write: datetime | None = None
         if self.metrics.started_at is None:
             self.metrics.started_at = self.clock()
 
@@ -269,7 +272,10 @@ class StateCollector(Collector):
         return [by_status, pending, oldest, dead, token, silence, enabled]
 
     def _silence(self, now: datetime) -> float:
-        seen = [self.metrics.last_entra_request_at, self.audit.last_entra_write_at()]
+        self._audit_seen_to, written = self.audit.last_entra_write_after(self._audit_seen_to)
+        if written is not None and (self._last_write is None or written > self._last_write):
+            self._last_write = written
+        seen = [self.metrics.last_entra_request_at, self._last_write]
         known = [moment for moment in seen if moment is not None]
         latest = max(known) if known else self.metrics.started_at
         return max(0.0, (now - latest).total_seconds()) if latest else 0.0

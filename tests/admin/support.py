@@ -6,11 +6,12 @@ import re
 
 from litestar.testing import TestClient
 
+from inbound.staging.store import ResourceStore
 from reconcile.errors import PermanentTargetError
 from reconcile.model import Desired
 from reconcile.ports import Action, Applied
 from reconcile.runner import Reconciler
-from scheduler.composition import Runtime
+from scheduler.composition import Runtime, brake_of
 
 REFUSAL = "objectClassViolation: the directory refuses this entry"
 
@@ -32,10 +33,21 @@ class RefusingTarget:
 def add_target(runtime: Runtime, target: RefusingTarget) -> None:
     """Compose the runtime again with one more target, as the composition root would."""
     runtime.targets.append(target)
-    runtime.reconciler = Reconciler(
-        runtime.ledger, runtime.ledger, runtime.targets, clock=runtime.services.clock
+    names = [t.name for t in runtime.targets]
+    runtime.services.target_names[:] = names
+    clock = runtime.services.clock
+    runtime.store = ResourceStore(
+        runtime.staging_engine, clock=clock, on_change=runtime.nudge, targets=names
     )
-    runtime.services.target_names.append(target.name)
+    runtime.services.store = runtime.store
+    runtime.reconciler = Reconciler(
+        runtime.desired,
+        runtime.ledger,
+        runtime.targets,
+        clock=clock,
+        brake=brake_of(runtime.settings),
+    )
+    runtime.prepare_worker()
 
 
 def csrf_of(html: str) -> str:

@@ -9,6 +9,7 @@ from litestar.testing import TestClient
 from inbound.auth import SecretKind
 from inbound.web.app import create_app
 from scheduler.composition import Runtime, compose
+from scheduler.settings import Settings
 from tests.admin.support import REFUSAL, RefusingTarget, add_target, csrf_of, login
 from tests.support import FakeClock, entra_user
 
@@ -159,7 +160,10 @@ def test_dead_letters_retry_and_skip(
     states = {s.target: s.status for s in runtime.ledger.states_of(ids[0], ["refusing"])}
     assert states == {"refusing": "applied"}
     audit = runtime.services.console.audit.query(scim_id=ids[0])  # type: ignore[union-attr]
-    assert [e.operation for e in audit][:1] == ["dead_letter.retry"]
+    assert [(e.actor, e.operation) for e in audit][:2] == [
+        ("target:refusing", "created"),
+        (f"admin:{runtime.tokens.verify(admin_key, SecretKind.ADMIN)}", "dead_letter.retry"),
+    ]
 
 
 def test_identities_search_and_audit_filter(
@@ -223,3 +227,34 @@ def test_sessions_expire_and_die_with_their_admin_key(
     login(browser_client, first.secret)
     runtime.tokens.revoke(first.id)
     assert browser_client.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_held_mass_changes_are_approved_from_the_page(database_url: str, clock: FakeClock) -> None:
+    settings = Settings(database_url=database_url, mass_change_max_count=2)
+    runtime = compose(settings, public_url="http://scim.test", clock=clock)
+    try:
+        admin_key = runtime.tokens.issue(SecretKind.ADMIN, None).secret
+        auth = {"Authorization": f"Bearer {runtime.tokens.issue(SecretKind.SCIM, None).secret}"}
+        with TestClient(create_app(runtime.services), base_url="http://scim.test") as client:
+            ids = [
+                client.post("/scim/v2/Users", json=entra_user(f"H{n}"), headers=auth).json()["id"]
+                for n in range(3)
+            ]
+            runtime.reconciler.run_once()
+            for scim_id in ids:
+                client.delete(f"/scim/v2/Users/{scim_id}", headers=auth)
+            runtime.reconciler.run_once()
+            [hold] = runtime.ledger.holds()
+            approvals: list[bool] = []
+            runtime.services.on_hold_approved = lambda: approvals.append(True)
+            csrf = login(client, admin_key)
+            page = client.get("/admin")
+            assert "Approve the held changes on identity_store" in page.text
+            approved = client.post(f"/admin/holds/{hold['id']}/approve", data={"csrf": csrf})
+            assert "The held changes were approved" in approved.text
+            assert approvals == [True]
+            runtime.reconciler.run_once()
+            assert runtime.identities.get("H0") is None
+            assert "Approve the held changes" not in client.get("/admin").text
+    finally:
+        runtime.dispose()

@@ -216,6 +216,20 @@ def admin_page_router(services: InboundServices) -> Router:
         )
         return _back("retried" if action == "retry" else "skipped", "dead-letters")
 
+    @post("/holds/{hold_id:int}/approve", status_code=303)
+    async def approve(request: Request[Any, Any, Any], hold_id: FromPath[int]) -> Response[Any]:
+        who, _ = await checked_form(request, services)
+        approved = services.ledger.approve_hold(hold_id, who.actor, services.clock())
+        if approved:
+            services.on_hold_approved()
+        console.audit.append(
+            who.actor,
+            "hold.approve",
+            outcome="ok" if approved else "none",
+            detail={"hold": hold_id},
+        )
+        return _back("approved" if approved else "", "holds")
+
     return Router(
         "/admin",
         route_handlers=[
@@ -228,6 +242,7 @@ def admin_page_router(services: InboundServices) -> Router:
             revoke,
             frequency,
             dead_letter,
+            approve,
         ],
         exception_handlers={LoginRequiredError: _to_login, CsrfRefusedError: _csrf_refused},
         response_headers=SECURITY_HEADERS,

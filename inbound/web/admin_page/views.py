@@ -27,6 +27,7 @@ NOTICES = {
     "retried": "The dead letter was put back in line; the next run tries it again.",
     "skipped": "The dead letter was skipped; a newer change from Entra is tried again.",
     "logged-out": "You are logged out.",
+    "approved": "The held changes were approved; the next run applies them.",
 }
 """Fixed messages a redirect may name, so no caller-supplied text is ever echoed."""
 
@@ -145,7 +146,7 @@ def page_context(
         "targets": target_rows(services, now),
         "tokens": token_rows(services, now),
         "dead_letters": services.ledger.dead_letters(),
-        "held_changes_supported": False,
+        "holds": services.ledger.holds(),
         "identity_query": query,
         "identity_total": total,
         "identities": identities,

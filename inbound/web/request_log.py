@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 HEADER = b"x-request-id"
 _SANE = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Other method names are folded into OTHER: a caller must not mint metric label values."""
 _LEVELS = {"/healthz": logging.DEBUG, "/readyz": logging.DEBUG, "/metrics": logging.DEBUG}
 """Probes and scrapes arrive every few seconds: counted in metrics, logged only when debugging."""
 
@@ -73,7 +75,7 @@ class RequestObserver:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or UNMATCHED
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
             self._metrics.observe_request(route, method, status, elapsed, self._clock())
             level = logging.WARNING if status >= 500 else _LEVELS.get(route, logging.INFO)
             if log.isEnabledFor(level):

@@ -63,6 +63,7 @@ def test_request_counts_and_latency_by_route_template(
     )
     browser_client.get("/scim/v2/Users")  # no token
     browser_client.get("/not/a/route")
+    browser_client.request("MADEUP", "/scim/v2/Users", headers=auth)
     samples = scrape(browser_client)
     total = "scim_sync_http_requests_total"
     one = "/scim/v2/Users/{scim_id}"
@@ -74,6 +75,7 @@ def test_request_counts_and_latency_by_route_template(
     assert value(samples, total, route="/scim/v2/Users", method="GET", status="401") == 1
     assert value(samples, total, route="unmatched", method="GET", status="404") == 1
     assert not any("no-such-id" in str(labels) for _, labels in samples)  # no raw paths
+    assert value(samples, total, route="unmatched", method="OTHER", status="405") == 1
     count = "scim_sync_http_request_duration_seconds_count"
     assert value(samples, count, route="/scim/v2/Users", method="GET") == 3
     assert value(samples, count, route=one, method="GET") == 2

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
-from inbound.staging.tables import audit
+from inbound.staging.tables import audit, reading
 
 A = audit.c
 Clock = Callable[[], datetime]
@@ -113,7 +113,7 @@ class AuditLog:
         if before_id is not None:
             query = query.where(A.id < before_id)
         query = query.order_by(A.id.desc()).limit(max(1, min(limit, MAX_PAGE)))
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return [AuditEvent(**row._mapping) for row in conn.execute(query)]
 
     def last_entra_write_after(self, after_id: int) -> tuple[int, datetime | None]:
@@ -124,7 +124,7 @@ class AuditLog:
         (a primary key range), however many target operations the reconciler audited; the
         first call looks back at most ``LOOK_BACK`` events.
         """
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             newest = int(conn.execute(select(func.max(A.id))).scalar() or 0)
             after_id = max(after_id, newest - LOOK_BACK)
             if newest <= after_id:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from inbound.staging.tables import sync_state
+from inbound.staging.tables import reading, sync_state
 from reconcile.ports import SyncStatus
 
 S = sync_state.c
@@ -34,7 +34,7 @@ class TargetOverview:
         look-up to the failing rows.
         """
         out: dict[str, LastError] = {}
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             for target in targets:
                 row = conn.execute(
                     select(S.scim_id, S.status, S.last_error, S.updated_at)

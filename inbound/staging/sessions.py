@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, select
 
-from inbound.staging.tables import settings
+from inbound.staging.tables import reading, settings
 
 S = settings.c
 Clock = Callable[[], datetime]
@@ -71,7 +71,7 @@ class SessionStore:
     def lookup(self, secret: str | None) -> AdminSession | None:
         if not secret or not secret.startswith(SESSION_PREFIX) or len(secret) > 100:
             return None
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             raw = conn.execute(select(S.value).where(S.key == _key(secret))).scalar()
         if raw is None:
             return None

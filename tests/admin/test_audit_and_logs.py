@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
 
+from inbound.auth import SecretKind
 from inbound.web.app import create_app
 from scheduler import db
 from scheduler.composition import Runtime, compose
@@ -119,3 +122,40 @@ def test_the_page_is_absent_without_console_stores(runtime: Runtime) -> None:
     with TestClient(create_app(runtime.services)) as client:
         assert client.get("/admin/login").status_code == 404
         assert client.get("/metrics").status_code == 200
+
+
+def test_the_page_metrics_and_audit_read_while_a_write_holds_sqlite(tmp_path: Path) -> None:
+    """SQLite has one writer: the operators' reads must never queue behind it."""
+    path = tmp_path / "locked.db"
+    runtime = compose(Settings(database_url=f"sqlite:///{path}"))
+    admin_key = runtime.tokens.issue(SecretKind.ADMIN, None).secret
+    writer = sqlite3.connect(path, isolation_level=None)
+    answers: list[int] = []
+    try:
+        with TestClient(create_app(runtime.services)) as client:
+            login_response = client.post(
+                "/admin/login", data={"admin_key": admin_key}, follow_redirects=False
+            )
+            assert login_response.status_code == 303
+            writer.execute("BEGIN IMMEDIATE")
+
+            def read_everything() -> None:
+                answers.append(client.get("/admin").status_code)
+                answers.append(client.get("/metrics").status_code)
+                answers.append(
+                    client.get(
+                        "/api/v1/audit", headers={"Authorization": f"Bearer {admin_key}"}
+                    ).status_code
+                )
+
+            reader = threading.Thread(target=read_everything, daemon=True)
+            reader.start()
+            reader.join(timeout=10)
+            answered_under_lock = not reader.is_alive()
+            writer.execute("ROLLBACK")
+            reader.join(timeout=40)
+    finally:
+        writer.close()
+        runtime.dispose()
+    assert answered_under_lock, f"reads queued behind the writer; answered so far: {answers}"
+    assert answers == [200, 200, 200]

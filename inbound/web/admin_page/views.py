@@ -26,7 +26,6 @@ NOTICES = {
     "frequency": "The provisioning frequency was saved.",
     "retried": "The dead letter was put back in line; the next run tries it again.",
     "skipped": "The dead letter was skipped; a newer change from Entra is tried again.",
-    "logged-out": "You are logged out.",
     "approved": "The held changes were approved; the next run applies them.",
 }
 """Fixed messages a redirect may name, so no caller-supplied text is ever echoed."""

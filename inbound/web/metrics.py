@@ -164,16 +164,6 @@ class Metrics:
                 share = elapsed / operations
                 for _ in range(min(done, 1000)):
                     self.apply_latency.labels(target.target).observe(share)
-        log.log(
-            logging.INFO if operations else logging.DEBUG,
-            "reconcile run observed",
-            extra={
-                "duration_ms": round(elapsed * 1000, 1),
-                "applied": report.applied,
-                "retrying": sum(t.retrying for t in report.targets),
-                "dead": sum(t.dead for t in report.targets),
-            },
-        )
         return report
 
     def render(self) -> bytes:

@@ -53,7 +53,8 @@ def test_a_write_is_logged_counted_and_shown(
         lambda e: e.get("event") == "request handled" and e.get("request_id") == "entra-e2e-1"
     )
     assert (logged["route"], logged["status"], logged["method"]) == ("/scim/v2/Users", 201, "POST")
-    service.wait_for(lambda e: e.get("event") == "reconcile run observed" and e["applied"] == 1)
+    # logged after the run returned, so the run's metrics are in place
+    service.wait_for(lambda e: e.get("event") == "reconcile finished" and e["applied"] == 1)
 
     scraped = httpx.get(f"{url}/metrics").text
     samples = {

@@ -7,7 +7,7 @@ interleaved over several rounds (the best of each side is kept), then the scrape
 timed. Figures are ratios to the baseline measured in the same run, so a busy shared machine
 skews both sides alike.
 
-    .venv/bin/python tests/bench/bench_request_observer.py [--seconds 5] [--users 10000] [--rounds 3]
+    .venv/bin/python -m tests.bench.bench_request_observer [--seconds 5] [--users 10000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -30,19 +30,17 @@ import uvicorn
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from inbound.auth import SecretKind
-from inbound.schema import USER_TYPE
-from inbound.staging.store import Actor
 from inbound.web.app import create_app
 from inbound.web.metrics import Metrics
 from inbound.web.request_log import RequestObserver
 from scheduler import logs
 from scheduler.composition import compose
 from scheduler.settings import Settings
+from tests.bench.staging import bulk_stage_users
+from tests.support import entra_user
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from tests.support import entra_user  # noqa: E402
+MODULE = "tests.bench.bench_request_observer"
 
 
 def quiet_json_logs() -> None:
@@ -88,7 +86,7 @@ def wrk(url: str, token: str, seconds: int) -> float:
 
 def start(database_url: str, observed: bool) -> tuple[subprocess.Popen[str], str]:
     child = subprocess.Popen(
-        [sys.executable, __file__, "--serve", database_url, "--observed", str(int(observed))],
+        [sys.executable, "-m", MODULE, "--serve", database_url, "--observed", str(int(observed))],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -148,9 +146,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         runtime = compose(Settings(database_url=url))
-        actor = Actor("bench")
-        for n in range(args.users):
-            runtime.store.create(USER_TYPE, entra_user(f"U{n}"), actor)
+        bulk_stage_users(runtime, [entra_user(f"U{n}") for n in range(args.users)])
         token = runtime.tokens.issue(SecretKind.SCIM, None).secret
         runtime.dispose()
         servers = {mode: start(url, mode == "observed") for mode in ("baseline", "observed")}

@@ -18,7 +18,7 @@ from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
 from inbound.token_renewal import RenewalLedger
-from inbound.web.services import InboundServices
+from inbound.web.services import ConsoleStores, InboundServices
 from reconcile.full import FullReconciler
 from reconcile.policy import MassChangeBrake
 from reconcile.ports import Target
@@ -165,6 +165,7 @@ def compose(
         target_names=target_names,
         default_reconcile_interval=settings.reconcile_interval.total_seconds(),
         ready=ready,
+        console=ConsoleStores.on(staging_engine, clock),
     )
     rt = Runtime(
         settings=settings,

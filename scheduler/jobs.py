@@ -106,7 +106,9 @@ class Jobs:
             self._dirty.clear()
             try:
                 self._runtime.ledger.release_dead_claims()
-                self.last_report = self._runtime.reconciler.run_once()
+                self.last_report = self._runtime.services.metrics.observe_run(
+                    self._runtime.reconciler.run_once
+                )
             except Exception:  # the database itself failed: try again soon, never kill the job
                 log.exception("reconcile run failed")
                 self._wake_at(self._now() + self._trouble_backoff())

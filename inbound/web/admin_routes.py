@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, Response, Router, delete, get, post, put
@@ -11,6 +12,7 @@ from litestar.params import FromPath
 
 from inbound.auth import SecretKind
 from inbound.errors import ScimError, invalid_value, not_found
+from inbound.staging.audit import MAX_PAGE
 from inbound.web.responses import json_response, read_json
 from inbound.web.services import InboundServices
 
@@ -40,6 +42,29 @@ def issue_scim_token(services: InboundServices, label: str | None = None) -> dic
         "id": issued.id,
         "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
         "endpoint_url": services.endpoint_url,
+    }
+
+
+def audit_page(services: InboundServices, params: Mapping[str, str]) -> dict[str, Any]:
+    """``GET /api/v1/audit?scim_id=&before=&limit=``: newest first, paged by event id."""
+    if services.console is None:
+        raise ScimError(503, "the audit trail is not available in this composition")
+
+    def number(name: str, default: int | None) -> int | None:
+        raw = params.get(name)
+        if raw in (None, ""):
+            return default
+        if not raw.isdigit():
+            raise invalid_value(f"'{name}' must be a positive integer, got {raw!r}")
+        return int(raw)
+
+    limit = number("limit", 100) or 100
+    events = services.console.audit.query(
+        scim_id=params.get("scim_id") or None, before_id=number("before", None), limit=limit
+    )
+    return {
+        "events": [e.to_json() for e in events],
+        "next_before": events[-1].id if len(events) == min(limit, MAX_PAGE) else None,
     }
 
 
@@ -155,6 +180,10 @@ def admin_routers(services: InboundServices) -> list[Router]:
         services.on_hold_approved()
         return json_response({"approved": approved})
 
+    @get("/audit")
+    async def audit_events(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return json_response(audit_page(services, request.query_params))
+
     api = Router(
         "/api/v1",
         route_handlers=[
@@ -170,6 +199,7 @@ def admin_routers(services: InboundServices) -> list[Router]:
             skip,
             list_holds,
             approve_hold,
+            audit_events,
         ],
         guards=[guard],
     )

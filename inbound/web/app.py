@@ -1,12 +1,22 @@
-"""The Litestar application: SCIM, admin API and probes, one error shape for all of them."""
+"""The Litestar application: SCIM, admin API, admin page, probes and metrics, one error shape."""
 
 from __future__ import annotations
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.exceptions import HTTPException
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
 
 from inbound.errors import ScimError
+from inbound.web.admin_page import (
+    TEMPLATE_DIR,
+    admin_page_router,
+    configure_templates,
+    static_router,
+)
 from inbound.web.admin_routes import admin_routers
+from inbound.web.metrics import StateCollector, metrics_router
+from inbound.web.request_log import RequestObserver
 from inbound.web.responses import handle_crash, handle_http_error, handle_scim_error
 from inbound.web.scim_routes import scim_router
 from inbound.web.services import InboundServices
@@ -15,15 +25,40 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
-    return Litestar(
-        route_handlers=[scim_router(services), *admin_routers(services)],
+    page: list[Router] = []
+    if services.console is not None:
+        page = [admin_page_router(services), static_router()]
+        services.metrics.state.source = StateCollector(
+            ledger=services.ledger,
+            tokens=services.tokens,
+            audit=services.console.audit,
+            runtime=services.runtime,
+            metrics=services.metrics,
+            target_names=services.target_names,
+            clock=services.clock,
+        )
+    app = Litestar(
+        route_handlers=[
+            scim_router(services),
+            *admin_routers(services),
+            metrics_router(services.metrics),
+            *page,
+        ],
         exception_handlers={
             ScimError: handle_scim_error,
             HTTPException: handle_http_error,
             Exception: handle_crash,
         },
+        template_config=TemplateConfig(
+            directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=configure_templates
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=None,
         logging_config=None,
         debug=debug,
     )
+    # Outermost, so unmatched routes (404/405) are logged and counted as well.
+    app.asgi_handler = RequestObserver(
+        app.asgi_handler, metrics=services.metrics, clock=services.clock
+    )
+    return app

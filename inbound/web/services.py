@@ -7,11 +7,32 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
+
 from inbound.auth import TokenStore
+from inbound.staging.audit import AuditLog
 from inbound.staging.ledger import StagingLedger
+from inbound.staging.overview import TargetOverview
 from inbound.staging.runtime import RuntimeSettings
+from inbound.staging.sessions import SessionStore
 from inbound.staging.store import ResourceStore
 from inbound.token_renewal import RenewalLedger
+from inbound.web.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class ConsoleStores:
+    """What the admin page, the audit API and the database-backed gauges read and write."""
+
+    audit: AuditLog
+    sessions: SessionStore
+    overview: TargetOverview
+
+    @classmethod
+    def on(cls, engine: Engine, clock: Callable[[], datetime]) -> ConsoleStores:
+        return cls(
+            AuditLog(engine, clock=clock), SessionStore(engine, clock=clock), TargetOverview(engine)
+        )
 
 
 @dataclass
@@ -36,6 +57,10 @@ class InboundServices:
     """Approval of held changes: run the reconciler soon."""
     ready: Callable[[], str | None] = lambda: None
     """None when ready; otherwise why not (database unreachable, migrations pending)."""
+    metrics: Metrics = field(default_factory=Metrics)
+    console: ConsoleStores | None = None
+    """Without it (a bare composition) the admin page, the audit API and the database-backed
+    gauges are left out; ``scheduler`` always provides it."""
 
     @property
     def endpoint_url(self) -> str:

@@ -27,8 +27,9 @@ Progress = Callable[[str, int], None]
 
 
 class DriftLedger(Protocol):
-    def anchors(self, target: str) -> dict[str, str]:
-        """anchor → scim_id of everything the target has applied."""
+    def owners(self, target: str, anchors: Sequence[str]) -> dict[str, str]:
+        """anchor → scim_id for those of ``anchors`` the target has applied (one page's worth,
+        so memory stays flat however large the target is)."""
         ...
 
     def applied_ids(self, target: str) -> Iterator[str]:
@@ -144,7 +145,6 @@ class FullReconciler:
         allow_mass_delete: bool,
     ) -> DriftReport:
         report = DriftReport(name)
-        anchors = self._ledger.anchors(name)
         seen: set[str] = set()
         orphans: list[Observed] = []
         for kind in (ResourceKind.USER, ResourceKind.GROUP):
@@ -152,11 +152,11 @@ class FullReconciler:
             for observed in target.inventory(kind):
                 page.append(observed)
                 if len(page) >= self._page:
-                    self._compare_page(target, kind, page, anchors, seen, orphans, report, dry_run)
+                    self._compare_page(target, kind, page, seen, orphans, report, dry_run)
                     page = []
                     if progress:
                         progress(name, report.compared)
-            self._compare_page(target, kind, page, anchors, seen, orphans, report, dry_run)
+            self._compare_page(target, kind, page, seen, orphans, report, dry_run)
             if progress:
                 progress(name, report.compared)
         missing = [i for i in self._ledger.applied_ids(name) if i not in seen]
@@ -193,7 +193,6 @@ class FullReconciler:
         target: Inventory,
         kind: ResourceKind,
         page: list[Observed],
-        anchors: dict[str, str],
         seen: set[str],
         orphans: list[Observed],
         report: DriftReport,
@@ -202,6 +201,7 @@ class FullReconciler:
         if not page:
             return
         name = target.name
+        anchors = self._ledger.owners(name, [o.anchor for o in page if not o.scim_id])
         by_name = self._ledger.ids_by_name(
             kind, [o.name for o in page if not (o.scim_id or anchors.get(o.anchor))]
         )

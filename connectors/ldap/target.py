@@ -86,8 +86,8 @@ class LdapTarget(LdapInventory):
             with self._pool.session() as session:
                 self._ensure_containers(session)
                 self._prefetched = prefetch_users(Directory(session, self.layout), user_ids)
-        except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
-            self._prefetched = None
+        except (LDAPException, LdapResultError, ConnectionLostError, OSError, TargetError) as exc:
+            self._prefetched = None  # each apply finds out for itself, and reports it properly
             log.info("ldap lookup ahead failed", extra={"reason": str(exc)})
 
     def _apply_once(self, desired: Desired, anchor: str | None) -> Applied:

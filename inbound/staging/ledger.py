@@ -416,12 +416,15 @@ class StagingLedger(SyncStatusView):
 
     # ---- drift repair (reconcile.full.DriftLedger) -----------------------------------
 
-    def anchors(self, target: str) -> dict[str, str]:
+    def owners(self, target: str, anchors: Sequence[str]) -> dict[str, str]:
+        wanted = sorted(set(anchors))
+        if not wanted:
+            return {}
         with reading(self._engine) as conn:
             return {
                 anchor: scim_id
                 for anchor, scim_id in conn.execute(
-                    select(S.anchor, S.scim_id).where(S.target == target, S.anchor.is_not(None))
+                    select(S.anchor, S.scim_id).where(S.target == target, S.anchor.in_(wanted))
                 )
             }
 

@@ -149,6 +149,7 @@ sync_state = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_sync_state_status", "target", "status"),
     Index("ix_sync_state_scim_id", "scim_id"),
+    Index("ix_sync_state_anchor", "target", "anchor"),
     Index(
         "ix_sync_state_due",
         "target",

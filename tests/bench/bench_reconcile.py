@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -157,10 +157,17 @@ def full_reconcile(
     applied = time.perf_counter() - t0
     runtime.dispose()
     env = {**os.environ, "SCIM_SYNC_DATABASE_URL": database_url, **ldap_env(ldap)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
+    # A fresh parent whose only child is the reconcile, so its peak RSS is the reconcile's own
+    # (this process's other children, the latency runs' servers, would count otherwise).
+    measure = (
+        "import json, resource, subprocess, sys;"
+        "out = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=True).stdout;"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+        "print(json.dumps({'peak_kb': peak, 'report': json.loads(out)}))"
+    )
     out = subprocess.run(
-        [*scim_sync_command(), "reconcile", "--full", "--json"],
+        [sys.executable, "-c", measure, *scim_sync_command(), "reconcile", "--full", "--json"],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -168,8 +175,8 @@ def full_reconcile(
         check=True,
     )
     elapsed = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    report = json.loads(out.stdout)
+    measured = json.loads(out.stdout)
+    peak, report = measured["peak_kb"], measured["report"]
     compared = sum(r["compared"] for r in report["full"])
     return {
         "users": users,
@@ -178,7 +185,7 @@ def full_reconcile(
         "full_reconcile_s": elapsed,
         "compared": compared,
         "drifted": sum(r["drifted"] for r in report["full"]),
-        "peak_rss_mb": max(peak, before) / 1024,
+        "peak_rss_mb": peak / 1024,
     }
 
 

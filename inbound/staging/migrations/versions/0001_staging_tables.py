@@ -124,6 +124,7 @@ def upgrade() -> None:
     with op.batch_alter_table("sync_state", schema=None) as batch_op:
         batch_op.create_index("ix_sync_state_status", ["target", "status"], unique=False)
         batch_op.create_index("ix_sync_state_scim_id", ["scim_id"], unique=False)
+        batch_op.create_index("ix_sync_state_anchor", ["target", "anchor"], unique=False)
         batch_op.create_index(
             "ix_sync_state_due",
             ["target", "phase", "changed_at"],
@@ -179,6 +180,7 @@ def downgrade() -> None:
     op.drop_table("mass_change_holds")
     with op.batch_alter_table("sync_state", schema=None) as batch_op:
         batch_op.drop_index("ix_sync_state_due")
+        batch_op.drop_index("ix_sync_state_anchor")
         batch_op.drop_index("ix_sync_state_scim_id")
         batch_op.drop_index("ix_sync_state_status")
 

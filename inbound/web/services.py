@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from inbound.auth import TokenStore
+from inbound.schema import Catalog
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
@@ -31,6 +32,8 @@ class InboundServices:
     on_token_change: Callable[[], None] = lambda: None
     ready: Callable[[], str | None] = lambda: None
     """None when ready; otherwise why not (database unreachable, migrations pending)."""
+    catalog: Catalog = field(default_factory=Catalog)
+    """Resource types and schemas served, custom extensions from configuration included."""
 
     @property
     def endpoint_url(self) -> str:

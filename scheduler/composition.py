@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from inbound.auth import TokenStore
+from inbound.extensions import ExtensionSchemaError, load_catalog
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
@@ -18,7 +19,7 @@ from inbound.web.services import InboundServices
 from reconcile.ports import Target
 from reconcile.runner import Reconciler
 from scheduler import db
-from scheduler.settings import Settings
+from scheduler.settings import Settings, SettingsError
 
 
 def utcnow() -> datetime:
@@ -83,6 +84,10 @@ def compose(
     clock: Callable[[], datetime] = utcnow,
     migrate: bool = True,
 ) -> Runtime:
+    try:
+        catalog = load_catalog(settings.scim_extension_schemas)
+    except ExtensionSchemaError as exc:
+        raise SettingsError(f"SCIM_SYNC_SCIM_EXTENSION_SCHEMAS: {exc}") from exc
     staging_engine = db.make_engine(settings.database_url)
     idm_engine = (
         db.make_engine(settings.idm_url)
@@ -121,6 +126,7 @@ def compose(
         target_names=[t.name for t in targets],
         default_reconcile_interval=settings.reconcile_interval.total_seconds(),
         ready=ready,
+        catalog=catalog,
     )
     rt = Runtime(
         settings=settings,

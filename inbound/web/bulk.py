@@ -105,6 +105,21 @@ def _references(value: Any) -> set[str]:
     return set()
 
 
+def _path_references(path: str) -> set[str]:
+    """``/Users/bulkId:u1`` refers to the resource that operation ``u1`` creates."""
+    return {part[7:] for part in path.split("/") if part.startswith("bulkId:")}
+
+
+def _substitute_path(path: str, ids: dict[str, str]) -> str:
+    return "/".join(
+        ids[part[7:]] if part.startswith("bulkId:") else part for part in path.split("/")
+    )
+
+
+def _needs(op: _Op) -> set[str]:
+    return _references(op.data) | _path_references(op.path)
+
+
 def _substitute(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, str) and value.startswith("bulkId:"):
         return ids[value[7:]]
@@ -126,9 +141,7 @@ class BulkProcessor:
         errors = 0
         pending = list(parsed)
         while pending and (fail_on is None or errors < fail_on):
-            ready = [
-                op for op in pending if (_references(op.data) | _references(op.path)) <= set(ids)
-            ]
+            ready = [op for op in pending if _needs(op) <= set(ids)]
             if not ready:
                 break
             op = ready[0]
@@ -144,7 +157,7 @@ class BulkProcessor:
                 if op.bulk_id and op.index in results and op.bulk_id not in ids
             }
             for op in pending:
-                missing = sorted((_references(op.data) | _references(op.path)) - set(ids))
+                missing = sorted(_needs(op) - set(ids))
                 why = (
                     "its operation failed"
                     if set(missing) & failed_ids
@@ -163,7 +176,7 @@ class BulkProcessor:
 
     def _one(self, op: _Op, ids: dict[str, str], actor: Actor) -> dict[str, Any]:
         try:
-            path = _substitute(op.path, ids)
+            path = _substitute_path(op.path, ids)
             data = _substitute(op.data, ids)
             rt, scim_id = self._target(op.method, path)
             reply = self._apply(op, rt, scim_id, data, actor)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from inbound.errors import ScimError, invalid_value
@@ -71,9 +70,18 @@ def _key(resolved: Resolved) -> str:
     return f"{head}.{resolved.sub.name.lower()}" if resolved.sub else head
 
 
-@lru_cache(maxsize=16)
+_WITHHELD: dict[int, tuple[ResourceType, frozenset[str], frozenset[str]]] = {}
+
+
 def withheld(rt: ResourceType) -> tuple[frozenset[str], frozenset[str]]:
-    """Keys (``attr`` or ``urn:attr``, lower case) returned ``never`` and only on ``request``."""
+    """Keys (``attr`` or ``urn:attr``, lower case) returned ``never`` and only on ``request``.
+
+    Cached by identity: hashing a resource type walks every attribute definition, which cost
+    more than rendering the resource.
+    """
+    cached = _WITHHELD.get(id(rt))
+    if cached is not None and cached[0] is rt:
+        return cached[1], cached[2]
     never: set[str] = set()
     request: set[str] = set()
     for schema in (rt.core, *rt.extensions):
@@ -83,6 +91,7 @@ def withheld(rt: ResourceType) -> tuple[frozenset[str], frozenset[str]]:
                 never.add(prefix + attr.name.lower())
             elif attr.returned == "request":
                 request.add(prefix + attr.name.lower())
+    _WITHHELD[id(rt)] = (rt, frozenset(never), frozenset(request))
     return frozenset(never), frozenset(request)
 
 

@@ -89,6 +89,11 @@ class ResourceStore:
         self._on_change = on_change
         self._max_members = max_members_per_request
 
+    @property
+    def blocking(self) -> bool:
+        """Whether calls wait on a server (PostgreSQL) rather than a local file (SQLite)."""
+        return not self._rows.sqlite
+
     # ---- reads -------------------------------------------------------------------------
 
     def get(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
@@ -21,6 +23,7 @@ from inbound.web.scim_ops import Reply, ScimOperations, make_query, search_body
 from inbound.web.services import InboundServices
 
 Req = Request[Any, Any, Any]
+OFFLOAD_THREADS = 16
 
 
 def _reply(reply: Reply) -> Response[bytes]:
@@ -30,7 +33,18 @@ def _reply(reply: Reply) -> Response[bytes]:
 
 
 def scim_router(services: InboundServices) -> Router:
+    """The SCIM routes. On SQLite the store runs in the event loop: a local call takes
+    microseconds and a thread hop would cost more. On PostgreSQL every call waits on the
+    server (a commit waits for its WAL flush), so calls go to worker threads, letting commits
+    from concurrent requests overlap instead of queueing behind one another."""
     catalog = services.catalog
+    limiter = anyio.CapacityLimiter(OFFLOAD_THREADS) if services.store.blocking else None
+
+    async def run(call: Callable[[], Reply]) -> Reply:
+        if limiter is None:
+            return call()
+        return await anyio.to_thread.run_sync(call, limiter=limiter)
+
     ops = ScimOperations(services, catalog)
     bulk = BulkProcessor(ops)
     enabled_cache: dict[str, float | bool] = {"at": 0.0, "value": True}
@@ -42,7 +56,9 @@ def scim_router(services: InboundServices) -> Router:
             enabled_cache["at"] = now
         return bool(enabled_cache["value"])
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        """Async on purpose: Litestar runs a sync guard in a worker thread, which cost more
+        than the whole request (the token check is cached and takes microseconds)."""
         header = connection.headers.get("authorization", "")
         scheme, _sep, secret = header.partition(" ")
         token_id = (
@@ -70,55 +86,46 @@ def scim_router(services: InboundServices) -> Router:
 
     @get(["/Users", "/Groups"])
     async def list_resources(request: Req) -> Response[bytes]:
-        return _reply(ops.search(resource_type(request), make_query(request.query_params)))
+        rt, query = resource_type(request), make_query(request.query_params)
+        return _reply(await run(lambda: ops.search(rt, query)))
 
     @post(["/Users/.search", "/Groups/.search"], status_code=200)
     async def search_type(request: Req) -> Response[bytes]:
-        query = search_body(await read_json(request))
-        return _reply(ops.search(resource_type(request), query))
+        rt, query = resource_type(request), search_body(await read_json(request))
+        return _reply(await run(lambda: ops.search(rt, query)))
 
     @post("/.search", status_code=200)
     async def search_root(request: Req) -> Response[bytes]:
-        return _reply(ops.search_all(search_body(await read_json(request))))
+        query = search_body(await read_json(request))
+        return _reply(await run(lambda: ops.search_all(query)))
 
     @post(["/Users", "/Groups"])
     async def create(request: Req) -> Response[bytes]:
-        return _reply(ops.create(resource_type(request), await read_json(request), actor(request)))
+        rt, body, who = resource_type(request), await read_json(request), actor(request)
+        return _reply(await run(lambda: ops.create(rt, body, who)))
 
     @get(["/Users/{scim_id:str}", "/Groups/{scim_id:str}"])
     async def read(request: Req, scim_id: FromPath[str]) -> Response[bytes]:
-        reply = ops.get(
-            resource_type(request),
-            scim_id,
-            request.query_params,
-            request.headers.get("if-none-match"),
-        )
-        return _reply(reply)
+        rt, params = resource_type(request), request.query_params
+        if_none_match = request.headers.get("if-none-match")
+        return _reply(await run(lambda: ops.get(rt, scim_id, params, if_none_match)))
 
     @put(["/Users/{scim_id:str}", "/Groups/{scim_id:str}"])
     async def replace(request: Req, scim_id: FromPath[str]) -> Response[bytes]:
-        body = await read_json(request)
-        reply = ops.replace(
-            resource_type(request), scim_id, body, actor(request), request.headers.get("if-match")
-        )
-        return _reply(reply)
+        rt, body, who = resource_type(request), await read_json(request), actor(request)
+        if_match = request.headers.get("if-match")
+        return _reply(await run(lambda: ops.replace(rt, scim_id, body, who, if_match)))
 
     @patch(["/Users/{scim_id:str}", "/Groups/{scim_id:str}"])
     async def modify(request: Req, scim_id: FromPath[str]) -> Response[bytes]:
-        body = await read_json(request)
-        reply = ops.patch(
-            resource_type(request),
-            scim_id,
-            body,
-            actor(request),
-            request.headers.get("if-match"),
-            request.query_params,
-        )
-        return _reply(reply)
+        rt, body, who = resource_type(request), await read_json(request), actor(request)
+        if_match, params = request.headers.get("if-match"), request.query_params
+        return _reply(await run(lambda: ops.patch(rt, scim_id, body, who, if_match, params)))
 
     @delete(["/Users/{scim_id:str}", "/Groups/{scim_id:str}"], status_code=204)
     async def remove(request: Req, scim_id: FromPath[str]) -> None:
-        ops.delete(resource_type(request), scim_id, actor(request), request.headers.get("if-match"))
+        rt, who, if_match = resource_type(request), actor(request), request.headers.get("if-match")
+        await run(lambda: ops.delete(rt, scim_id, who, if_match))
 
     @post("/Bulk", status_code=200)
     async def bulk_request(request: Req) -> Response[bytes]:
@@ -127,7 +134,8 @@ def scim_router(services: InboundServices) -> Router:
             raise ScimError(
                 413, f"the bulk request is {len(raw)} bytes; the maximum is {MAX_PAYLOAD_BYTES}"
             )
-        return scim_response(bulk.run(await read_json(request), actor(request)))
+        body, who = await read_json(request), actor(request)
+        return _reply(await run(lambda: Reply(200, bulk.run(body, who))))
 
     return Router(
         "/scim/v2",

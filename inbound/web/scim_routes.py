@@ -18,7 +18,8 @@ from inbound.schema import ResourceType
 from inbound.staging.store import Actor
 from inbound.web.bulk import MAX_PAYLOAD_BYTES, BulkProcessor
 from inbound.web.discovery_routes import discovery_handlers
-from inbound.web.responses import read_json, scim_response
+from inbound.web.openapi import openapi_document
+from inbound.web.responses import json_response, read_json, scim_response
 from inbound.web.scim_ops import Reply, ScimOperations, make_query, search_body
 from inbound.web.services import InboundServices
 
@@ -137,9 +138,14 @@ def scim_router(services: InboundServices) -> Router:
         body, who = await read_json(request), actor(request)
         return _reply(await run(lambda: Reply(200, bulk.run(body, who))))
 
+    @get("/openapi.json")
+    async def openapi() -> Response[bytes]:
+        return json_response(openapi_document(services.endpoint_url))
+
     return Router(
         "/scim/v2",
         route_handlers=[
+            openapi,
             list_resources,
             search_type,
             search_root,

@@ -11,11 +11,12 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
-    status_code_conformance,
 )
 
 from inbound.auth import SecretKind
@@ -45,19 +46,21 @@ def test_no_server_errors_and_documented_answers(live: tuple[str, str]) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     document = httpx.get(f"{base}/scim/v2/openapi.json", headers=auth).json()
     api = schemathesis.openapi.from_dict(document)
-    checks = [
-        not_a_server_error,
-        status_code_conformance,
-        content_type_conformance,
-        response_schema_conformance,
-    ]
+    checks = [not_a_server_error, content_type_conformance, response_schema_conformance]
     operations = [result.ok() for result in api.get_all_operations()]
     assert len(operations) >= 20
 
     for operation in operations:
 
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-        @given(case=operation.as_strategy())
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        # negative cases too: bodies and parameters that violate the document must still get
+        # a SCIM error, never a 5xx
+        @given(
+            case=st.one_of(
+                operation.as_strategy(GenerationMode.POSITIVE),
+                operation.as_strategy(GenerationMode.NEGATIVE),
+            )
+        )
         def fuzz(case: Any) -> None:
             case.call_and_validate(base_url=f"{base}/scim/v2", headers=auth, checks=checks)
 

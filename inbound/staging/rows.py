@@ -12,6 +12,7 @@ here read back identically through either path.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -37,6 +38,25 @@ class Rows:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
+        self._owner: int | None = None
+        self._held: Any = None
+        self._claim = threading.Lock()
+
+    def _connection(self) -> tuple[Any, bool]:
+        """A DBAPI connection and whether to give it back after use.
+
+        On SQLite the first thread to use the store (the event loop's, which makes every SCIM
+        call) keeps one connection: a pool checkout and reset per request cost as much as the
+        query. Any other thread, and every thread on PostgreSQL, borrows from the pool.
+        """
+        if self.sqlite:
+            me = threading.get_ident()
+            with self._claim:
+                if self._owner is None:
+                    self._owner, self._held = me, self.engine.raw_connection()
+            if self._owner == me:
+                return self._held, False
+        return self.engine.raw_connection(), True
 
     # ---- statements ----------------------------------------------------------------
 
@@ -75,7 +95,7 @@ class Rows:
     def transaction(self, *, write: bool) -> Iterator[Any]:
         """A cursor inside one transaction; SQLite writers take the lock at BEGIN (see
         ``scheduler.db``) so two writers queue instead of failing a lock upgrade."""
-        conn = self.engine.raw_connection()
+        conn, give_back = self._connection()
         try:
             cursor = conn.cursor()
             if self.sqlite:
@@ -85,7 +105,7 @@ class Rows:
             except BaseException:
                 if not self.sqlite:
                     conn.rollback()
-                elif conn.driver_connection.in_transaction:  # type: ignore[union-attr]
+                elif conn.in_transaction:
                     cursor.execute("ROLLBACK")
                 raise
             try:
@@ -98,7 +118,8 @@ class Rows:
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation) as exc:
             raise DuplicateError(str(exc)) from exc
         finally:
-            conn.close()
+            if give_back:
+                conn.close()
 
     def select_in(self, cursor: Any, head: str, ids: Sequence[str], tail: str = "") -> list[Any]:
         """``head`` ends with ``IN``; ``ids`` become that many bound parameters."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.scim.test_users import assert_error, create
+from tests.integration.test_scim_users import assert_error, create
 from tests.support import entra_group, patch_body
 
 

@@ -192,3 +192,21 @@ def test_bad_extension_files_stop_the_start(tmp_path: Path, database_url: str) -
     missing = tmp_path / "missing.json"
     with pytest.raises(SettingsError, match="SCIM_EXTENSION_SCHEMAS"):
         compose(Settings(database_url=database_url, scim_extension_schemas=str(missing)))
+
+
+def test_a_refused_patch_is_logged_for_the_corpus_without_secrets(
+    client: TestClient[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    user = create_user(client, "logged")
+    body = patch_body(
+        {"op": "replace", "path": "password", "value": "hunter2"},
+        {"op": "frobnicate", "path": "title", "value": "x"},
+    )
+    with caplog.at_level("WARNING", logger="inbound.web.scim_ops"):
+        refused = client.patch(f"/scim/v2/Users/{user['id']}", json=body, headers=SCIM_JSON)
+    assert_error(refused, 400, "invalidSyntax")
+    record = next(r for r in caplog.records if r.getMessage() == "patch refused")
+    logged = record.__dict__["body"]
+    assert logged["Operations"][1]["op"] == "frobnicate"
+    assert logged["Operations"][0]["value"] == "***"
+    assert "hunter2" not in repr(record.__dict__)

@@ -140,11 +140,11 @@ class BulkProcessor:
         results: dict[int, dict[str, Any]] = {}
         errors = 0
         pending = list(parsed)
+        needs = {op.index: _needs(op) for op in parsed}
         while pending and (fail_on is None or errors < fail_on):
-            ready = [op for op in pending if _needs(op) <= set(ids)]
-            if not ready:
+            op = next((o for o in pending if needs[o.index] <= ids.keys()), None)
+            if op is None:
                 break
-            op = ready[0]
             pending.remove(op)
             result = self._one(op, ids, actor)
             results[op.index] = result
@@ -157,7 +157,7 @@ class BulkProcessor:
                 if op.bulk_id and op.index in results and op.bulk_id not in ids
             }
             for op in pending:
-                missing = sorted(_needs(op) - set(ids))
+                missing = sorted(needs[op.index] - ids.keys())
                 why = (
                     "its operation failed"
                     if set(missing) & failed_ids

@@ -82,7 +82,9 @@ def scim_router(services: InboundServices) -> Router:
         return Actor(str(request.state.actor), request.headers.get("x-request-id"))
 
     def resource_type(request: Req) -> ResourceType:
-        endpoint = request.url.path.rstrip("/").split("/scim/v2/", 1)[1].split("/", 1)[0]
+        # the raw scope path: building request.url cost more than the database lookup
+        path: str = request.scope["path"]
+        endpoint = path.split("/scim/v2/", 1)[1].split("/", 1)[0]
         return catalog.by_endpoint(endpoint)
 
     @get(["/Users", "/Groups"])

@@ -96,7 +96,11 @@ class Rows:
         """A cursor inside one transaction; SQLite writers take the lock at BEGIN (see
         ``scheduler.db``) so two writers queue instead of failing a lock upgrade."""
         conn, give_back = self._connection()
+        # PostgreSQL reads run in autocommit: no BEGIN and COMMIT round trips around them
+        unwrapped = not self.sqlite and not write
         try:
+            if unwrapped:
+                conn.driver_connection.autocommit = True
             cursor = conn.cursor()
             if self.sqlite:
                 cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -111,13 +115,15 @@ class Rows:
             try:
                 if self.sqlite:
                     cursor.execute("COMMIT")
-                else:
+                elif not unwrapped:
                     conn.commit()
             except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation) as exc:
                 raise DuplicateError(str(exc)) from exc
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation) as exc:
             raise DuplicateError(str(exc)) from exc
         finally:
+            if unwrapped:
+                conn.driver_connection.autocommit = False
             if give_back:
                 conn.close()
 

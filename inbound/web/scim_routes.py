@@ -35,14 +35,15 @@ def _reply(reply: Reply) -> Response[bytes]:
 
 def scim_router(services: InboundServices) -> Router:
     """The SCIM routes. On SQLite the store runs in the event loop: a local call takes
-    microseconds and a thread hop would cost more. On PostgreSQL every call waits on the
-    server (a commit waits for its WAL flush), so calls go to worker threads, letting commits
-    from concurrent requests overlap instead of queueing behind one another."""
+    microseconds and a thread hop would cost more. On PostgreSQL reads run in the loop too
+    (autocommit, one round trip per statement), while writes go to worker threads: a commit
+    waits for the server's WAL flush, and in threads the commits of concurrent requests
+    overlap instead of queueing behind one another."""
     catalog = services.catalog
     limiter = anyio.CapacityLimiter(OFFLOAD_THREADS) if services.store.blocking else None
 
-    async def run(call: Callable[[], Reply]) -> Reply:
-        if limiter is None:
+    async def run(call: Callable[[], Reply], *, write: bool = True) -> Reply:
+        if limiter is None or not write:
             return call()
         return await anyio.to_thread.run_sync(call, limiter=limiter)
 
@@ -90,17 +91,17 @@ def scim_router(services: InboundServices) -> Router:
     @get(["/Users", "/Groups"])
     async def list_resources(request: Req) -> Response[bytes]:
         rt, query = resource_type(request), make_query(request.query_params)
-        return _reply(await run(lambda: ops.search(rt, query)))
+        return _reply(await run(lambda: ops.search(rt, query), write=False))
 
     @post(["/Users/.search", "/Groups/.search"], status_code=200)
     async def search_type(request: Req) -> Response[bytes]:
         rt, query = resource_type(request), search_body(await read_json(request))
-        return _reply(await run(lambda: ops.search(rt, query)))
+        return _reply(await run(lambda: ops.search(rt, query), write=False))
 
     @post("/.search", status_code=200)
     async def search_root(request: Req) -> Response[bytes]:
         query = search_body(await read_json(request))
-        return _reply(await run(lambda: ops.search_all(query)))
+        return _reply(await run(lambda: ops.search_all(query), write=False))
 
     @post(["/Users", "/Groups"])
     async def create(request: Req) -> Response[bytes]:
@@ -111,7 +112,7 @@ def scim_router(services: InboundServices) -> Router:
     async def read(request: Req, scim_id: FromPath[str]) -> Response[bytes]:
         rt, params = resource_type(request), request.query_params
         if_none_match = request.headers.get("if-none-match")
-        return _reply(await run(lambda: ops.get(rt, scim_id, params, if_none_match)))
+        return _reply(await run(lambda: ops.get(rt, scim_id, params, if_none_match), write=False))
 
     @put(["/Users/{scim_id:str}", "/Groups/{scim_id:str}"])
     async def replace(request: Req, scim_id: FromPath[str]) -> Response[bytes]:

@@ -25,8 +25,15 @@ from inbound.errors import (
 from inbound.errors import mutability as mutability_error
 from inbound.filter import And, AttrPath, Compare, Filter, Or, parse_attr_path, parse_filter
 from inbound.matching import element_matches
-from inbound.resource import Resolved, coerce, coerce_single, resolve
-from inbound.schema import GROUP_TYPE, Attribute, ResourceType
+from inbound.resource import (
+    Resolved,
+    check_immutable,
+    coerce,
+    coerce_single,
+    extension_of,
+    resolve,
+)
+from inbound.schema import GROUP_TYPE, Attribute, ResourceType, Schema
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 OPS = frozenset({"add", "replace", "remove"})
@@ -112,8 +119,11 @@ def apply_patch(rt: ResourceType, data: dict[str, Any], body: Any) -> PatchResul
         path = fields.get("path")
         value = fields.get("value")
         try:
+            extension = extension_of(rt, path) if isinstance(path, str) else None
             if path is None or path == "":
                 _apply_pathless(rt, result, op, value)
+            elif extension is not None:
+                _apply_extension(rt, result, op, extension, value)
             else:
                 _apply_path(rt, result, op, parse_patch_path(path), value, "value" in fields)
         except ScimError as exc:
@@ -122,7 +132,22 @@ def apply_patch(rt: ResourceType, data: dict[str, Any], body: Any) -> PatchResul
     for attr in rt.core.attributes:
         if attr.required and attr.name not in result.data:
             raise invalid_value(f"'{attr.name}' is required and cannot be removed")
+    result.data.pop("password", None)  # accepted, never stored: scim-sync provisions none
+    check_immutable(rt, data, result.data)
     return result
+
+
+def _apply_extension(
+    rt: ResourceType, result: PatchResult, op: str, extension: Schema, value: Any
+) -> None:
+    """A path naming a whole extension: remove drops it, add/replace apply each attribute."""
+    if op == "remove":
+        result.touched.append(extension.id)
+        result.data.pop(extension.id, None)
+        return
+    if not isinstance(value, dict):
+        raise invalid_value(f"'{extension.id}' takes an object of {extension.name} attributes")
+    _apply_pathless(rt, result, op, {extension.id: value})
 
 
 def _apply_pathless(rt: ResourceType, result: PatchResult, op: str, value: Any) -> None:
@@ -139,6 +164,8 @@ def _apply_pathless(rt: ResourceType, result: PatchResult, op: str, value: Any) 
             if not isinstance(item, dict):
                 raise invalid_value(f"'{key}' must be an object of {ext.name} attributes")
             for sub_key, sub_item in item.items():
+                if sub_key.lower() == "schemas":
+                    continue  # some clients repeat the extension's URN inside it
                 path = PatchPath(AttrPath(ext.id, *_split(sub_key)), None, None)
                 _apply_path(rt, result, op, path, sub_item, True)
             continue
@@ -160,7 +187,7 @@ def _apply_path(
     if op != "remove" and not has_value:
         raise invalid_value(f"{op} needs a 'value'")
     result.touched.append(resolved.key)
-    if rt is GROUP_TYPE and attr.name == "members":
+    if rt.is_group and attr.name == "members":
         _members(result, op, path, value)
         return
     container = _container(result.data, resolved)

@@ -10,7 +10,7 @@ from typing import Any
 from inbound.errors import ScimError, invalid_value
 from inbound.filter import parse_attr_path
 from inbound.resource import Resolved, resolve
-from inbound.schema import GROUP_TYPE, ResourceType
+from inbound.schema import ResourceType
 
 
 def iso(moment: datetime) -> str:
@@ -70,6 +70,53 @@ def _key(resolved: Resolved) -> str:
     return f"{head}.{resolved.sub.name.lower()}" if resolved.sub else head
 
 
+_WITHHELD: dict[int, tuple[ResourceType, frozenset[str], frozenset[str]]] = {}
+
+
+def withheld(rt: ResourceType) -> tuple[frozenset[str], frozenset[str]]:
+    """Keys (``attr`` or ``urn:attr``, lower case) returned ``never`` and only on ``request``.
+
+    Cached by identity: hashing a resource type walks every attribute definition, which cost
+    more than rendering the resource.
+    """
+    cached = _WITHHELD.get(id(rt))
+    if cached is not None and cached[0] is rt:
+        return cached[1], cached[2]
+    never: set[str] = set()
+    request: set[str] = set()
+    for schema in (rt.core, *rt.extensions):
+        prefix = "" if schema is rt.core else schema.id.lower() + ":"
+        for attr in schema.attributes:
+            if attr.returned == "never":
+                never.add(prefix + attr.name.lower())
+            elif attr.returned == "request":
+                request.add(prefix + attr.name.lower())
+    _WITHHELD[id(rt)] = (rt, frozenset(never), frozenset(request))
+    return frozenset(never), frozenset(request)
+
+
+def _withhold(rt: ResourceType, out: dict[str, Any], projection: Projection | None) -> None:
+    """Drop ``returned: never`` always, ``returned: request`` unless ``attributes`` names it."""
+    never, request = withheld(rt)
+    if not never and not request:
+        return
+    asked = projection.include if projection else frozenset()
+    for key in list(out):
+        container = out[key] if key.startswith("urn:") and isinstance(out[key], dict) else None
+        if container is None:
+            lowered = key.lower()
+            if lowered in never or (lowered in request and lowered not in asked):
+                del out[key]
+            continue
+        for sub_key in list(container):
+            lowered = f"{key.lower()}:{sub_key.lower()}"
+            if lowered in never or (lowered in request and lowered not in asked):
+                del container[sub_key]
+        if not container:
+            del out[key]
+            out["schemas"] = [s for s in out["schemas"] if s != key]
+
+
 def _endpoint_of(member: dict[str, Any]) -> str:
     return "Groups" if member.get("type") == "Group" else "Users"
 
@@ -99,16 +146,19 @@ def render(
     if isinstance(manager, dict) and "value" in manager and "$ref" not in manager:
         manager["$ref"] = f"{base_url}/Users/{manager['value']}"
     if members is not None:
+        # members.display is returned on request only: it is derived from the member's own
+        # name, and a client that sent members without it gets back exactly what it sent.
+        with_display = projection is not None and "members.display" in projection.include
         rendered = [
             {
                 "value": m["value"],
                 "$ref": f"{base_url}/{_endpoint_of(m)}/{m['value']}",
                 "type": m.get("type", "User"),
-                **({"display": m["display"]} if m.get("display") else {}),
+                **({"display": m["display"]} if with_display and m.get("display") else {}),
             }
             for m in members
         ]
-        if rendered or rt is GROUP_TYPE:
+        if rendered or rt.is_group:
             out["members"] = rendered
     if groups is not None:
         listed = [
@@ -129,6 +179,7 @@ def render(
         "location": f"{base_url}/{rt.endpoint}/{scim_id}",
         "version": etag(generation),
     }
+    _withhold(rt, out, projection)
     if projection and (projection.include or projection.exclude):
         return _project(rt, out, projection)
     return out

@@ -15,7 +15,6 @@ from inbound.errors import ScimError, invalid_path, invalid_syntax, invalid_valu
 from inbound.filter import AttrPath, parse_attr_path
 from inbound.schema import (
     COMMON,
-    GROUP_TYPE,
     IGNORED_SCHEMAS,
     Attribute,
     ResourceType,
@@ -185,6 +184,8 @@ def normalise(rt: ResourceType, body: Any) -> tuple[dict[str, Any], list[dict[st
                 raise invalid_value(f"'{key}' must be an object of {ext.name} attributes")
             ext_data: dict[str, Any] = {}
             for sub_key, sub_value in value.items():
+                if sub_key.lower() == "schemas":
+                    continue  # some clients repeat the extension's URN inside it
                 attr = ext.attribute(sub_key)
                 if attr is None:
                     raise invalid_value(f"'{sub_key}' is not an attribute of {ext.id}")
@@ -195,7 +196,7 @@ def normalise(rt: ResourceType, body: Any) -> tuple[dict[str, Any], list[dict[st
         resolved = _resolve_body_key(rt, key)
         if resolved.attr.mutability == "readOnly":
             continue
-        if rt is GROUP_TYPE and resolved.attr.name == "members":
+        if rt.is_group and resolved.attr.name == "members":
             members = coerce(resolved.attr, value, "members") or []
             for member in members:
                 if "value" not in member:
@@ -208,6 +209,12 @@ def normalise(rt: ResourceType, body: Any) -> tuple[dict[str, Any], list[dict[st
             raise invalid_value(f"'{attr.name}' is required for {rt.name} resources")
     data.pop("password", None)  # never stored: scim-sync provisions no passwords
     return data, members
+
+
+def extension_of(rt: ResourceType, path: str) -> Schema | None:
+    """The extension schema a PATCH path names as a whole, e.g. the enterprise URN."""
+    schema = rt.schema_for(path.strip())
+    return schema if schema is not None and schema is not rt.core else None
 
 
 def _resolve_body_key(rt: ResourceType, key: str) -> Resolved:
@@ -226,3 +233,21 @@ def _put(target: dict[str, Any], attr: Attribute, value: Any, where: str) -> Non
         target.pop(attr.name, None)
     else:
         target[attr.name] = coerced
+
+
+def check_immutable(rt: ResourceType, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """An ``immutable`` attribute, once set, keeps its value (RFC 7643 §2.2): else 400."""
+    for schema in (rt.core, *rt.extensions):
+        old = before if schema is rt.core else before.get(schema.id) or {}
+        new = after if schema is rt.core else after.get(schema.id) or {}
+        for attr in schema.attributes:
+            if attr.mutability != "immutable" or attr.name not in old:
+                continue
+            if new.get(attr.name) != old[attr.name]:
+                where = attr.name if schema is rt.core else f"{schema.id}:{attr.name}"
+                raise ScimError(
+                    400,
+                    f"'{where}' is immutable: it was set when the resource was created and "
+                    "cannot change; create a new resource instead",
+                    "mutability",
+                )

@@ -215,7 +215,7 @@ GROUP = Schema(
                 Attribute(
                     "$ref", "reference", mutability="immutable", reference_types=("User", "Group")
                 ),
-                Attribute("display", mutability="readOnly"),
+                Attribute("display", mutability="readOnly", returned="request"),
                 Attribute("type", mutability="immutable", canonical_values=("User", "Group")),
             ),
         ),
@@ -250,6 +250,18 @@ class ResourceType:
     def schema_ids(self) -> tuple[str, ...]:
         return (self.core.id, *(e.id for e in self.extensions))
 
+    @property
+    def is_user(self) -> bool:
+        return self.name == "User"
+
+    @property
+    def is_group(self) -> bool:
+        return self.name == "Group"
+
+    def with_extensions(self, extra: Iterable[Schema]) -> ResourceType:
+        """This type with more extension schemas, e.g. custom ones from configuration."""
+        return ResourceType(self.name, self.endpoint, self.core, (*self.extensions, *extra))
+
     def to_json(self, location: str) -> dict[str, Any]:
         return {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
@@ -277,3 +289,28 @@ def all_schemas(types: Iterable[ResourceType] = RESOURCE_TYPES) -> list[Schema]:
         for schema in (rt.core, *rt.extensions):
             seen.setdefault(schema.id, schema)
     return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The resource types this receiver serves, with any custom extensions configured.
+
+    Built once at start (``scheduler`` reads the configuration) and passed to the web layer, so
+    /Schemas, /ResourceTypes, validation, PATCH and filters all use the same definitions.
+    """
+
+    user: ResourceType = USER_TYPE
+    group: ResourceType = GROUP_TYPE
+
+    @property
+    def types(self) -> tuple[ResourceType, ...]:
+        return (self.user, self.group)
+
+    def by_endpoint(self, endpoint: str) -> ResourceType:
+        return self.user if endpoint == "Users" else self.group
+
+    def schemas(self) -> list[Schema]:
+        return all_schemas(self.types)
+
+
+DEFAULT_CATALOG = Catalog()

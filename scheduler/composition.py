@@ -13,6 +13,7 @@ from connectors.entra_graph.sink import TokenSink, build_sink, describe_sink
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
+from inbound.extensions import ExtensionSchemaError, load_catalog
 from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
@@ -24,7 +25,7 @@ from reconcile.policy import MassChangeBrake
 from reconcile.ports import Target
 from reconcile.runner import Reconciler
 from scheduler import db
-from scheduler.settings import Settings
+from scheduler.settings import Settings, SettingsError
 
 
 def utcnow() -> datetime:
@@ -111,6 +112,10 @@ def compose(
     clock: Callable[[], datetime] = utcnow,
     migrate: bool = True,
 ) -> Runtime:
+    try:
+        catalog = load_catalog(settings.scim_extension_schemas)
+    except ExtensionSchemaError as exc:
+        raise SettingsError(f"SCIM_SYNC_SCIM_EXTENSION_SCHEMAS: {exc}") from exc
     staging_engine = db.make_engine(settings.database_url)
     idm_engine = (
         db.make_engine(settings.idm_url)
@@ -166,6 +171,7 @@ def compose(
         default_reconcile_interval=settings.reconcile_interval.total_seconds(),
         ready=ready,
         console=ConsoleStores.on(staging_engine, clock),
+        catalog=catalog,
     )
     rt = Runtime(
         settings=settings,

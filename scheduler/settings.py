@@ -119,6 +119,13 @@ class Settings:
         ),
     )
     log_level: str = field(default="INFO", metadata=_doc("log level", "LOG_LEVEL"))
+    scim_extension_schemas: str = field(
+        default="",
+        metadata=_doc(
+            'JSON file of custom SCIM extension schemas: {"User": [schema…], "Group": [schema…]}',
+            "SCIM_EXTENSION_SCHEMAS",
+        ),
+    )
     ldap: LdapSettings = field(default_factory=LdapSettings)
     graph: GraphSettings = field(default_factory=GraphSettings)
 

@@ -61,41 +61,6 @@ def _upsert_ignore(conn: Connection) -> Any:
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
-def mark_changed(
-    conn: Connection,
-    *,
-    scim_id: str,
-    kind: str,
-    generation: int,
-    deleted: bool,
-    active: bool,
-    targets: Sequence[str],
-    now: datetime,
-) -> None:
-    """Called inside every staged write: each target now has to reach ``generation``."""
-    if not targets:
-        return
-    phase = phase_of(kind, deleted)
-    goal = {
-        "desired_generation": generation,
-        "desired_active": active and not deleted,
-        "phase": phase,
-        "changed_at": now,
-        "updated_at": now,
-    }
-    updated = conn.execute(
-        update(sync_state).where(S.scim_id == scim_id, S.target.in_(targets)).values(**goal)
-    ).rowcount
-    if updated < len(targets):
-        rows = [
-            {"target": t, "scim_id": scim_id, "status": SyncStatus.PENDING.value, **goal}
-            for t in targets
-        ]
-        conn.execute(_upsert_ignore(conn)(sync_state).values(rows).on_conflict_do_nothing())
-    if conn.dialect.name == "postgresql":  # delivered at commit, never for a rolled-back write
-        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
-
-
 _OBSERVED = bindparam("v_observed", type_=Integer)
 _RECORD = (
     update(sync_state)

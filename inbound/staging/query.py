@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, String, and_, case, exists, false, not_, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement as Col
+from sqlalchemy.sql.functions import FunctionElement
 
 from inbound.errors import ScimError, invalid_filter
 from inbound.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
 from inbound.resource import Resolved, resolve
-from inbound.schema import GROUP_TYPE, USER_TYPE, Attribute, ResourceType
+from inbound.schema import Attribute, ResourceType
 from inbound.staging.index import comparable, path_key
 from inbound.staging.tables import attr_values, members, resources
 
@@ -56,6 +58,31 @@ def _check_value(attr: Attribute, op: str, value: Any) -> None:
                 raise invalid_filter(f"'{value}' is not a dateTime for '{attr.name}'") from None
 
 
+class binary_order(FunctionElement[Any]):
+    """Text ordered by code point on every database: SQLite's BINARY, PostgreSQL's "C".
+
+    Range comparisons and sorting must not depend on a PostgreSQL server's locale, or the two
+    databases would disagree on ``userName gt "a"`` and on ``sortBy``.
+    """
+
+    inherit_cache = True
+    name = "binary_order"
+
+
+@compiles(binary_order)
+def _binary_default(element: binary_order, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(binary_order, "postgresql")
+def _binary_postgresql(element: binary_order, compiler: Any, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+def _ordered(column: Any) -> Any:
+    return binary_order(column) if isinstance(column.type, String) else column
+
+
 def _cmp(column: Col[Any], op: str, value: Any) -> Any:
     if op == "eq":
         return column.__eq__(value)
@@ -67,6 +94,7 @@ def _cmp(column: Col[Any], op: str, value: Any) -> Any:
         return column.like(f"{_like(value)}%", escape="\\")
     if op == "ew":
         return column.like(f"%{_like(value)}", escape="\\")
+    column = _ordered(column)
     if op == "gt":
         return column > value
     if op == "ge":
@@ -110,7 +138,7 @@ class _Compiler:
         name = r.key.lower()
         if name in ("id", "meta", "meta.created", "meta.lastmodified", "meta.resourcetype"):
             return true()
-        if self.rt is GROUP_TYPE and r.attr.name == "members":
+        if self.rt.is_group and r.attr.name == "members":
             return exists().where(members.c.group_id == R.scim_id)
         if r.attr.type == "complex" and r.sub is None:
             prefix = path_key(r.urn, r.attr.name) + "."
@@ -136,7 +164,7 @@ class _Compiler:
             text, _ = comparable(attr, value)
             operand = datetime.fromisoformat(value) if attr.type == "dateTime" else text
             return and_(column.is_not(None), _cmp(column, op, operand))
-        if self.rt is GROUP_TYPE and r.attr.name == "members":
+        if self.rt.is_group and r.attr.name == "members":
             if r.sub is None or r.sub.name != "value":
                 raise invalid_filter("members can be filtered by value only")
             return exists().where(
@@ -170,9 +198,7 @@ class _Compiler:
             return R.created_at
         if key == "meta.lastmodified":
             return R.updated_at
-        if (self.rt is USER_TYPE and key == "username") or (
-            self.rt is GROUP_TYPE and key == "displayname"
-        ):
+        if (self.rt.is_user and key == "username") or (self.rt.is_group and key == "displayname"):
             return R.name_key
         return None
 
@@ -181,7 +207,7 @@ class _Compiler:
         attr = outer.attr
         if attr.type != "complex" or not attr.multi_valued:
             raise invalid_filter(f"'{attr.name}[…]' needs a multi-valued complex attribute")
-        if self.rt is GROUP_TYPE and attr.name == "members":
+        if self.rt.is_group and attr.name == "members":
             return self.members_path(node.filter)
         element = attr_values.alias("element")
         prefix = path_key(outer.urn, attr.name) + "."
@@ -263,6 +289,49 @@ def _cmp_literal(actual: str, op: str, value: Any) -> bool:
         "sw": a.startswith(v),
         "ew": a.endswith(v),
     }.get(op, False)
+
+
+def sort_key(rt: ResourceType, path: AttrPath) -> Any:
+    """The value a resource sorts by (RFC 7644 §3.4.2.3), compared as filters compare it.
+
+    Hot attributes sort by their indexed column; any other attribute by its indexed value, and
+    a multi-valued one by its primary value, else its first (the RFC's rule).
+    """
+    compiler = _Compiler(rt)
+    try:
+        r = compiler.resolve(path)
+    except ScimError as exc:
+        raise ScimError(400, f"sortBy: {exc.detail}", "invalidValue") from None
+    attr = r.sub or r.attr
+    if attr.type == "complex":
+        raise ScimError(400, f"sortBy: '{r.key}' is complex; name a sub-attribute", "invalidValue")
+    column = compiler.hot_column(r)
+    if column is not None:
+        return _ordered(column)
+    if rt.is_group and r.attr.name == "members":
+        raise ScimError(400, "sortBy: groups cannot be sorted by members", "invalidValue")
+    key = path_key(r.urn, r.attr.name, r.sub.name if r.sub else None)
+    value = attr_values.alias("sort_value")
+    primary = attr_values.alias("sort_primary")
+    is_primary = (
+        exists()
+        .where(
+            primary.c.scim_id == value.c.scim_id,
+            primary.c.elem == value.c.elem,
+            primary.c.path == path_key(r.urn, r.attr.name, "primary"),
+            primary.c.text_value == "true",
+        )
+        .correlate_except(primary)
+    )
+    picked = value.c.num_value if attr.type in ("integer", "decimal") else value.c.text_value
+    return _ordered(
+        select(picked)
+        .where(value.c.scim_id == R.scim_id, value.c.path == key)
+        .order_by(case((is_primary, 0), else_=1), value.c.elem)
+        .limit(1)
+        .correlate(resources)
+        .scalar_subquery()
+    )
 
 
 def select_ids(rt: ResourceType, node: Filter | None) -> Any:

@@ -2,35 +2,38 @@
 bumps its generation, rewrites its attribute index and appends an audit event.
 
 Answers to Entra come from here (read-your-writes); the reconciler reads the same rows.
+The hot statements run as precompiled SQL (:mod:`inbound.staging.rows`); a general filter or
+a sort compiles through SQLAlchemy (:mod:`inbound.staging.query`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, select
 
-from inbound.errors import ScimError, invalid_value, not_found, uniqueness
-from inbound.filter import Filter
+from inbound.errors import ScimError, not_found, uniqueness
+from inbound.filter import AttrPath, Filter
 from inbound.patch import MemberStep, apply_patch
 from inbound.render import etag
-from inbound.resource import normalise
-from inbound.schema import GROUP_TYPE, USER_TYPE, ResourceType
+from inbound.resource import check_immutable, normalise
+from inbound.schema import ResourceType
 from inbound.staging.index import index_rows
-from inbound.staging.ledger import mark_changed
-from inbound.staging.query import select_ids
-from inbound.staging.tables import READ_ONLY, attr_values, audit, members, resources
+from inbound.staging.lookup import hot_lookup
+from inbound.staging.marks import mark_changed
+from inbound.staging.membership import apply_member_steps
+from inbound.staging.query import select_ids, sort_key
+from inbound.staging.rows import COLUMNS, DuplicateError, Rows
+from inbound.staging.tables import reading, resources
 
 log = logging.getLogger(__name__)
 R = resources.c
-M = members.c
 
 Clock = Callable[[], datetime]
 
@@ -58,18 +61,15 @@ class Stored:
         return etag(self.generation)
 
 
+def _name_field(rt: ResourceType) -> str:
+    return "userName" if rt.is_user else "displayName"
+
+
+_COLUMN_NAMES = ("name_key", "external_id", "display_name", "active")
+
+
 def _name_key(rt: ResourceType, data: dict[str, Any]) -> str:
-    return str(data["userName" if rt is USER_TYPE else "displayName"]).casefold()
-
-
-def _columns(rt: ResourceType, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name_key": _name_key(rt, data),
-        "external_id": data.get("externalId"),
-        "display_name": data.get("displayName"),
-        "active": data.get("active", True) is not False,
-        "data": data,
-    }
+    return str(data[_name_field(rt)]).casefold()
 
 
 class ResourceStore:
@@ -83,26 +83,25 @@ class ResourceStore:
         max_members_per_request: int = 10_000,
     ) -> None:
         self._engine = engine
+        self._rows = Rows(engine)
         self._clock = clock
         self._on_change = on_change
         self._targets = list(targets)
         self._max_members = max_members_per_request
+
+    @property
+    def blocking(self) -> bool:
+        """Whether calls wait on a server (PostgreSQL) rather than a local file (SQLite)."""
+        return not self._rows.sqlite
 
     # ---- reads -------------------------------------------------------------------------
 
     def get(
         self, rt: ResourceType, scim_id: str, *, with_members: bool = True, with_groups: bool = True
     ) -> Stored:
-        with self._engine.connect().execution_options(**READ_ONLY) as conn:
-            row = conn.execute(
-                select(R.scim_id, R.data, R.generation, R.created_at, R.updated_at).where(
-                    R.scim_id == scim_id, R.kind == rt.name, R.deleted_at.is_(None)
-                )
-            ).first()
-            if row is None:
-                raise not_found(f"{rt.name} '{scim_id}' does not exist")
-            stored = Stored(*row)
-            self._decorate(conn, rt, [stored], with_members, with_groups)
+        with self._rows.transaction(write=False) as cur:
+            stored = self._fetch(cur, rt, scim_id)
+            self._decorate(cur, rt, [stored], with_members, with_groups)
             return stored
 
     def search(
@@ -114,65 +113,118 @@ class ResourceStore:
         count: int | None = None,
         with_members: bool = True,
         with_groups: bool = True,
+        sort_by: AttrPath | None = None,
+        descending: bool = False,
     ) -> tuple[int, list[Stored]]:
-        """One page of matches (1-based ``start_index``) and the total number of matches."""
+        """One page of matches (1-based ``start_index``) and the total number of matches.
+
+        Without ``sort_by`` the order is creation order, stable across pages; with it, resources
+        without a value come last in ascending order and first in descending order.
+        """
+        hot = hot_lookup(rt, node) if sort_by is None else None
+        if hot is not None:
+            with self._rows.transaction(write=False) as cur:
+                cur.execute(
+                    self._rows.sql(
+                        f"SELECT {COLUMNS} FROM scim_resources WHERE kind = ? "  # noqa: S608 - constants only
+                        f"AND deleted_at IS NULL AND {hot.where} ORDER BY created_at, scim_id"
+                    ),
+                    [rt.name, *hot.params],
+                )
+                matches = [self._stored(row) for row in cur.fetchall()]
+                end = None if count is None else start_index - 1 + count
+                page = matches[start_index - 1 : end]
+                self._decorate(cur, rt, page, with_members, with_groups)
+                return len(matches), page
+        order: list[Any] = []
+        if sort_by is not None:
+            key = sort_key(rt, sort_by)
+            order.append(key.desc().nulls_first() if descending else key.asc().nulls_last())
         ids = select_ids(rt, node).subquery()
-        with self._engine.connect().execution_options(**READ_ONLY) as conn:
+        with reading(self._engine) as conn:
             total = conn.execute(select(func.count()).select_from(ids)).scalar_one()
             if count == 0 or total < start_index:
                 return total, []
             query = (
-                select(R.scim_id, R.data, R.generation, R.created_at, R.updated_at)
+                select(R.scim_id)
                 .where(R.scim_id.in_(select(ids.c.scim_id)))
-                .order_by(R.created_at, R.scim_id)
+                .order_by(*order, R.created_at, R.scim_id)
                 .offset(start_index - 1)
             )
             if count is not None:
                 query = query.limit(count)
-            page = [Stored(*row) for row in conn.execute(query)]
-            self._decorate(conn, rt, page, with_members, with_groups)
+            wanted = list(conn.execute(query).scalars())
+        with self._rows.transaction(write=False) as cur:
+            rows = self._rows.select_in(
+                cur,
+                f"SELECT {COLUMNS} FROM scim_resources WHERE scim_id IN",  # noqa: S608
+                wanted,
+            )
+            by_id = {row[0]: self._stored(row) for row in rows}
+            page = [by_id[i] for i in wanted if i in by_id]
+            self._decorate(cur, rt, page, with_members, with_groups)
             return total, page
 
+    def _stored(self, row: Sequence[Any]) -> Stored:
+        scim_id, data, generation, created, updated = row
+        return Stored(
+            scim_id,
+            self._rows.json_out(data),
+            generation,
+            self._rows.time_out(created),
+            self._rows.time_out(updated),
+        )
+
+    def _fetch(self, cur: Any, rt: ResourceType, scim_id: str) -> Stored:
+        cur.execute(
+            self._rows.sql(
+                f"SELECT {COLUMNS} FROM scim_resources "  # noqa: S608 - constants only
+                "WHERE scim_id = ? AND kind = ? AND deleted_at IS NULL"
+            ),
+            [scim_id, rt.name],
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise not_found(f"{rt.name} '{scim_id}' does not exist")
+        return self._stored(row)
+
     def _decorate(
-        self,
-        conn: Connection,
-        rt: ResourceType,
-        page: list[Stored],
-        with_members: bool,
-        with_groups: bool,
+        self, cur: Any, rt: ResourceType, page: list[Stored], with_members: bool, with_groups: bool
     ) -> None:
         if not page:
             return
         by_id = {s.scim_id: s for s in page}
-        if rt is GROUP_TYPE and with_members:
+        if rt.is_group and with_members:
             for s in page:
                 s.members = []
-            member = resources.alias("member")
-            rows = conn.execute(
-                select(M.group_id, M.member_id, M.member_type, member.c.display_name, member.c.data)
-                .join(member, member.c.scim_id == M.member_id)
-                .where(M.group_id.in_(by_id))
-                .order_by(M.group_id, M.member_id)
+            rows = self._rows.select_in(
+                cur,
+                "SELECT m.group_id, m.member_id, m.member_type, r.display_name, r.data "
+                "FROM scim_members m JOIN scim_resources r ON r.scim_id = m.member_id "
+                "WHERE m.group_id IN",
+                list(by_id),
+                "ORDER BY m.group_id, m.member_id",
             )
             for group_id, member_id, member_type, display, data in rows:
-                shown = display or (data.get("userName") if member_type == "User" else None)
-                entry = {"value": member_id, "type": member_type, "display": shown}
-                members_list = by_id[group_id].members
-                assert members_list is not None
-                members_list.append(entry)
-        if rt is USER_TYPE and with_groups:
+                if display is None and member_type == "User":
+                    display = self._rows.json_out(data).get("userName")
+                entry = {"value": member_id, "type": member_type, "display": display}
+                by_id[group_id].members.append(entry)  # type: ignore[union-attr]
+        if rt.is_user and with_groups:
             for s in page:
                 s.groups = []
-            memberships = conn.execute(
-                select(M.member_id, M.group_id, R.display_name)
-                .join(resources, R.scim_id == M.group_id)
-                .where(M.member_id.in_(by_id), R.deleted_at.is_(None))
-                .order_by(M.member_id, R.display_name)
+            rows = self._rows.select_in(
+                cur,
+                "SELECT m.member_id, m.group_id, r.display_name "
+                "FROM scim_members m JOIN scim_resources r ON r.scim_id = m.group_id "
+                "WHERE r.deleted_at IS NULL AND m.member_id IN",
+                list(by_id),
+                "ORDER BY m.member_id, r.display_name",
             )
-            for member_id, group_id, display in memberships:
-                groups_list = by_id[member_id].groups
-                assert groups_list is not None
-                groups_list.append({"value": group_id, "display": display})
+            for member_id, group_id, display in rows:
+                by_id[member_id].groups.append(  # type: ignore[union-attr]
+                    {"value": group_id, "display": display}
+                )
 
     # ---- writes ------------------------------------------------------------------------
 
@@ -180,122 +232,212 @@ class ResourceStore:
         data, initial_members = normalise(rt, body)
         now = self._clock()
         scim_id = str(uuid.uuid4())
-        with self._write(rt) as conn:
-            self._check_unique(conn, rt, data, None)
-            conn.execute(
-                insert(resources).values(
-                    scim_id=scim_id,
-                    kind=rt.name,
-                    generation=1,
-                    created_at=now,
-                    updated_at=now,
-                    **_columns(rt, data),
-                )
+        with self._write(rt) as cur:
+            self._check_unique(cur, rt, data, None)
+            cur.execute(
+                self._rows.sql(
+                    "INSERT INTO scim_resources (scim_id, kind, name_key, external_id, "
+                    "display_name, active, data, generation, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
+                ),
+                [
+                    scim_id,
+                    rt.name,
+                    *self._columns(rt, data),
+                    self._rows.json_in(data),
+                    self._rows.time_in(now),
+                    self._rows.time_in(now),
+                ],
             )
-            self._reindex(conn, rt, scim_id, data, fresh=True)
+            self._index(cur, rt, scim_id, data)
             if initial_members:
-                self._apply_member_steps(conn, scim_id, [MemberStep("add", tuple(initial_members))])
-            self._audit(conn, actor, rt, scim_id, "create", 1, now, {"attributes": sorted(data)})
-            self._mark(conn, rt, scim_id, 1, data, now)
+                apply_member_steps(
+                    self._rows,
+                    cur,
+                    scim_id,
+                    self._max_members,
+                    [MemberStep("add", tuple(initial_members))],
+                )
+            self._audit(cur, actor, rt, scim_id, "create", 1, now, {"attributes": sorted(data)})
+            self._mark(cur, rt, scim_id, 1, data, now)
         self._on_change()
-        return self.get(rt, scim_id)
+        if initial_members:
+            return self.get(rt, scim_id)
+        return Stored(
+            scim_id, data, 1, now, now, [] if rt.is_group else None, [] if rt.is_user else None
+        )
 
     def replace(
         self, rt: ResourceType, scim_id: str, body: Any, actor: Actor, if_match: str | None = None
     ) -> Stored:
         data, new_members = normalise(rt, body)
         now = self._clock()
-        with self._write(rt) as conn:
-            current = self._current(conn, rt, scim_id, if_match)
-            self._check_unique(conn, rt, data, scim_id)
+        with self._write(rt) as cur:
+            current = self._current(cur, rt, scim_id, if_match)
+            check_immutable(rt, current.data, data)
+            self._check_unique(cur, rt, data, scim_id)
             generation = current.generation + 1
-            conn.execute(
-                update(resources)
-                .where(R.scim_id == scim_id)
-                .values(generation=generation, updated_at=now, **_columns(rt, data))
-            )
-            self._reindex(conn, rt, scim_id, data, fresh=False)
-            if rt is GROUP_TYPE and new_members is not None:
-                self._apply_member_steps(conn, scim_id, [MemberStep("replace", tuple(new_members))])
+            self._rewrite(cur, rt, scim_id, generation, now, current.data, data)
+            if rt.is_group and new_members is not None:
+                apply_member_steps(
+                    self._rows,
+                    cur,
+                    scim_id,
+                    self._max_members,
+                    [MemberStep("replace", tuple(new_members))],
+                )
             self._audit(
-                conn, actor, rt, scim_id, "replace", generation, now, {"attributes": sorted(data)}
+                cur, actor, rt, scim_id, "replace", generation, now, {"attributes": sorted(data)}
             )
-            self._mark(conn, rt, scim_id, generation, data, now)
+            self._mark(cur, rt, scim_id, generation, data, now)
         self._on_change()
         return self.get(rt, scim_id)
 
     def patch(
-        self, rt: ResourceType, scim_id: str, body: Any, actor: Actor, if_match: str | None = None
+        self,
+        rt: ResourceType,
+        scim_id: str,
+        body: Any,
+        actor: Actor,
+        if_match: str | None = None,
+        *,
+        with_members: bool = True,
+        with_groups: bool = True,
     ) -> Stored:
-        """All operations or none; a PATCH that changes nothing leaves the generation alone."""
+        """All operations or none; a PATCH that changes nothing leaves the generation alone.
+
+        ``with_members=False`` answers without reading the membership table, so a PATCH to a
+        group of 100k members costs what it costs for a group of 10.
+        """
         now = self._clock()
-        with self._write(rt) as conn:
-            current = self._current(conn, rt, scim_id, if_match)
+        with self._write(rt) as cur:
+            current = self._current(cur, rt, scim_id, if_match)
             result = apply_patch(rt, current.data, body)
             changed = result.data != current.data
-            member_changes = self._apply_member_steps(conn, scim_id, result.member_steps)
+            member_changes = apply_member_steps(
+                self._rows, cur, scim_id, self._max_members, result.member_steps
+            )
+            stored = current
             if changed or member_changes:
                 generation = current.generation + 1
-                values: dict[str, Any] = {"generation": generation, "updated_at": now}
                 if changed:
-                    self._check_unique(conn, rt, result.data, scim_id)
-                    values.update(_columns(rt, result.data))
-                    self._reindex(conn, rt, scim_id, result.data, fresh=False)
-                conn.execute(update(resources).where(R.scim_id == scim_id).values(**values))
+                    if _name_key(rt, result.data) != _name_key(rt, current.data):
+                        self._check_unique(cur, rt, result.data, scim_id)
+                    self._rewrite(cur, rt, scim_id, generation, now, current.data, result.data)
+                else:
+                    cur.execute(
+                        self._rows.sql(
+                            "UPDATE scim_resources SET generation = ?, updated_at = ? "
+                            "WHERE scim_id = ?"
+                        ),
+                        [generation, self._rows.time_in(now), scim_id],
+                    )
                 detail: dict[str, Any] = {"paths": sorted(set(result.touched))}
                 if member_changes:
                     detail["members"] = member_changes
-                self._audit(conn, actor, rt, scim_id, "patch", generation, now, detail)
-                self._mark(conn, rt, scim_id, generation, result.data, now)
+                self._audit(cur, actor, rt, scim_id, "patch", generation, now, detail)
+                self._mark(cur, rt, scim_id, generation, result.data, now)
+                stored = Stored(scim_id, result.data, generation, current.created_at, now)
+            self._decorate(cur, rt, [stored], with_members, with_groups)
         if changed or member_changes:
             self._on_change()
-        return self.get(rt, scim_id)
+        return stored
 
     def delete(
         self, rt: ResourceType, scim_id: str, actor: Actor, if_match: str | None = None
     ) -> None:
         """Leaves a tombstone: targets must still observe the delete before it is purged."""
         now = self._clock()
-        with self._write(rt) as conn:
-            current = self._current(conn, rt, scim_id, if_match)
+        with self._write(rt) as cur:
+            current = self._current(cur, rt, scim_id, if_match)
             generation = current.generation + 1
-            conn.execute(
-                update(resources)
-                .where(R.scim_id == scim_id)
-                .values(generation=generation, updated_at=now, deleted_at=now)
+            stamp = self._rows.time_in(now)
+            cur.execute(
+                self._rows.sql(
+                    "UPDATE scim_resources SET generation = ?, updated_at = ?, deleted_at = ? "
+                    "WHERE scim_id = ?"
+                ),
+                [generation, stamp, stamp, scim_id],
             )
-            conn.execute(delete(attr_values).where(attr_values.c.scim_id == scim_id))
-            conn.execute(delete(members).where((M.group_id == scim_id) | (M.member_id == scim_id)))
-            self._audit(conn, actor, rt, scim_id, "delete", generation, now, None)
-            self._mark(conn, rt, scim_id, generation, None, now)
+            cur.execute(self._rows.sql("DELETE FROM scim_attr_values WHERE scim_id = ?"), [scim_id])
+            cur.execute(
+                self._rows.sql("DELETE FROM scim_members WHERE group_id = ? OR member_id = ?"),
+                [scim_id, scim_id],
+            )
+            self._audit(cur, actor, rt, scim_id, "delete", generation, now, None)
+            self._mark(cur, rt, scim_id, generation, None, now)
         self._on_change()
 
     # ---- helpers -----------------------------------------------------------------------
 
     @contextmanager
-    def _write(self, rt: ResourceType) -> Iterator[Connection]:
+    def _write(self, rt: ResourceType) -> Iterator[Any]:
         """A write transaction; a unique-index race becomes the same 409 as the pre-check."""
         try:
-            with self._engine.begin() as conn:
-                yield conn
-        except IntegrityError as error:
-            field = "userName" if rt is USER_TYPE else "displayName"
+            with self._rows.transaction(write=True) as cur:
+                yield cur
+        except DuplicateError as error:
+            field = _name_field(rt)
             raise uniqueness(f"a {rt.name} with this {field} already exists") from error
 
-    def _current(
-        self, conn: Connection, rt: ResourceType, scim_id: str, if_match: str | None
-    ) -> Stored:
-        row = conn.execute(
-            select(R.scim_id, R.data, R.generation, R.created_at, R.updated_at).where(
-                R.scim_id == scim_id, R.kind == rt.name, R.deleted_at.is_(None)
+    def _columns(self, rt: ResourceType, data: dict[str, Any]) -> list[Any]:
+        """The indexed columns, in the order of ``_COLUMN_NAMES``."""
+        return [
+            _name_key(rt, data),
+            data.get("externalId"),
+            data.get("displayName"),
+            self._rows.bool_in(data.get("active", True) is not False),
+        ]
+
+    def _rewrite(
+        self,
+        cur: Any,
+        rt: ResourceType,
+        scim_id: str,
+        generation: int,
+        now: datetime,
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> None:
+        """Write only what changed: the columns whose value differs and the index rows that
+        differ, so a one-attribute PATCH touches one index entry, not the resource's fifteen."""
+        old, new = self._columns(rt, before), self._columns(rt, after)
+        sets = [f"{name} = ?" for name, a, b in zip(_COLUMN_NAMES, old, new, strict=True) if a != b]
+        values = [b for a, b in zip(old, new, strict=True) if a != b]
+        cur.execute(
+            self._rows.sql(
+                f"UPDATE scim_resources SET {', '.join([*sets, 'data = ?'])}, "  # noqa: S608
+                "generation = ?, updated_at = ? WHERE scim_id = ?"
+            ),
+            [*values, self._rows.json_in(after), generation, self._rows.time_in(now), scim_id],
+        )
+        old_rows = set(index_rows(rt, before))
+        new_rows = set(index_rows(rt, after))
+        gone = old_rows - new_rows
+        if gone:
+            cur.executemany(
+                self._rows.sql(
+                    "DELETE FROM scim_attr_values WHERE scim_id = ? AND path = ? AND elem = ?"
+                ),
+                sorted({(scim_id, path, elem) for path, elem, _t, _n in gone}),
             )
-        ).first()
-        if row is None:
-            raise not_found(f"{rt.name} '{scim_id}' does not exist")
-        stored = Stored(*row)
+        # a (path, elem) whose value changed was deleted above; insert its new value
+        kept = {(path, elem) for path, elem, _t, _n in old_rows - gone}
+        added = [(scim_id, *row) for row in new_rows - old_rows if (row[0], row[1]) not in kept]
+        if added:
+            cur.executemany(
+                self._rows.sql(
+                    "INSERT INTO scim_attr_values (scim_id, path, elem, text_value, num_value) "
+                    "VALUES (?, ?, ?, ?, ?)"
+                ),
+                added,
+            )
+
+    def _current(self, cur: Any, rt: ResourceType, scim_id: str, if_match: str | None) -> Stored:
+        stored = self._fetch(cur, rt, scim_id)
         if if_match is not None and if_match.strip() != "*":
-            wanted = {tag.strip() for tag in if_match.split(",")}
-            if stored.etag not in wanted and stored.etag.removeprefix("W/") not in wanted:
+            wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+            if stored.etag.removeprefix("W/") not in wanted:
                 raise ScimError(
                     412,
                     f"{rt.name} '{scim_id}' changed: its version is {stored.etag}, "
@@ -305,90 +447,37 @@ class ResourceStore:
         return stored
 
     def _check_unique(
-        self, conn: Connection, rt: ResourceType, data: dict[str, Any], scim_id: str | None
+        self, cur: Any, rt: ResourceType, data: dict[str, Any], scim_id: str | None
     ) -> None:
-        query = select(R.scim_id).where(
-            R.kind == rt.name, R.name_key == _name_key(rt, data), R.deleted_at.is_(None)
+        cur.execute(
+            self._rows.sql(
+                "SELECT scim_id FROM scim_resources WHERE kind = ? AND name_key = ? "
+                "AND deleted_at IS NULL AND scim_id <> ? LIMIT 1"
+            ),
+            [rt.name, _name_key(rt, data), scim_id or ""],
         )
-        if scim_id is not None:
-            query = query.where(R.scim_id != scim_id)
-        clash = conn.execute(query.limit(1)).scalar()
+        clash = cur.fetchone()
         if clash is not None:
-            field = "userName" if rt is USER_TYPE else "displayName"
+            field = _name_field(rt)
             raise uniqueness(
-                f"a {rt.name} with {field} '{data[field]}' already exists (id {clash}); "
+                f"a {rt.name} with {field} '{data[field]}' already exists (id {clash[0]}); "
                 f"{field} is unique, compared case-insensitively"
             )
 
-    def _reindex(
-        self, conn: Connection, rt: ResourceType, scim_id: str, data: dict[str, Any], *, fresh: bool
-    ) -> None:
-        if not fresh:
-            conn.execute(delete(attr_values).where(attr_values.c.scim_id == scim_id))
-        rows = [
-            {"scim_id": scim_id, "path": p, "elem": e, "text_value": t, "num_value": n}
-            for p, e, t, n in index_rows(rt, data)
-        ]
+    def _index(self, cur: Any, rt: ResourceType, scim_id: str, data: dict[str, Any]) -> None:
+        rows = [(scim_id, p, e, t, n) for p, e, t, n in index_rows(rt, data)]
         if rows:
-            conn.execute(insert(attr_values), rows)
-
-    def _apply_member_steps(
-        self, conn: Connection, group_id: str, steps: Sequence[MemberStep]
-    ) -> dict[str, int]:
-        """Membership deltas as SQL; the group's members are never loaded."""
-        counts: dict[str, int] = {}
-        for step in steps:
-            ids = list(dict.fromkeys(m["value"] for m in step.members))
-            if len(ids) > self._max_members:
-                raise invalid_value(
-                    f"{len(ids)} members in one operation; send at most {self._max_members}"
-                )
-            if step.kind in ("replace", "clear"):
-                gone = conn.execute(delete(members).where(M.group_id == group_id)).rowcount
-                counts["removed"] = counts.get("removed", 0) + gone
-            if step.kind == "remove" and ids:
-                gone = conn.execute(
-                    delete(members).where(M.group_id == group_id, M.member_id.in_(ids))
-                ).rowcount
-                counts["removed"] = counts.get("removed", 0) + gone
-            if step.kind in ("add", "replace") and ids:
-                kinds = self._member_kinds(conn, ids, group_id)
-                present = set(
-                    conn.execute(
-                        select(M.member_id).where(M.group_id == group_id, M.member_id.in_(ids))
-                    ).scalars()
-                )
-                rows = [
-                    {"group_id": group_id, "member_id": i, "member_type": kinds[i]}
-                    for i in ids
-                    if i not in present
-                ]
-                if rows:
-                    conn.execute(insert(members), rows)
-                    counts["added"] = counts.get("added", 0) + len(rows)
-        return {k: v for k, v in counts.items() if v}
-
-    def _member_kinds(self, conn: Connection, ids: Iterable[str], group_id: str) -> dict[str, str]:
-        wanted = list(ids)
-        if group_id in wanted:
-            raise invalid_value("a group cannot be a member of itself")
-        found = dict(
-            conn.execute(
-                select(R.scim_id, R.kind).where(R.scim_id.in_(wanted), R.deleted_at.is_(None))
-            ).all()
-        )
-        missing = [i for i in wanted if i not in found]
-        if missing:
-            shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
-            raise invalid_value(
-                f"members must be existing Users or Groups; unknown id(s): {shown}. "
-                "Provision the user first, then add it to the group."
+            cur.executemany(
+                self._rows.sql(
+                    "INSERT INTO scim_attr_values (scim_id, path, elem, text_value, num_value) "
+                    "VALUES (?, ?, ?, ?, ?)"
+                ),
+                rows,
             )
-        return found
 
     def _mark(
         self,
-        conn: Connection,
+        cur: Any,
         rt: ResourceType,
         scim_id: str,
         generation: int,
@@ -397,7 +486,8 @@ class ResourceStore:
     ) -> None:
         """Tell every target, in this same transaction, that there is a generation to reach."""
         mark_changed(
-            conn,
+            self._rows,
+            cur,
             scim_id=scim_id,
             kind=rt.name,
             generation=generation,
@@ -409,7 +499,7 @@ class ResourceStore:
 
     def _audit(
         self,
-        conn: Connection,
+        cur: Any,
         actor: Actor,
         rt: ResourceType,
         scim_id: str,
@@ -418,15 +508,19 @@ class ResourceStore:
         now: datetime,
         detail: dict[str, Any] | None,
     ) -> None:
-        conn.execute(
-            insert(audit).values(
-                at=now,
-                request_id=actor.request_id,
-                actor=actor.name,
-                scim_id=scim_id,
-                kind=rt.name,
-                operation=operation,
-                generation=generation,
-                detail=detail,
-            )
+        cur.execute(
+            self._rows.sql(
+                "INSERT INTO audit_events (at, request_id, actor, scim_id, kind, operation, "
+                "generation, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', ?)"
+            ),
+            [
+                self._rows.time_in(now),
+                actor.request_id,
+                actor.name,
+                scim_id,
+                rt.name,
+                operation,
+                generation,
+                None if detail is None else self._rows.json_in(detail),
+            ],
         )

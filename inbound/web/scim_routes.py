@@ -1,39 +1,54 @@
-"""The SCIM 2.0 endpoints: thin handlers that parse, call the staging store, and render."""
+"""The SCIM 2.0 endpoints: thin handlers that parse, call :class:`ScimOperations`, and render."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath
 
 from inbound.auth import SecretKind
-from inbound.errors import ScimError, invalid_value
-from inbound.filter import parse_filter
-from inbound.render import Projection, parse_projection, render
-from inbound.schema import GROUP_TYPE, RESOURCE_TYPES, USER_TYPE, ResourceType, all_schemas
-from inbound.staging.store import Actor, Stored
-from inbound.web.responses import LIST_SCHEMA, read_json, scim_response
+from inbound.errors import ScimError
+from inbound.schema import ResourceType
+from inbound.staging.store import Actor
+from inbound.web.bulk import MAX_PAYLOAD_BYTES, BulkProcessor
+from inbound.web.discovery_routes import discovery_handlers
+from inbound.web.openapi import openapi_document
+from inbound.web.responses import json_response, read_json, scim_response
+from inbound.web.scim_ops import Reply, ScimOperations, make_query, search_body
 from inbound.web.services import InboundServices
 
-MAX_RESULTS = 1000
-_BY_ENDPOINT = {"Users": USER_TYPE, "Groups": GROUP_TYPE}
+Req = Request[Any, Any, Any]
+OFFLOAD_THREADS = 16
 
 
-def _int_param(request: Request[Any, Any, Any], name: str, default: int | None) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise invalid_value(f"'{name}' must be an integer, got {raw!r}") from None
+def _reply(reply: Reply) -> Response[bytes]:
+    if reply.body is None:
+        return Response(content=b"", status_code=reply.status, headers=reply.headers)
+    return scim_response(reply.body, reply.status, reply.headers)
 
 
 def scim_router(services: InboundServices) -> Router:
+    """The SCIM routes. On SQLite the store runs in the event loop: a local call takes
+    microseconds and a thread hop would cost more. On PostgreSQL reads run in the loop too
+    (autocommit, one round trip per statement), while writes go to worker threads: a commit
+    waits for the server's WAL flush, and in threads the commits of concurrent requests
+    overlap instead of queueing behind one another."""
+    catalog = services.catalog
+    limiter = anyio.CapacityLimiter(OFFLOAD_THREADS) if services.store.blocking else None
+
+    async def run(call: Callable[[], Reply], *, write: bool = True) -> Reply:
+        if limiter is None or not write:
+            return call()
+        return await anyio.to_thread.run_sync(call, limiter=limiter)
+
+    ops = ScimOperations(services, catalog)
+    bulk = BulkProcessor(ops)
     enabled_cache: dict[str, float | bool] = {"at": 0.0, "value": True}
 
     def scim_enabled() -> bool:
@@ -43,7 +58,9 @@ def scim_router(services: InboundServices) -> Router:
             enabled_cache["at"] = now
         return bool(enabled_cache["value"])
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        """Async on purpose: Litestar runs a sync guard in a worker thread, which cost more
+        than the whole request (the token check is cached and takes microseconds)."""
         header = connection.headers.get("authorization", "")
         scheme, _sep, secret = header.partition(" ")
         token_id = (
@@ -62,220 +79,86 @@ def scim_router(services: InboundServices) -> Router:
             raise ScimError(503, "the SCIM server is disabled; an administrator can enable it")
         connection.state.actor = f"token:{token_id}"
 
-    def base() -> str:
-        return services.endpoint_url
-
-    def actor(request: Request[Any, Any, Any]) -> Actor:
+    def actor(request: Req) -> Actor:
         return Actor(str(request.state.actor), request.headers.get("x-request-id"))
 
-    def out(
-        rt: ResourceType, stored: Stored, projection: Projection | None = None
-    ) -> dict[str, Any]:
-        return render(
-            rt,
-            scim_id=stored.scim_id,
-            data=stored.data,
-            created=stored.created_at,
-            modified=stored.updated_at,
-            generation=stored.generation,
-            base_url=base(),
-            members=stored.members,
-            groups=stored.groups,
-            projection=projection,
-        )
-
-    def one(
-        rt: ResourceType, stored: Stored, status: int = 200, projection: Projection | None = None
-    ) -> Response[bytes]:
-        headers = {"ETag": stored.etag}
-        if status == 201:
-            headers["Location"] = f"{base()}/{rt.endpoint}/{stored.scim_id}"
-        return scim_response(out(rt, stored, projection), status, headers)
-
-    def projection_of(rt: ResourceType, request: Request[Any, Any, Any]) -> Projection:
-        return parse_projection(
-            rt,
-            request.query_params.get("attributes"),
-            request.query_params.get("excludedAttributes"),
-        )
-
-    def search(rt: ResourceType, params: dict[str, Any]) -> Response[bytes]:
-        text = params.get("filter")
-        node = parse_filter(text) if text else None
-        projection = parse_projection(
-            rt, params.get("attributes"), params.get("excludedAttributes")
-        )
-        start = max(1, params.get("startIndex") or 1)
-        count = params.get("count")
-        count = MAX_RESULTS if count is None else max(0, min(count, MAX_RESULTS))
-        total, page = services.store.search(
-            rt,
-            node,
-            start_index=start,
-            count=count,
-            with_members=projection.wants_members,
-            with_groups=projection.wants_groups,
-        )
-        body: dict[str, Any] = {
-            "schemas": [LIST_SCHEMA],
-            "totalResults": total,
-            "itemsPerPage": len(page),
-            "startIndex": start,
-            "Resources": [out(rt, s, projection) for s in page],
-        }
-        return scim_response(body)
-
-    def query_params(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        q = request.query_params
-        return {
-            "filter": q.get("filter"),
-            "attributes": q.get("attributes"),
-            "excludedAttributes": q.get("excludedAttributes"),
-            "startIndex": _int_param(request, "startIndex", None),
-            "count": _int_param(request, "count", None),
-        }
-
-    def resource_type(request: Request[Any, Any, Any]) -> ResourceType:
-        endpoint = request.url.path.rstrip("/").split("/scim/v2/", 1)[1].split("/", 1)[0]
-        return _BY_ENDPOINT[endpoint]
+    def resource_type(request: Req) -> ResourceType:
+        # the raw scope path: building request.url cost more than the database lookup
+        path: str = request.scope["path"]
+        endpoint = path.split("/scim/v2/", 1)[1].split("/", 1)[0]
+        return catalog.by_endpoint(endpoint)
 
     @get(["/Users", "/Groups"])
-    async def list_resources(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return search(resource_type(request), query_params(request))
+    async def list_resources(request: Req) -> Response[bytes]:
+        rt, query = resource_type(request), make_query(request.query_params)
+        return _reply(await run(lambda: ops.search(rt, query), write=False))
 
     @post(["/Users/.search", "/Groups/.search"], status_code=200)
-    async def search_post(request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise invalid_value("a search body must be a JSON object")
-        params = {k: body.get(k) for k in ("filter", "startIndex", "count")}
-        for key in ("attributes", "excludedAttributes"):
-            value = body.get(key)
-            params[key] = ",".join(value) if isinstance(value, list) else value
-        for key in ("startIndex", "count"):
-            if params[key] is not None and not isinstance(params[key], int):
-                raise invalid_value(f"'{key}' must be an integer")
-        return search(resource_type(request), params)
+    async def search_type(request: Req) -> Response[bytes]:
+        rt, query = resource_type(request), search_body(await read_json(request))
+        return _reply(await run(lambda: ops.search(rt, query), write=False))
+
+    @post("/.search", status_code=200)
+    async def search_root(request: Req) -> Response[bytes]:
+        query = search_body(await read_json(request))
+        return _reply(await run(lambda: ops.search_all(query), write=False))
 
     @post(["/Users", "/Groups"])
-    async def create(request: Request[Any, Any, Any]) -> Response[bytes]:
-        rt = resource_type(request)
-        stored = services.store.create(rt, await read_json(request), actor(request))
-        return one(rt, stored, 201)
+    async def create(request: Req) -> Response[bytes]:
+        rt, body, who = resource_type(request), await read_json(request), actor(request)
+        return _reply(await run(lambda: ops.create(rt, body, who)))
 
     @get(["/Users/{scim_id:str}", "/Groups/{scim_id:str}"])
-    async def read(request: Request[Any, Any, Any], scim_id: FromPath[str]) -> Response[bytes]:
-        rt = resource_type(request)
-        projection = projection_of(rt, request)
-        stored = services.store.get(
-            rt, scim_id, with_members=projection.wants_members, with_groups=projection.wants_groups
-        )
-        if request.headers.get("if-none-match") in (stored.etag, stored.etag.removeprefix("W/")):
-            return Response(content=b"", status_code=304, headers={"ETag": stored.etag})
-        return one(rt, stored, projection=projection)
+    async def read(request: Req, scim_id: FromPath[str]) -> Response[bytes]:
+        rt, params = resource_type(request), request.query_params
+        if_none_match = request.headers.get("if-none-match")
+        return _reply(await run(lambda: ops.get(rt, scim_id, params, if_none_match), write=False))
 
     @put(["/Users/{scim_id:str}", "/Groups/{scim_id:str}"])
-    async def replace(request: Request[Any, Any, Any], scim_id: FromPath[str]) -> Response[bytes]:
-        rt = resource_type(request)
-        stored = services.store.replace(
-            rt, scim_id, await read_json(request), actor(request), request.headers.get("if-match")
-        )
-        return one(rt, stored)
+    async def replace(request: Req, scim_id: FromPath[str]) -> Response[bytes]:
+        rt, body, who = resource_type(request), await read_json(request), actor(request)
+        if_match = request.headers.get("if-match")
+        return _reply(await run(lambda: ops.replace(rt, scim_id, body, who, if_match)))
 
     @patch(["/Users/{scim_id:str}", "/Groups/{scim_id:str}"])
-    async def modify(request: Request[Any, Any, Any], scim_id: FromPath[str]) -> Response[bytes]:
-        rt = resource_type(request)
-        stored = services.store.patch(
-            rt, scim_id, await read_json(request), actor(request), request.headers.get("if-match")
-        )
-        wants_body = (
-            rt is USER_TYPE
-            or "attributes" in request.query_params
-            or ("excludedAttributes" in request.query_params)
-        )
-        if not wants_body:
-            return Response(content=b"", status_code=204, headers={"ETag": stored.etag})
-        return one(rt, stored, projection=projection_of(rt, request))
+    async def modify(request: Req, scim_id: FromPath[str]) -> Response[bytes]:
+        rt, body, who = resource_type(request), await read_json(request), actor(request)
+        if_match, params = request.headers.get("if-match"), request.query_params
+        return _reply(await run(lambda: ops.patch(rt, scim_id, body, who, if_match, params)))
 
     @delete(["/Users/{scim_id:str}", "/Groups/{scim_id:str}"], status_code=204)
-    async def remove(request: Request[Any, Any, Any], scim_id: FromPath[str]) -> None:
-        services.store.delete(
-            resource_type(request), scim_id, actor(request), request.headers.get("if-match")
-        )
+    async def remove(request: Req, scim_id: FromPath[str]) -> None:
+        rt, who, if_match = resource_type(request), actor(request), request.headers.get("if-match")
+        await run(lambda: ops.delete(rt, scim_id, who, if_match))
 
-    @get("/ServiceProviderConfig")
-    async def service_provider_config() -> Response[bytes]:
-        return scim_response(
-            {
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-                "documentationUri": "https://github.com/scim-sync/scim-sync#readme",
-                "patch": {"supported": True},
-                "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-                "filter": {"supported": True, "maxResults": MAX_RESULTS},
-                "changePassword": {"supported": False},
-                "sort": {"supported": False},
-                "etag": {"supported": True},
-                "authenticationSchemes": [
-                    {
-                        "type": "oauthbearertoken",
-                        "name": "OAuth Bearer Token",
-                        "description": "A SCIM token issued by scim-sync, valid for a limited time",
-                        "primary": True,
-                    }
-                ],
-                "meta": {
-                    "resourceType": "ServiceProviderConfig",
-                    "location": f"{base()}/ServiceProviderConfig",
-                },
-            }
-        )
+    @post("/Bulk", status_code=200)
+    async def bulk_request(request: Req) -> Response[bytes]:
+        raw = await request.body()
+        if len(raw) > MAX_PAYLOAD_BYTES:
+            raise ScimError(
+                413, f"the bulk request is {len(raw)} bytes; the maximum is {MAX_PAYLOAD_BYTES}"
+            )
+        body, who = await read_json(request), actor(request)
+        return _reply(await run(lambda: Reply(200, bulk.run(body, who))))
 
-    def list_of(items: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "schemas": [LIST_SCHEMA],
-            "totalResults": len(items),
-            "itemsPerPage": len(items),
-            "startIndex": 1,
-            "Resources": items,
-        }
-
-    @get("/ResourceTypes")
-    async def resource_types() -> Response[bytes]:
-        return scim_response(list_of([rt.to_json(base()) for rt in RESOURCE_TYPES]))
-
-    @get("/ResourceTypes/{name:str}")
-    async def resource_type_one(name: FromPath[str]) -> Response[bytes]:
-        for rt in RESOURCE_TYPES:
-            if rt.name.lower() == name.lower():
-                return scim_response(rt.to_json(base()))
-        raise ScimError(404, f"resource type '{name}' does not exist; there are User and Group")
-
-    @get("/Schemas")
-    async def schemas() -> Response[bytes]:
-        return scim_response(list_of([s.to_json(base()) for s in all_schemas()]))
-
-    @get("/Schemas/{schema_id:str}")
-    async def schema_one(schema_id: FromPath[str]) -> Response[bytes]:
-        for schema in all_schemas():
-            if schema.id.lower() == schema_id.lower():
-                return scim_response(schema.to_json(base()))
-        raise ScimError(404, f"schema '{schema_id}' does not exist")
+    @get("/openapi.json")
+    async def openapi() -> Response[bytes]:
+        return json_response(openapi_document(services.endpoint_url))
 
     return Router(
         "/scim/v2",
         route_handlers=[
+            openapi,
             list_resources,
-            search_post,
+            search_type,
+            search_root,
             create,
             read,
             replace,
             modify,
             remove,
-            service_provider_config,
-            resource_types,
-            resource_type_one,
-            schemas,
-            schema_one,
+            bulk_request,
+            *discovery_handlers(services, catalog),
         ],
         guards=[guard],
     )

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from inbound.auth import TokenStore
+from inbound.schema import Catalog
 from inbound.staging.audit import AuditLog
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.overview import TargetOverview
@@ -61,6 +62,8 @@ class InboundServices:
     console: ConsoleStores | None = None
     """Without it (a bare composition) the admin page, the audit API and the database-backed
     gauges are left out; ``scheduler`` always provides it."""
+    catalog: Catalog = field(default_factory=Catalog)
+    """Resource types and schemas served, custom extensions from configuration included."""
 
     @property
     def endpoint_url(self) -> str:

@@ -1,0 +1,58 @@
+"""Recognise the filters Entra actually sends, so they skip the general SQL compiler.
+
+Entra matches with ``eq`` (joined by ``and``) on ``userName``, ``externalId``, ``id`` or a
+group's ``displayName`` (ENTRA.md, Transport and discovery). Those land on indexed columns of
+``scim_resources`` and run as one precompiled statement; every other filter returns None here
+and goes through :mod:`inbound.staging.query`, which gives the same answers more slowly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inbound.errors import ScimError
+from inbound.filter import And, Compare, Filter
+from inbound.resource import resolve
+from inbound.schema import ResourceType
+
+_COLUMNS = {"id": "scim_id", "externalid": "external_id"}
+
+
+@dataclass(frozen=True, slots=True)
+class HotLookup:
+    where: str
+    params: tuple[str, ...]
+
+
+def _terms(node: Filter) -> list[Compare] | None:
+    if isinstance(node, And):
+        left, right = _terms(node.left), _terms(node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, Compare) and node.op == "eq" and isinstance(node.value, str):
+        return [node]
+    return None
+
+
+def hot_lookup(rt: ResourceType, node: Filter | None) -> HotLookup | None:
+    if node is None:
+        return None
+    terms = _terms(node)
+    if not terms:
+        return None
+    clauses: list[str] = []
+    params: list[str] = []
+    for term in terms:
+        try:
+            resolved = resolve(rt, term.path)
+        except ScimError:
+            return None  # let the general compiler word the error
+        key = resolved.key.lower()
+        if key == ("username" if rt.is_user else "displayname"):
+            clauses.append("name_key = ?")
+            params.append(term.value.casefold())
+        elif key in _COLUMNS:
+            clauses.append(f"{_COLUMNS[key]} = ?")
+            params.append(term.value)
+        else:
+            return None
+    return HotLookup(" AND ".join(clauses), tuple(params))

@@ -1,0 +1,55 @@
+"""Marking a staged write for the targets, inside the write's own DBAPI transaction.
+
+Each target gets (or updates) its ledger row with the generation to reach, so the reconciler
+finds due work with an indexed query; on PostgreSQL a NOTIFY wakes workers in other processes
+when the write commits. Written as fixed SQL because it runs on every SCIM write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from inbound.staging.ledger import CHANGES_CHANNEL, phase_of
+from inbound.staging.rows import Rows
+
+
+def mark_changed(
+    rows: Rows,
+    cur: Any,
+    *,
+    scim_id: str,
+    kind: str,
+    generation: int,
+    deleted: bool,
+    active: bool,
+    targets: Sequence[str],
+    now: datetime,
+) -> None:
+    if not targets:
+        return
+    phase = phase_of(kind, deleted)
+    desired_active = rows.bool_in(active and not deleted)
+    moment = rows.time_in(now)
+    placeholders = rows.marks(len(targets))  # only "?, ?": the targets are bound parameters
+    cur.execute(
+        rows.sql(
+            "UPDATE sync_state SET desired_generation = ?, desired_active = ?, phase = ?, "  # noqa: S608
+            "changed_at = ?, updated_at = ? "
+            f"WHERE scim_id = ? AND target IN ({placeholders})"
+        ),
+        [generation, desired_active, phase, moment, moment, scim_id, *targets],
+    )
+    if cur.rowcount < len(targets):
+        insert = rows.sql(
+            "INSERT INTO sync_state (target, scim_id, phase, desired_generation, desired_active, "
+            "observed_generation, attempted_generation, status, attempts, changed_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, 0, 0, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING"
+        )
+        for target in targets:
+            cur.execute(
+                insert, [target, scim_id, phase, generation, desired_active, moment, moment]
+            )
+    if not rows.sqlite:  # delivered at commit, never for a rolled-back write
+        cur.execute("SELECT pg_notify(%s, '')", [CHANGES_CHANNEL])

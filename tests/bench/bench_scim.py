@@ -1,0 +1,367 @@
+"""Throughput of the SCIM receiver against a ceiling and a peer, measured in the same run.
+
+    .venv/bin/python -m tests.bench.bench_scim [--db sqlite postgres] [--duration 10]
+
+Serves each app with uvicorn (uvloop, httptools, one worker, no access log) on a free loopback
+port, loads 10k users, and drives it with wrk at 32 connections (Lua scripts for filters,
+POST and PATCH): GET by a ``userName`` filter, POST /Users, PATCH a user. The ceiling is a
+Litestar hello-world handler; the peer is scim2-server on its in-memory storage. A last table
+shows that adding one member to a group of 100k costs what it costs for a group of 10.
+Figures are ratios within this run, so the machine's speed cancels out; nothing here asserts a
+time, and the test suite only checks that the script runs (``--smoke``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import insert
+
+from inbound.auth import SecretKind
+from inbound.schema import USER_TYPE
+from inbound.staging.store import Actor
+from inbound.staging.tables import members, resources
+from scheduler.composition import compose
+from scheduler.settings import Settings
+from tests.support import entra_user
+
+PG_DSN = os.environ.get("SCIM_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+FLOORS = {
+    "sqlite": {
+        "GET filter": ("ceiling", 0.4),
+        "POST /Users": ("peer", 3.0),
+        "PATCH user": ("peer", 4.0),
+    },
+    "postgres": {
+        "GET filter": ("peer", 3.0),
+        "POST /Users": ("peer", 1.5),
+        "PATCH user": ("peer", 2.0),
+    },
+}
+
+GET_LUA = """
+local n = {users}
+request = function()
+  local path = "{base}/Users?filter=userName%20eq%20%22bench" .. math.random(0, n - 1) .. "%22"
+  return wrk.format("GET", path, {{["Authorization"] = "Bearer {token}"}})
+end
+"""
+POST_LUA = """
+local counter = 0
+local prefix = "{prefix}"
+request = function()
+  counter = counter + 1
+  local name = prefix .. counter
+  local body = '{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",' ..
+    '"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],' ..
+    '"externalId":"x-' .. name .. '","userName":"' .. name .. '","active":true,' ..
+    '"displayName":"User ' .. name .. '","emails":[{{"primary":true,"type":"work",' ..
+    '"value":"' .. name .. '@example.com"}}],"name":{{"givenName":"G","familyName":"F"}},' ..
+    '"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":' ..
+    '{{"employeeNumber":"' .. name .. '","department":"R"}}}}'
+  return wrk.format("POST", "{base}/Users", {{["Authorization"] = "Bearer {token}",
+    ["Content-Type"] = "application/scim+json"}}, body)
+end
+"""
+PATCH_LUA = """
+local ids = {{{ids}}}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local id = ids[math.random(#ids)]
+  local body = '{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],' ..
+    '"Operations":[{{"op":"Replace","path":"displayName","value":"Renamed ' .. counter .. '"}}]}}'
+  return wrk.format("PATCH", "{base}/Users/" .. id, {{["Authorization"] = "Bearer {token}",
+    ["Content-Type"] = "application/scim+json"}}, body)
+end
+"""
+
+
+@dataclass
+class Result:
+    rps: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def uvicorn_app(factory: str, env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            factory,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, **env},
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"{factory} did not start") from None
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def wrk(url: str, script: str, duration: int, connections: int, workdir: Path) -> Result:
+    path = workdir / f"s{uuid.uuid4().hex[:8]}.lua"
+    path.write_text(script)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(path), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors:.*", out)
+    if socket_errors:
+        print(f"    wrk: {socket_errors.group(0)}", file=sys.stderr)
+    return Result(rps, int(errors.group(1)) if errors else 0)
+
+
+def drive(
+    url: str, base: str, token: str, ids: list[str], users: int, args: argparse.Namespace, tmp: Path
+) -> dict[str, Result]:
+    common = {"token": token, "base": base}
+    return {
+        "GET filter": wrk(
+            url, GET_LUA.format(users=users, **common), args.duration, args.connections, tmp
+        ),
+        "POST /Users": wrk(
+            url,
+            POST_LUA.format(prefix=f"p{uuid.uuid4().hex[:6]}-", **common),
+            args.duration,
+            args.connections,
+            tmp,
+        ),
+        "PATCH user": wrk(
+            url,
+            PATCH_LUA.format(ids=",".join(f'"{i}"' for i in ids), **common),
+            args.duration,
+            args.connections,
+            tmp,
+        ),
+    }
+
+
+@contextlib.contextmanager
+def database(kind: str, tmp: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_DSN}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def load_ours(url: str, users: int) -> tuple[str, list[str], Any]:
+    runtime = compose(Settings(database_url=url), public_url="http://127.0.0.1")
+    actor = Actor("bench")
+    ids = [
+        runtime.store.create(USER_TYPE, entra_user(f"bench{i}"), actor).scim_id
+        for i in range(users)
+    ]
+    token = runtime.tokens.issue(SecretKind.SCIM, Settings().token_ttl).secret
+    return token, ids, runtime
+
+
+def load_peer(url: str, users: int) -> list[str]:
+    ids = []
+    with httpx.Client(base_url=url) as client:
+        for i in range(users):
+            body = entra_user(f"bench{i}")
+            body.pop("meta")
+            response = client.post(
+                "/v2/Users", json=body, headers={"Content-Type": "application/scim+json"}
+            )
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+    return ids
+
+
+def large_group(
+    runtime: Any, url: str, token: str, user_ids: list[str], big: int, rounds: int
+) -> dict[str, float]:
+    """Median latency of adding one member to a group of 10 and to a group of ``big``."""
+    now = datetime.now(UTC)
+    actor = Actor("bench")
+    filler = [
+        {
+            "scim_id": str(uuid.uuid4()),
+            "kind": "User",
+            "name_key": f"filler{i}",
+            "active": True,
+            "data": {"userName": f"filler{i}"},
+            "generation": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(big)
+    ]
+    with runtime.staging_engine.begin() as conn:
+        conn.execute(insert(resources), filler)
+    out: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    pool = iter(user_ids)
+    for label, size in (("group of 10", 10), (f"group of {big // 1000}k", big)):
+        group = runtime.store.create(
+            runtime.services.catalog.group,
+            {"displayName": f"g-{label}-{uuid.uuid4().hex[:6]}"},
+            actor,
+        )
+        with runtime.staging_engine.begin() as conn:
+            conn.execute(
+                insert(members),
+                [
+                    {"group_id": group.scim_id, "member_id": r["scim_id"], "member_type": "User"}
+                    for r in filler[:size]
+                ],
+            )
+        timings = []
+        with httpx.Client(base_url=url, headers=headers) as client:
+            for _ in range(rounds):
+                body = {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [
+                        {"op": "Add", "path": "members", "value": [{"value": next(pool)}]}
+                    ],
+                }
+                started = time.perf_counter()
+                response = client.patch(f"/scim/v2/Groups/{group.scim_id}", json=body)
+                timings.append(time.perf_counter() - started)
+                assert response.status_code == 204, response.text
+        out[label] = statistics.median(timings) * 1e6
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
+    )
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--big-group", type=int, default=100_000)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.users, args.duration, args.big_group, args.connections = 50, 1, 200, 4
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        with uvicorn_app("tests.bench.apps:hello", {}) as url:
+            ceiling = wrk(
+                url + "/hello",
+                'request = function() return wrk.format("GET") end',
+                args.duration,
+                args.connections,
+                tmp,
+            )
+        print(f"ceiling  Litestar hello-world: {ceiling.rps:10.0f} req/s", flush=True)
+        with uvicorn_app("tests.bench.apps:peer", {}) as url:
+            ids = load_peer(url, args.users)
+            peer = drive(url, "/v2", "none", ids, args.users, args, tmp)
+        for name, result in peer.items():
+            print(
+                f"peer     scim2-server {name:12}: {result.rps:8.0f} req/s ({result.errors} non-2xx)",
+                flush=True,
+            )
+        rows = []
+        for kind in args.db:
+            with database(kind, tmp) as db_url:
+                token, ids, runtime = load_ours(db_url, args.users)
+                try:
+                    env = {"BENCH_DATABASE_URL": db_url, "BENCH_PUBLIC_URL": "http://127.0.0.1"}
+                    with uvicorn_app("tests.bench.apps:scim_sync", env) as url:
+                        ours = drive(url, "/scim/v2", token, ids, args.users, args, tmp)
+                        group = large_group(
+                            runtime, url, token, ids, args.big_group, min(200, len(ids) // 2)
+                        )
+                finally:
+                    runtime.dispose()
+            for name, result in ours.items():
+                basis, floor = FLOORS[kind][name]
+                reference = ceiling.rps if basis == "ceiling" else peer[name].rps
+                ratio = result.rps / reference
+                rows.append((kind, name, result, basis, ratio, floor))
+            rows.append((kind, "group add", group, "", 0.0, 0.0))
+        print()
+        print(
+            f"{'db':9}{'request':14}{'req/s':>9}{'non-2xx':>9}  {'ratio':>16}  {'floor':>7}  verdict"
+        )
+        for kind, name, result, basis, ratio, floor in rows:
+            if name == "group add":
+                small, large = list(result.values())
+                labels = list(result)
+                print(
+                    f"{kind:9}add 1 member: {labels[0]} {small:.0f} µs, {labels[1]} {large:.0f} µs "
+                    f"(x {large / small:.2f})"
+                )
+                continue
+            verdict = "ok" if ratio >= floor and result.errors == 0 else "BELOW FLOOR"
+            print(
+                f"{kind:9}{name:14}{result.rps:9.0f}{result.errors:9d}  {ratio:8.2f} x {basis:7}  {floor:5.1f} x  {verdict}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

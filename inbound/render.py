@@ -10,7 +10,7 @@ from typing import Any
 from inbound.errors import ScimError, invalid_value
 from inbound.filter import parse_attr_path
 from inbound.resource import Resolved, resolve
-from inbound.schema import ResourceType
+from inbound.schema import ENTERPRISE_SCHEMA, SYNC_SCHEMA, ResourceType
 
 
 def iso(moment: datetime) -> str:
@@ -33,6 +33,12 @@ class Projection:
         if self.include:
             return "members" in self.include or any(k.startswith("members.") for k in self.include)
         return "members" not in self.exclude
+
+    @property
+    def wants_sync(self) -> bool:
+        """The sync state is returned on request only (it is scim-sync's, not Entra's)."""
+        prefix = SYNC_SCHEMA.lower()
+        return any(k.startswith(prefix) for k in self.include)
 
     @property
     def wants_groups(self) -> bool:
@@ -133,6 +139,7 @@ def render(
     members: Iterable[dict[str, Any]] | None = None,
     groups: Iterable[dict[str, Any]] | None = None,
     projection: Projection | None = None,
+    sync: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The SCIM representation of one staged resource."""
     out: dict[str, Any] = {"schemas": [rt.core.id], "id": scim_id}
@@ -142,7 +149,7 @@ def render(
             out[key] = dict(value)
         else:
             out[key] = value
-    manager = (out.get(rt.extensions[0].id) or {}).get("manager") if rt.extensions else None
+    manager = (out.get(ENTERPRISE_SCHEMA) or {}).get("manager")
     if isinstance(manager, dict) and "value" in manager and "$ref" not in manager:
         manager["$ref"] = f"{base_url}/Users/{manager['value']}"
     if members is not None:
@@ -172,6 +179,9 @@ def render(
         ]
         if listed:
             out["groups"] = listed
+    if sync:
+        out["schemas"].append(SYNC_SCHEMA)
+        out[SYNC_SCHEMA] = {"targets": sync}
     out["meta"] = {
         "resourceType": rt.name,
         "created": iso(created),

@@ -189,6 +189,8 @@ def normalise(rt: ResourceType, body: Any) -> tuple[dict[str, Any], list[dict[st
                 attr = ext.attribute(sub_key)
                 if attr is None:
                     raise invalid_value(f"'{sub_key}' is not an attribute of {ext.id}")
+                if attr.mutability == "readOnly":
+                    continue  # e.g. the sync state a client read and sent back
                 _put(ext_data, attr, sub_value, f"{ext.id}:{attr.name}")
             if ext_data:
                 data[ext.id] = ext_data

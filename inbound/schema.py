@@ -270,7 +270,11 @@ class ResourceType:
             "endpoint": f"/{self.endpoint}",
             "description": self.core.description,
             "schema": self.core.id,
-            "schemaExtensions": [{"schema": e.id, "required": False} for e in self.extensions],
+            "schemaExtensions": [
+                {"schema": e.id, "required": False}
+                for e in self.extensions
+                if e.id not in SERVER_STATE_SCHEMAS
+            ],
             "meta": {
                 "resourceType": "ResourceType",
                 "location": f"{location}/ResourceTypes/{self.name}",
@@ -278,8 +282,46 @@ class ResourceType:
         }
 
 
-USER_TYPE = ResourceType("User", "Users", USER, (ENTERPRISE_USER,))
-GROUP_TYPE = ResourceType("Group", "Groups", GROUP)
+SYNC_SCHEMA = "urn:scim-sync:schemas:extension:sync:1.0:Sync"
+
+SYNC = Schema(
+    SYNC_SCHEMA,
+    "Sync",
+    "Where scim-sync's targets stand with this resource (read-only, filled by scim-sync)",
+    (
+        Attribute(
+            "targets",
+            "complex",
+            multi_valued=True,
+            mutability="readOnly",
+            returned="request",
+            description="One entry per downstream target",
+            sub_attributes=(
+                Attribute("target", case_exact=True, mutability="readOnly"),
+                Attribute(
+                    "status",
+                    case_exact=True,
+                    mutability="readOnly",
+                    canonical_values=("pending", "applied", "retrying", "dead", "skipped", "held"),
+                ),
+                Attribute("observedGeneration", "integer", mutability="readOnly"),
+                Attribute("desiredGeneration", "integer", mutability="readOnly"),
+                Attribute("attempts", "integer", mutability="readOnly"),
+                Attribute("nextAttemptAt", "dateTime", mutability="readOnly"),
+                Attribute("lastError", mutability="readOnly"),
+            ),
+        ),
+    ),
+)
+"""The per-target sync state, shown on every User and Group so an administrator can see from
+the SCIM side whether a change has reached the Identity Manager store and LDAP."""
+
+SERVER_STATE_SCHEMAS = frozenset({SYNC_SCHEMA})
+"""Served at /Schemas and returned on request, but not offered to clients as an extension they
+may write (so conformance tools do not try to PATCH state scim-sync alone maintains)."""
+
+USER_TYPE = ResourceType("User", "Users", USER, (ENTERPRISE_USER, SYNC))
+GROUP_TYPE = ResourceType("Group", "Groups", GROUP, (SYNC,))
 RESOURCE_TYPES = (USER_TYPE, GROUP_TYPE)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select
 from inbound.errors import ScimError, not_found, uniqueness
 from inbound.filter import AttrPath, Filter
 from inbound.patch import MemberStep, apply_patch
-from inbound.render import etag
+from inbound.render import etag, iso
 from inbound.resource import check_immutable, normalise
 from inbound.schema import ResourceType
 from inbound.staging.index import index_rows
@@ -30,6 +30,7 @@ from inbound.staging.marks import mark_changed
 from inbound.staging.membership import apply_member_steps
 from inbound.staging.query import select_ids, sort_key
 from inbound.staging.rows import COLUMNS, DuplicateError, Rows
+from inbound.staging.sync_status import sync_status
 from inbound.staging.tables import reading, resources
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class Stored:
     updated_at: datetime
     members: list[dict[str, Any]] | None = None
     groups: list[dict[str, Any]] | None = None
+    sync: list[dict[str, Any]] | None = None
+    """Where each target stands with this resource (the sync-state extension)."""
 
     @property
     def etag(self) -> str:
@@ -97,11 +100,17 @@ class ResourceStore:
     # ---- reads -------------------------------------------------------------------------
 
     def get(
-        self, rt: ResourceType, scim_id: str, *, with_members: bool = True, with_groups: bool = True
+        self,
+        rt: ResourceType,
+        scim_id: str,
+        *,
+        with_members: bool = True,
+        with_groups: bool = True,
+        with_sync: bool = False,
     ) -> Stored:
         with self._rows.transaction(write=False) as cur:
             stored = self._fetch(cur, rt, scim_id)
-            self._decorate(cur, rt, [stored], with_members, with_groups)
+            self._decorate(cur, rt, [stored], with_members, with_groups, with_sync)
             return stored
 
     def search(
@@ -113,6 +122,7 @@ class ResourceStore:
         count: int | None = None,
         with_members: bool = True,
         with_groups: bool = True,
+        with_sync: bool = False,
         sort_by: AttrPath | None = None,
         descending: bool = False,
     ) -> tuple[int, list[Stored]]:
@@ -134,7 +144,7 @@ class ResourceStore:
                 matches = [self._stored(row) for row in cur.fetchall()]
                 end = None if count is None else start_index - 1 + count
                 page = matches[start_index - 1 : end]
-                self._decorate(cur, rt, page, with_members, with_groups)
+                self._decorate(cur, rt, page, with_members, with_groups, with_sync)
                 return len(matches), page
         order: list[Any] = []
         if sort_by is not None:
@@ -162,7 +172,7 @@ class ResourceStore:
             )
             by_id = {row[0]: self._stored(row) for row in rows}
             page = [by_id[i] for i in wanted if i in by_id]
-            self._decorate(cur, rt, page, with_members, with_groups)
+            self._decorate(cur, rt, page, with_members, with_groups, with_sync)
             return total, page
 
     def _stored(self, row: Sequence[Any]) -> Stored:
@@ -189,7 +199,13 @@ class ResourceStore:
         return self._stored(row)
 
     def _decorate(
-        self, cur: Any, rt: ResourceType, page: list[Stored], with_members: bool, with_groups: bool
+        self,
+        cur: Any,
+        rt: ResourceType,
+        page: list[Stored],
+        with_members: bool,
+        with_groups: bool,
+        with_sync: bool = False,
     ) -> None:
         if not page:
             return
@@ -210,6 +226,8 @@ class ResourceStore:
                     display = self._rows.json_out(data).get("userName")
                 entry = {"value": member_id, "type": member_type, "display": display}
                 by_id[group_id].members.append(entry)  # type: ignore[union-attr]
+        if with_sync and self._targets:
+            self._decorate_sync(cur, by_id)
         if rt.is_user and with_groups:
             for s in page:
                 s.groups = []
@@ -225,6 +243,33 @@ class ResourceStore:
                 by_id[member_id].groups.append(  # type: ignore[union-attr]
                     {"value": group_id, "display": display}
                 )
+
+    def _decorate_sync(self, cur: Any, by_id: dict[str, Stored]) -> None:
+        for s in by_id.values():
+            s.sync = []
+        rows = self._rows.select_in(
+            cur,
+            "SELECT scim_id, target, status, observed_generation, desired_generation, "
+            "attempted_generation, attempts, next_attempt_at, last_error FROM sync_state "
+            "WHERE scim_id IN",
+            list(by_id),
+            "ORDER BY scim_id, target",
+        )
+        for scim_id, target, status, observed, desired, attempted, attempts, due, error in rows:
+            if target not in self._targets:
+                continue
+            entry: dict[str, Any] = {
+                "target": target,
+                "status": sync_status(status, observed, desired, attempted),
+                "observedGeneration": observed,
+                "desiredGeneration": desired,
+                "attempts": attempts,
+            }
+            if due is not None and observed < desired:
+                entry["nextAttemptAt"] = iso(self._rows.time_out(due))
+            if error and observed < desired:
+                entry["lastError"] = error
+            by_id[scim_id].sync.append(entry)  # type: ignore[union-attr]
 
     # ---- writes ------------------------------------------------------------------------
 

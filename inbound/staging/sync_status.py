@@ -43,6 +43,17 @@ class TargetState:
         }
 
 
+def sync_status(status: str, observed: int, desired: int, attempted: int) -> str:
+    """The same judgement as :func:`effective_status`, for one row already read."""
+    if observed >= desired:
+        return SyncStatus.SKIPPED.value if status == SyncStatus.SKIPPED.value else "applied"
+    if status == SyncStatus.DEAD.value and attempted >= desired:
+        return SyncStatus.DEAD.value
+    if status in (SyncStatus.RETRYING.value, SyncStatus.HELD.value):
+        return status
+    return SyncStatus.PENDING.value
+
+
 def effective_status() -> Any:
     """applied / skipped / dead / retrying / held / pending, judged against the goal."""
     behind = S.observed_generation < S.desired_generation

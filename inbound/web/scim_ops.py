@@ -160,6 +160,7 @@ class ScimOperations:
             members=stored.members,
             groups=stored.groups,
             projection=projection,
+            sync=stored.sync,
         )
 
     def location(self, rt: ResourceType, scim_id: str) -> str:
@@ -193,6 +194,7 @@ class ScimOperations:
             count=query.count,
             with_members=projection.wants_members,
             with_groups=projection.wants_groups,
+            with_sync=projection.wants_sync,
             sort_by=sort_by,
             descending=query.descending,
         )
@@ -238,7 +240,11 @@ class ScimOperations:
             rt, params.get("attributes"), params.get("excludedAttributes")
         )
         stored = self.services.store.get(
-            rt, scim_id, with_members=projection.wants_members, with_groups=projection.wants_groups
+            rt,
+            scim_id,
+            with_members=projection.wants_members,
+            with_groups=projection.wants_groups,
+            with_sync=projection.wants_sync,
         )
         if if_none_match is not None and _etag_matches(stored.etag, if_none_match):
             return Reply(304, None, {"ETag": stored.etag})

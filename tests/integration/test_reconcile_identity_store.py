@@ -168,3 +168,41 @@ def test_status_counts(client: TestClient[Any], runtime: Runtime, clock: Any) ->
     summary = runtime.ledger.summary("identity_store", clock())
     assert summary["applied"] == 2 and summary["pending"] == 0
     assert summary["oldest_pending_seconds"] is None
+
+
+def test_sync_state_is_visible_on_scim_get(client: TestClient[Any], runtime: Runtime) -> None:
+    user = create(client, "visible")
+    sync = "urn:scim-sync:schemas:extension:sync:1.0:Sync"
+    asked = {"attributes": f"userName,{sync}:targets"}
+    assert sync not in client.get(f"/scim/v2/Users/{user['id']}").json()  # returned on request
+    pending = client.get(f"/scim/v2/Users/{user['id']}", params=asked).json()
+    assert sync in pending["schemas"]
+    assert pending[sync]["targets"] == [
+        {
+            "target": "identity_store",
+            "status": "pending",
+            "observedGeneration": 0,
+            "desiredGeneration": 1,
+            "attempts": 0,
+        }
+    ]
+    run(runtime)
+    applied = client.get(f"/scim/v2/Users/{user['id']}", params=asked).json()[sync]["targets"][0]
+    assert applied["status"] == "applied" and applied["observedGeneration"] == 1
+    listed = client.get("/scim/v2/Users", params={"filter": 'userName eq "visible"', **asked})
+    assert listed.json()["Resources"][0][sync]["targets"][0]["status"] == "applied"
+    schema = client.get(f"/scim/v2/Schemas/{sync}").json()
+    assert schema["attributes"][0]["name"] == "targets"
+    assert schema["attributes"][0]["mutability"] == "readOnly"
+    full = client.get(f"/scim/v2/Users/{user['id']}").json()
+    echoed = client.put(
+        f"/scim/v2/Users/{user['id']}",
+        json={**applied_body(full), sync: pending[sync], "title": "x"},
+    )
+    assert echoed.status_code == 200  # a client may send the read-only state back; it is ignored
+    after = client.get(f"/scim/v2/Users/{user['id']}", params=asked).json()
+    assert after[sync]["targets"][0]["desiredGeneration"] == 2
+
+
+def applied_body(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k not in ("id", "meta")}

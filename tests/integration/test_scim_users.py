@@ -338,6 +338,7 @@ def test_discovery_endpoints(client: TestClient[Any]) -> None:
         "urn:ietf:params:scim:schemas:core:2.0:User",
         "urn:ietf:params:scim:schemas:core:2.0:Group",
         ENTERPRISE,
+        "urn:scim-sync:schemas:extension:sync:1.0:Sync",
     }
     user_schema = client.get("/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").json()
     assert any(

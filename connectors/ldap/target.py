@@ -25,7 +25,7 @@ from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import first_value, is_within, parse_dn
 from connectors.ldap.settings import LdapSettings
-from connectors.ldap.users import apply_user, delete_user, prefetch_users
+from connectors.ldap.users import apply_user, delete_user, prefetch_anchored, prefetch_users
 from reconcile.errors import TargetError, TargetUnavailableError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
 from reconcile.ports import Applied
@@ -72,20 +72,25 @@ class LdapTarget(LdapInventory):
         self._pool.close()
 
     def prepare(self, work: Sequence[tuple[Desired, str | None]]) -> None:
-        """Before a batch: look up every user that has no anchor yet in a few searches.
+        """Before a batch: read every user of the batch in a few searches — by name those with
+        no anchor yet (a create is then one add), by anchor the others (an update then sends
+        only what differs, and nothing when nothing does).
 
         Called by the run loop for each phase (and with nothing after it, to forget). A failure
         here costs nothing but speed: each apply then searches on its own."""
-        user_ids = [
-            d.user_id for d, anchor in work if isinstance(d, DesiredIdentity) and not anchor
-        ]
-        if not user_ids:
+        users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
+        user_ids = [d.user_id for d, anchor in users if not anchor]
+        anchors = [anchor for _, anchor in users if anchor]
+        if not users:
             self._prefetched = None
             return
         try:
             with self._pool.session() as session:
                 self._ensure_containers(session)
-                self._prefetched = prefetch_users(Directory(session, self.layout), user_ids)
+                directory = Directory(session, self.layout)
+                found = prefetch_users(directory, user_ids) if user_ids else {}
+                found.update(prefetch_anchored(directory, anchors) if anchors else {})
+                self._prefetched = found
         except (LDAPException, LdapResultError, ConnectionLostError, OSError, TargetError) as exc:
             self._prefetched = None  # each apply finds out for itself, and reports it properly
             log.info("ldap lookup ahead failed", extra={"reason": str(exc)})

@@ -6,7 +6,6 @@ With CI=true a PostgreSQL server that cannot be reached fails the run instead of
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from inbound.auth import SecretKind
 from inbound.web.app import create_app
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings
-from tests.support import FakeClock
+from tests.support import FakeClock, pg_schema
 
 PG_DSN = os.environ.get("SCIM_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -46,14 +45,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI and unreachable: {_PG_PROBLEM}")
         pytest.skip(f"PostgreSQL unreachable: {_PG_PROBLEM}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_DSN}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with pg_schema(PG_DSN) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import psycopg
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -55,3 +60,17 @@ def entra_group(display_name: str) -> dict[str, Any]:
 
 def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
     return {"schemas": [PATCH], "Operations": list(operations)}
+
+
+@contextmanager
+def pg_schema(dsn: str, prefix: str = "t") -> Iterator[str]:
+    """A PostgreSQL schema of its own for one test or benchmark, dropped afterwards; yields a
+    database URL whose connections use it."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{dsn}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -87,16 +87,7 @@ class Session:
 
     def search(self, base: str, search_filter: str, attributes: Sequence[str]) -> list[Entry]:
         """Entries in the subtree under ``base``; a missing base yields none."""
-        response = self._call(
-            "search",
-            base,
-            self._conn.search,
-            base,
-            search_filter,
-            search_scope=SUBTREE,
-            attributes=list(attributes),
-        )
-        return [_entry(r) for r in response or [] if r.get("type") == "searchResEntry"]
+        return self._entries(base, search_filter, attributes)
 
     def paged_search(
         self, base: str, search_filter: str, attributes: Sequence[str], page_size: int = 500
@@ -105,24 +96,28 @@ class Session:
         bounded memory; a missing base yields nothing."""
         cookie: bytes | None = None
         while True:
-            response = self._call(
-                "search",
-                base,
-                self._conn.search,
-                base,
-                search_filter,
-                search_scope=SUBTREE,
-                attributes=list(attributes),
-                paged_size=page_size,
-                paged_cookie=cookie,
+            yield from self._entries(
+                base, search_filter, attributes, paged_size=page_size, paged_cookie=cookie
             )
-            for item in response or []:
-                if item.get("type") == "searchResEntry":
-                    yield _entry(item)
             controls = (self._conn.result or {}).get("controls") or {}
             cookie = controls.get(PAGED_RESULTS, {}).get("value", {}).get("cookie")
             if not cookie:
                 return
+
+    def _entries(
+        self, base: str, search_filter: str, attributes: Sequence[str], **paging: Any
+    ) -> list[Entry]:
+        response = self._call(
+            "search",
+            base,
+            self._conn.search,
+            base,
+            search_filter,
+            search_scope=SUBTREE,
+            attributes=list(attributes),
+            **paging,
+        )
+        return [_entry(r) for r in response or [] if r.get("type") == "searchResEntry"]
 
     def read(self, dn: str, attributes: Sequence[str]) -> Entry | None:
         response = self._call(

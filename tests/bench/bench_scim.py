@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from sqlalchemy import insert
 
 from inbound.auth import SecretKind
@@ -41,7 +40,7 @@ from inbound.staging.store import Actor
 from inbound.staging.tables import members, resources
 from scheduler.composition import compose
 from scheduler.settings import Settings
-from tests.support import entra_user
+from tests.support import entra_user, pg_schema
 
 PG_DSN = os.environ.get("SCIM_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 FLOORS = {
@@ -197,14 +196,8 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_DSN}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with pg_schema(PG_DSN, "bench") as url:
+        yield url
 
 
 def load_ours(url: str, users: int) -> tuple[str, list[str], Any]:

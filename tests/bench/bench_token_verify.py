@@ -13,16 +13,13 @@ import argparse
 import hashlib
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
-
 from inbound.auth import SecretKind, TokenStore
 from scheduler import db
+from tests.support import pg_schema
 
 
 def per_call_us(fn: Callable[[], object], n: int, rounds: int = 5) -> float:
@@ -57,18 +54,6 @@ def measure(url: str, n: int) -> dict[str, float]:
         engine.dispose()
 
 
-@contextmanager
-def pg_schema(dsn: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{dsn}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pg", help="also measure on this PostgreSQL DSN, in a fresh schema")
@@ -77,7 +62,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         runs = {"sqlite": measure(f"sqlite:///{Path(folder) / 'bench.db'}", args.n)}
     if args.pg:
-        with pg_schema(args.pg) as url:
+        with pg_schema(args.pg, "bench") as url:
             runs["postgresql"] = measure(url, args.n)
     for name, r in runs.items():
         print(

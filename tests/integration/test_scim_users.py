@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from inbound.staging.tables import audit, resources
 from scheduler.composition import Runtime
+from tests.scim.helpers import assert_error
 from tests.support import ENTERPRISE, PATCH, entra_user, patch_body
 
 SCIM_JSON = {"Content-Type": "application/scim+json; charset=utf-8"}
@@ -20,18 +21,6 @@ def create(client: TestClient[Any], user_name: str, **overrides: Any) -> dict[st
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
-
-
-def assert_error(response: Any, status: int, scim_type: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/scim+json")
-    body = response.json()
-    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
-    assert body["status"] == str(status)
-    assert body["detail"]
-    if scim_type:
-        assert body["scimType"] == scim_type
-    return dict(body)
 
 
 def test_entra_test_connection_gets_an_empty_list(client: TestClient[Any]) -> None:

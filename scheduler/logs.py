@@ -6,11 +6,12 @@ like secrets are masked here as a second line of defence.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
@@ -18,6 +19,11 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "color_message",  # uvicorn's terminal colouring of the same event
 }
 _SECRET_KEYS = ("token", "password", "secret", "authorization", "key")
+
+
+_encode = msgspec.json.Encoder(enc_hook=str).encode
+"""A log line is written on every request: msgspec encodes it several times faster than the
+standard library, and anything it does not know is written as its ``str``."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,7 +43,7 @@ class JsonFormatter(logging.Formatter):
             out[key] = "***" if masked else value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return _encode(out).decode()
 
 
 def configure(level: str = "INFO") -> None:

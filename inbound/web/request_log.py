@@ -12,10 +12,11 @@ hold a user's name), and never a header or body, so no token or password can rea
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -25,6 +26,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from inbound.web.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+_PREFIX = secrets.token_hex(12)
+_SEQUENCE = itertools.count(1)
+"""Request ids: 32 hex digits, a random prefix per process and a counter — unique across
+replicas, without the system call a random UUID per request costs."""
 
 HEADER = b"x-request-id"
 _SANE = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
@@ -56,7 +62,7 @@ class RequestObserver:
         headers = list(scope["headers"])
         request_id = request_id_of(headers)
         if request_id is None:
-            request_id = uuid.uuid4().hex
+            request_id = f"{_PREFIX}{next(_SEQUENCE):08x}"
             headers = [(k, v) for k, v in headers if k.lower() != HEADER]
             headers.append((HEADER, request_id.encode()))
             scope["headers"] = headers

@@ -172,6 +172,7 @@ def compose(
         ready=ready,
         console=ConsoleStores.on(staging_engine, clock),
         catalog=catalog,
+        group_patch_body_max_members=settings.group_patch_body_max_members,
     )
     rt = Runtime(
         settings=settings,

@@ -118,6 +118,14 @@ class Settings:
             "MASS_CHANGE_MAX_SHARE",
         ),
     )
+    group_patch_body_max_members: int = field(
+        default=1000,
+        metadata=_doc(
+            "a group PATCH answers 200 with the group up to this many members, 204 above "
+            "(0: always 204)",
+            "GROUP_PATCH_BODY_MAX_MEMBERS",
+        ),
+    )
     log_level: str = field(default="INFO", metadata=_doc("log level", "LOG_LEVEL"))
     scim_extension_schemas: str = field(
         default="",

@@ -2,16 +2,20 @@
 
 Adding one member to a group of 100k reads only the listed ids (do they exist, are they
 already members) and inserts what is new, so it costs what it costs for a group of 10.
+Ids that name no live resource are skipped with a warning (see ``_member_kinds``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from inbound.errors import invalid_value
 from inbound.patch import MemberStep
 from inbound.staging.rows import Rows
+
+log = logging.getLogger(__name__)
 
 
 def apply_member_steps(
@@ -36,9 +40,9 @@ def apply_member_steps(
             )
             counts["removed"] = counts.get("removed", 0) + max(cur.rowcount, 0)
         if step.kind in ("add", "replace") and ids:
-            kinds = _member_kinds(rows, cur, ids, group_id)
-            present = _present(rows, cur, group_id, ids)
-            new = [(group_id, i, kinds[i]) for i in ids if i not in present]
+            kinds = _member_kinds(rows, cur, group_id, ids)
+            present = _present(rows, cur, group_id, list(kinds)) if kinds else set()
+            new = [(group_id, i, kinds[i]) for i in ids if i in kinds and i not in present]
             if new:
                 cur.executemany(
                     rows.sql(
@@ -62,7 +66,11 @@ def _present(rows: Rows, cur: Any, group_id: str, ids: list[str]) -> set[str]:
     return {row[0] for row in cur.fetchall()}
 
 
-def _member_kinds(rows: Rows, cur: Any, ids: list[str], group_id: str) -> dict[str, str]:
+def _member_kinds(rows: Rows, cur: Any, group_id: str, ids: list[str]) -> dict[str, str]:
+    """The kind of each listed id that is a live resource. An id that is not one is skipped
+    and logged: ids are ours (Entra only sends ids we returned), so an unknown one can never
+    become a member, and refusing the whole request would also refuse the valid members sent
+    with it. RFC 7644 does not ask a service provider to enforce the reference."""
     if group_id in ids:
         raise invalid_value("a group cannot be a member of itself")
     found = dict(
@@ -74,9 +82,8 @@ def _member_kinds(rows: Rows, cur: Any, ids: list[str], group_id: str) -> dict[s
     )
     missing = [i for i in ids if i not in found]
     if missing:
-        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
-        raise invalid_value(
-            f"members must be existing Users or Groups; unknown id(s): {shown}. "
-            "Provision the user first, then add it to the group."
+        log.warning(
+            "unknown member ids skipped",
+            extra={"group_id": group_id, "count": len(missing), "ids": missing[:20]},
         )
     return found

@@ -175,6 +175,15 @@ class ResourceStore:
             self._decorate(cur, rt, page, with_members, with_groups, with_sync)
             return total, page
 
+    def has_more_members(self, group_id: str, limit: int) -> bool:
+        """Whether a group has more than ``limit`` members, counting no further than that."""
+        with self._rows.transaction(write=False) as cur:
+            cur.execute(
+                self._rows.sql("SELECT 1 FROM scim_members WHERE group_id = ? LIMIT 1 OFFSET ?"),
+                [group_id, max(0, limit)],
+            )
+            return cur.fetchone() is not None or limit <= 0
+
     def _stored(self, row: Sequence[Any]) -> Stored:
         scim_id, data, generation, created, updated = row
         return Stored(

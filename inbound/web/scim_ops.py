@@ -267,10 +267,19 @@ class ScimOperations:
         if_match: str | None,
         params: Mapping[str, Any],
     ) -> Reply:
-        """Users answer 200 with the resource; groups 204, or 200 with the resource when the
-        client asks for attributes (``attributes``/``excludedAttributes``), which conformance
-        tools do and Entra never does — so a 100k-member group is not rendered per PATCH."""
-        wants_body = rt.is_user or "attributes" in params or "excludedAttributes" in params
+        """Users answer 200 with the resource. Groups answer 200 with the group too (clients
+        and conformance tools read it), except above ``group_patch_body_max_members`` members,
+        where they answer 204 (RFC 7644 §3.5.2 allows either) so that adding one member to a
+        100k-member group never renders the other 99,999. Asking for ``attributes`` or
+        ``excludedAttributes`` always gets the body, projected."""
+        wants_body = (
+            rt.is_user
+            or "attributes" in params
+            or "excludedAttributes" in params
+            or not self.services.store.has_more_members(
+                scim_id, self.services.group_patch_body_max_members
+            )
+        )
         projection = parse_projection(
             rt, params.get("attributes"), params.get("excludedAttributes")
         )

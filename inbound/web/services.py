@@ -64,6 +64,8 @@ class InboundServices:
     gauges are left out; ``scheduler`` always provides it."""
     catalog: Catalog = field(default_factory=Catalog)
     """Resource types and schemas served, custom extensions from configuration included."""
+    group_patch_body_max_members: int = 1000
+    """A group PATCH returns the group (200) up to this many members, else 204."""
 
     @property
     def endpoint_url(self) -> str:

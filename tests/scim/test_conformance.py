@@ -1,10 +1,7 @@
 """Third-party conformance tools against the app served over real HTTP (uvicorn).
 
-scim2-tester must report every check SUCCESS. scim-sanity must pass everything except the two
-decisions documented in docs/scim.md, which it reports as deviations: a group PATCH answers
-204 (the issue's contract, so a 100k-member group is never rendered per PATCH; ask with
-``attributes``/``excludedAttributes`` to get 200 and the resource), and a member id that is
-not a provisioned resource is refused (it could never be reconciled).
+scim2-tester must report every check SUCCESS, and scim-sanity's probe must end with nothing
+failed and no errors.
 """
 
 from __future__ import annotations
@@ -26,12 +23,6 @@ from tests.scim.live import serve
 
 pytestmark = pytest.mark.slow
 
-SANITY_DEVIATIONS = {
-    "PATCH /Groups/{id}",
-    "PATCH /Groups/{id} add member",
-    "PATCH /Groups/{id} remove members",
-}
-
 
 def test_scim2_tester_reports_every_check_success(runtime: Runtime, scim_token: str) -> None:
     headers = {"Authorization": f"Bearer {scim_token}"}
@@ -45,9 +36,7 @@ def test_scim2_tester_reports_every_check_success(runtime: Runtime, scim_token: 
     assert results and not failures, "\n".join(failures)
 
 
-def test_scim_sanity_probe_passes_but_the_documented_decisions(
-    runtime: Runtime, scim_token: str
-) -> None:
+def test_scim_sanity_probe_passes_with_nothing_failed(runtime: Runtime, scim_token: str) -> None:
     exe = shutil.which("scim-sanity", path=str(Path(sys.executable).parent))
     assert exe, "scim-sanity is part of the test extra"
     with serve(runtime) as base:
@@ -67,6 +56,6 @@ def test_scim_sanity_probe_passes_but_the_documented_decisions(
             check=False,
         )
     report = json.loads(completed.stdout)
-    failed = {r["name"] for r in report["results"] if r["status"] in ("fail", "error")}
-    assert failed == SANITY_DEVIATIONS, json.dumps(report["results"], indent=1)
-    assert report["summary"]["errors"] == 0
+    failed = [r for r in report["results"] if r["status"] in ("fail", "error")]
+    assert report["results"] and not failed, json.dumps(failed, indent=1)
+    assert report["summary"]["failed"] == 0 and report["summary"]["errors"] == 0

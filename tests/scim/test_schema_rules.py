@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from inbound.auth import SecretKind
 from inbound.extensions import ExtensionSchemaError, catalog_from_json
 from inbound.web.app import create_app
-from scheduler.composition import compose
+from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings, SettingsError
 from tests.scim.helpers import SCIM_JSON, assert_error, create_group, create_user
 from tests.support import ENTERPRISE, USER, FakeClock, patch_body
@@ -74,17 +74,29 @@ def test_a_patch_path_naming_the_whole_extension(client: TestClient[Any]) -> Non
     assert ENTERPRISE not in removed and ENTERPRISE not in removed["schemas"]
 
 
-def test_group_patch_is_204_unless_attributes_are_asked_for(client: TestClient[Any]) -> None:
+def test_group_patch_returns_the_group_unless_it_is_large(
+    client: TestClient[Any], runtime: Runtime
+) -> None:
+    members = [create_user(client, f"gm{i}")["id"] for i in range(3)]
     group = create_group(client, "Quiet")
+    url = f"/scim/v2/Groups/{group['id']}"
+    add = patch_body({"op": "add", "path": "members", "value": [{"value": m} for m in members]})
+    small = client.patch(url, json=add, headers=SCIM_JSON)
+    assert small.status_code == 200 and small.headers["etag"] == 'W/"2"'
+    assert {m["value"] for m in small.json()["members"]} == set(members)
+
+    runtime.services.group_patch_body_max_members = 2  # three members: above the limit
     body = patch_body({"op": "replace", "path": "displayName", "value": "Quieter"})
-    silent = client.patch(f"/scim/v2/Groups/{group['id']}", json=body, headers=SCIM_JSON)
-    assert silent.status_code == 204 and silent.headers["etag"] == 'W/"2"'
+    large = client.patch(url, json=body, headers=SCIM_JSON)
+    assert large.status_code == 204 and large.headers["etag"] == 'W/"3"' and not large.content
     body = patch_body({"op": "replace", "path": "displayName", "value": "Loud"})
-    loud = client.patch(
-        f"/scim/v2/Groups/{group['id']}?excludedAttributes=members", json=body, headers=SCIM_JSON
-    )
-    assert loud.status_code == 200 and loud.json()["displayName"] == "Loud"
-    assert "members" not in loud.json()
+    asked = client.patch(f"{url}?excludedAttributes=members", json=body, headers=SCIM_JSON)
+    assert asked.status_code == 200 and asked.json()["displayName"] == "Loud"
+    assert "members" not in asked.json()
+
+    runtime.services.group_patch_body_max_members = 3  # exactly at the limit: still rendered
+    body = patch_body({"op": "replace", "path": "displayName", "value": "Calm"})
+    assert client.patch(url, json=body, headers=SCIM_JSON).status_code == 200
 
 
 def test_etags_if_match_and_if_none_match(client: TestClient[Any]) -> None:

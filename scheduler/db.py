@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 import connectors.identity_store.migrations as idm_migrations
 import inbound.staging.migrations as staging_migrations
 from inbound.staging.tables import READ_ONLY
+from scheduler.checkpoints import BACKSTOP_PAGES, JOURNAL_SIZE_LIMIT, WalCheckpointer
 
 MIGRATIONS = {
     "staging": (Path(staging_migrations.__file__).parent, "alembic_version_staging"),
@@ -53,7 +54,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def _tune_sqlite(engine: Engine) -> None:
     """WAL for concurrent readers; writes take the lock at BEGIN so two writers never deadlock
-    on a lock upgrade; LIKE made case-sensitive so filters match PostgreSQL's."""
+    on a lock upgrade; LIKE made case-sensitive so filters match PostgreSQL's; checkpoints in
+    a thread of their own (:mod:`scheduler.checkpoints`) for a database file."""
+    database = engine.url.database
+    checkpointer = WalCheckpointer(database) if database and database != ":memory:" else None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -65,9 +69,16 @@ def _tune_sqlite(engine: Engine) -> None:
             "PRAGMA busy_timeout=30000",
             "PRAGMA foreign_keys=ON",
             "PRAGMA case_sensitive_like=ON",
+            f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}",
+            f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES if checkpointer else 1000}",
         ):
             cursor.execute(pragma)
         cursor.close()
+        if checkpointer is not None:
+            checkpointer.start()
+
+    if checkpointer is not None:
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

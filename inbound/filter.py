@@ -233,8 +233,18 @@ class _Parser:
         )
 
 
+_SIMPLE_EQ = re.compile(
+    r'\s*([A-Za-z$_][\w$\-]*(?:\.[A-Za-z$_][\w$\-]*)?)\s+(?i:eq)\s+"([^"\\\x00-\x1f]*)"\s*'
+)
+"""``userName eq "x"``: the shape of nearly every filter Entra sends, recognised in one match
+(a quoted value without escapes, an unqualified name); the parser gives the same tree."""
+
+
 def parse_filter(text: str) -> Filter:
     """Parse a filter; a syntax error is a 400 ``invalidFilter`` that says where."""
+    simple = _SIMPLE_EQ.fullmatch(text)
+    if simple is not None:
+        return Compare(parse_attr_path(simple.group(1)), "eq", simple.group(2))
     if not text or not text.strip():
         raise invalid_filter("the filter is empty")
     try:

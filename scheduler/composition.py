@@ -116,9 +116,9 @@ def compose(
         catalog = load_catalog(settings.scim_extension_schemas)
     except ExtensionSchemaError as exc:
         raise SettingsError(f"SCIM_SYNC_SCIM_EXTENSION_SCHEMAS: {exc}") from exc
-    staging_engine = db.make_engine(settings.database_url)
+    staging_engine = db.make_engine(settings.database_url, pool_size=settings.database_pool_size)
     idm_engine = (
-        db.make_engine(settings.idm_url)
+        db.make_engine(settings.idm_url, pool_size=settings.database_pool_size)
         if settings.idm_url != settings.database_url
         else staging_engine
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 import connectors.identity_store.migrations as idm_migrations
 import inbound.staging.migrations as staging_migrations
@@ -32,7 +34,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, pool_size: int = 20, **kwargs: Any) -> Engine:
+    """``pool_size`` connections stay open on PostgreSQL, plus 5 in a burst: a pool smaller
+    than the receiver's write threads closed and reopened connections under load."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -42,14 +46,40 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     parsed = make_url(url)
     connect_args = {} if "application_name" in parsed.query else {"application_name": "scim-sync"}
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
-        connect_args=connect_args,
-        **kwargs,
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=5, connect_args=connect_args, **kwargs
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_BEFORE_PING = 5.0
+"""Seconds a pooled PostgreSQL connection may sit unused before a checkout checks it."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout, as much as a
+    SCIM read's own query. A connection in steady use has just proven itself, so only one that
+    sat idle (where a server restart or a dropped link would have left it dead) is pinged;
+    one psycopg already knows to be broken is replaced without asking. A connection that
+    dies while in use fails that one request and is discarded, not returned to the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if dbapi_connection.broken or dbapi_connection.closed:
+            raise DisconnectionError("connection broken")
+        idle = time.monotonic() - record.info.get("checked_in_at", time.monotonic())
+        if idle > IDLE_BEFORE_PING:
+            try:
+                dbapi_connection.execute("SELECT 1")
+                if not dbapi_connection.autocommit:
+                    dbapi_connection.rollback()
+            except Exception as exc:  # any failure: let the pool open a fresh one
+                raise DisconnectionError(str(exc)) from exc
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -61,6 +61,14 @@ class Settings:
             "Identity Manager store database; empty means the same database", "IDM_DATABASE_URL"
         ),
     )
+    database_pool_size: int = field(
+        default=20,
+        metadata=_doc(
+            "PostgreSQL connections each process keeps open, per database (at least 17: the "
+            "receiver runs up to 16 writes at once)",
+            "DATABASE_POOL_SIZE",
+        ),
+    )
     public_url: str = field(
         default="",
         metadata=_doc(
@@ -211,6 +219,13 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             "SCIM_SYNC_TOKEN_RENEW_BEFORE must be positive and shorter than SCIM_SYNC_TOKEN_TTL"
         )
+    if settings.database_pool_size < 17:
+        raise SettingsError(
+            "SCIM_SYNC_DATABASE_POOL_SIZE must be at least 17 (the receiver's 16 write threads "
+            "and one reader)"
+        )
+    if settings.group_patch_body_max_members < 0:
+        raise SettingsError("SCIM_SYNC_GROUP_PATCH_BODY_MAX_MEMBERS must be >= 0")
     if settings.reconcile_interval < timedelta(seconds=1):
         raise SettingsError("SCIM_SYNC_RECONCILE_INTERVAL must be at least 1s")
     problems = sink_problems(settings.token_sink, settings.graph, settings.token_webhook_secret)

@@ -22,6 +22,9 @@ _COLUMNS = {"id": "scim_id", "externalid": "external_id"}
 class HotLookup:
     where: str
     params: tuple[str, ...]
+    by_id: bool = False
+    """The filter names an ``id``: the caller leaves ``kind`` out of the SQL and checks it
+    on the row, so the primary key is the only index that fits (see ``ResourceStore``)."""
 
 
 def _terms(node: Filter) -> list[Compare] | None:
@@ -55,4 +58,4 @@ def hot_lookup(rt: ResourceType, node: Filter | None) -> HotLookup | None:
             params.append(term.value)
         else:
             return None
-    return HotLookup(" AND ".join(clauses), tuple(params))
+    return HotLookup(" AND ".join(clauses), tuple(params), "scim_id = ?" in clauses)

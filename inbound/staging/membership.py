@@ -28,17 +28,20 @@ def apply_member_steps(
         if len(ids) > max_members:
             raise invalid_value(f"{len(ids)} members in one operation; send at most {max_members}")
         if step.kind in ("replace", "clear"):
-            cur.execute(rows.sql("DELETE FROM scim_members WHERE group_id = ?"), [group_id])
-            counts["removed"] = counts.get("removed", 0) + max(cur.rowcount, 0)
+            cur.execute(
+                rows.sql("DELETE FROM scim_members WHERE group_id = ? RETURNING member_id"),
+                [group_id],
+            )
+            counts["removed"] = counts.get("removed", 0) + len(cur.fetchall())
         if step.kind == "remove" and ids:
             cur.execute(
                 rows.sql(
                     "DELETE FROM scim_members WHERE group_id = ? "  # noqa: S608 - placeholders only
-                    f"AND member_id IN ({rows.marks(len(ids))})"
+                    f"AND member_id IN ({rows.marks(len(ids))}) RETURNING member_id"
                 ),
                 [group_id, *ids],
             )
-            counts["removed"] = counts.get("removed", 0) + max(cur.rowcount, 0)
+            counts["removed"] = counts.get("removed", 0) + len(cur.fetchall())
         if step.kind in ("add", "replace") and ids:
             kinds = _member_kinds(rows, cur, group_id, ids)
             present = _present(rows, cur, group_id, list(kinds)) if kinds else set()

@@ -93,37 +93,65 @@ class Rows:
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Any]:
-        """A cursor inside one transaction; SQLite writers take the lock at BEGIN (see
-        ``scheduler.db``) so two writers queue instead of failing a lock upgrade."""
-        conn, give_back = self._connection()
-        # PostgreSQL reads run in autocommit: no BEGIN and COMMIT round trips around them
-        unwrapped = not self.sqlite and not write
+        """A cursor inside one transaction.
+
+        SQLite writers take the lock at BEGIN (see ``scheduler.db``) so two writers queue
+        instead of failing a lock upgrade. PostgreSQL reads run in autocommit (no BEGIN and
+        COMMIT round trips); writes run in psycopg's pipeline mode, so statements whose result
+        is not read are sent together with the COMMIT: a create is one round trip, and a
+        PATCH two (read the row, then everything else). A statement whose result is read
+        (``fetchone``) sends what is queued and waits. Errors of queued statements surface at
+        the next read or at the commit, and roll the whole transaction back either way.
+        """
+        if self.sqlite:
+            with self._sqlite_transaction(write) as cursor:
+                yield cursor
+            return
+        conn = self.engine.raw_connection()
+        pg: Any = conn.driver_connection
+        # autocommit, so psycopg sends no BEGIN of its own: in pipeline mode it would wait
+        # for that BEGIN's answer. A write sends BEGIN and COMMIT itself, queued with the rest.
+        pg.autocommit = True
         try:
-            if unwrapped:
-                conn.driver_connection.autocommit = True
+            if not write:
+                yield pg.cursor()
+                return
+            try:
+                with pg.pipeline():
+                    cursor = pg.cursor()
+                    cursor.execute("BEGIN")
+                    yield cursor
+                    cursor.execute("COMMIT")
+            except BaseException:
+                if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    pg.execute("ROLLBACK")
+                raise
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateError(str(exc)) from exc
+        except psycopg.OperationalError:
+            conn.invalidate()  # never hand a broken connection back to the pool
+            raise
+        finally:
+            if not pg.closed:
+                pg.autocommit = False
+            conn.close()
+
+    @contextmanager
+    def _sqlite_transaction(self, write: bool) -> Iterator[Any]:
+        conn, give_back = self._connection()
+        try:
             cursor = conn.cursor()
-            if self.sqlite:
-                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield cursor
             except BaseException:
-                if not self.sqlite:
-                    conn.rollback()
-                elif conn.in_transaction:
+                if conn.in_transaction:
                     cursor.execute("ROLLBACK")
                 raise
-            try:
-                if self.sqlite:
-                    cursor.execute("COMMIT")
-                elif not unwrapped:
-                    conn.commit()
-            except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation) as exc:
-                raise DuplicateError(str(exc)) from exc
-        except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation) as exc:
+            cursor.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
             raise DuplicateError(str(exc)) from exc
         finally:
-            if unwrapped:
-                conn.driver_connection.autocommit = False
             if give_back:
                 conn.close()
 

@@ -18,7 +18,7 @@ from inbound.web.admin_routes import admin_routers
 from inbound.web.metrics import StateCollector, metrics_router
 from inbound.web.request_log import RequestObserver
 from inbound.web.responses import handle_crash, handle_http_error, handle_scim_error
-from inbound.web.scim_routes import scim_router
+from inbound.web.scim_routes import scim_routers
 from inbound.web.services import InboundServices
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -39,7 +39,7 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
         )
     app = Litestar(
         route_handlers=[
-            scim_router(services),
+            *scim_routers(services, max_body_bytes=MAX_BODY_BYTES),
             *admin_routers(services),
             metrics_router(services.metrics),
             *page,

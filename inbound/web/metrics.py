@@ -124,17 +124,32 @@ class Metrics:
         self.state = _Deferred()
         r.register(self.state)
         self._lock = threading.Lock()
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
         self.last_entra_request_at: datetime | None = None
         self.started_at: datetime | None = None
 
     def observe_request(
         self, route: str, method: str, status: int, seconds: float, at: datetime
     ) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
-        written = staged_write(route, method, status)
-        if written is not None:
-            self.staged.labels(*written).inc()
+        """Every request passes here. The labelled children are looked up once per (route,
+        method, status) and kept: prometheus_client validates and locks on each ``labels``
+        call, which showed in profiles of the hottest GET. The label values are bounded
+        (route templates, a fixed set of methods), so the cache is too."""
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            written = staged_write(route, method, status)
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+                None if written is None else self.staged.labels(*written),
+            )
+            self._request_children[key] = children
+        count, latency, staged = children
+        count.inc()
+        latency.observe(seconds)
+        if staged is not None:
+            staged.inc()
         # Any SCIM request that got past authentication came from Entra (or whoever holds its
         # token); anonymous noise (401) must not reset the dead-man's switch.
         if route.startswith("/scim/v2") and status != 401:

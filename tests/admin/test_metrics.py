@@ -75,7 +75,7 @@ def test_request_counts_and_latency_by_route_template(
     assert value(samples, total, route="/scim/v2/Users", method="GET", status="401") == 1
     assert value(samples, total, route="unmatched", method="GET", status="404") == 1
     assert not any("no-such-id" in str(labels) for _, labels in samples)  # no raw paths
-    assert value(samples, total, route="unmatched", method="OTHER", status="405") == 1
+    assert value(samples, total, route="/scim/v2/Users", method="OTHER", status="405") == 1
     count = "scim_sync_http_request_duration_seconds_count"
     assert value(samples, count, route="/scim/v2/Users", method="GET") == 3
     assert value(samples, count, route=one, method="GET") == 2

@@ -1,0 +1,200 @@
+"""/Users and /Groups as plain ASGI applications mounted in the Litestar app.
+
+These two endpoints carry almost all of Entra's traffic, and Litestar's per-request machinery
+(a ``Request`` object, parameter parsing and validation, guards, a ``Response`` object and its
+conversion) cost more than the staging store's own work: a GET by ``userName`` spent about
+three times as long in the framework as in the store (py-spy, ``bench_scim``). Mounted with
+``@asgi(is_mount=True)``, Litestar still routes the request and its outer middleware still
+runs (the request log, metrics and request ids of :mod:`inbound.web.request_log`); from there
+on the handler reads the scope itself and sends bytes. The operations, errors and replies are
+the same :class:`ScimOperations` calls the rest of the SCIM router makes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from litestar.types import Receive, Scope, Send
+
+from inbound.auth import SecretKind
+from inbound.errors import ScimError, invalid_syntax, not_found
+from inbound.schema import ResourceType
+from inbound.staging.store import Actor
+from inbound.web.scim_ops import Reply, ScimOperations, make_query, search_body
+from inbound.web.services import InboundServices
+
+log = logging.getLogger(__name__)
+
+Offload = Callable[[Callable[[], Reply], bool], Awaitable[Reply]]
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+_SCIM_JSON = (b"content-type", b"application/scim+json")
+_COLLECTION_METHODS = "GET, POST"
+_RESOURCE_METHODS = "GET, PUT, PATCH, DELETE"
+
+
+class ScimGate:
+    """Who may call the SCIM endpoints: a valid SCIM bearer token, while SCIM is enabled.
+
+    The switch is read at most once a second; a disabled server answers 503 within that."""
+
+    def __init__(self, services: InboundServices) -> None:
+        self._services = services
+        self._enabled = True
+        self._checked_at = float("-inf")
+
+    def _scim_enabled(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked_at > 1.0:
+            self._enabled = self._services.runtime.scim_enabled()
+            self._checked_at = now
+        return self._enabled
+
+    def admit(self, authorization: str) -> str:
+        """The actor name for the audit log (``token:<id>``), or a 401/503 ScimError."""
+        scheme, _sep, secret = authorization.partition(" ")
+        token_id = (
+            self._services.tokens.verify(secret.strip(), SecretKind.SCIM)
+            if scheme.lower() == "bearer"
+            else None
+        )
+        if token_id is None:
+            raise ScimError(
+                401,
+                "a valid SCIM bearer token is required (Authorization: Bearer <token>); "
+                "generate one with 'scim-sync token issue' or on the admin page",
+                headers={"WWW-Authenticate": 'Bearer realm="scim-sync"'},
+            )
+        if not self._scim_enabled():
+            raise ScimError(503, "the SCIM server is disabled; an administrator can enable it")
+        return f"token:{token_id}"
+
+
+class ResourceEndpoint:
+    """One resource type's endpoint: ``/{Users|Groups}``, ``/.search`` and ``/{id}``."""
+
+    def __init__(
+        self,
+        rt: ResourceType,
+        ops: ScimOperations,
+        gate: ScimGate,
+        offload: Offload,
+        *,
+        max_body_bytes: int,
+    ) -> None:
+        self.rt = rt
+        self._ops = ops
+        self._gate = gate
+        self._offload = offload
+        self._max_body = max_body_bytes
+        self._prefix = f"/scim/v2/{rt.endpoint}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            reply = await self._dispatch(scope, receive)
+        except ScimError as exc:
+            reply = Reply(exc.status, exc.body(), dict(exc.headers))
+        except Exception:  # a bug, not a data problem: logged with its traceback, answered without
+            incident = uuid.uuid4().hex[:12]
+            log.exception("request crashed", extra={"incident": incident, "path": self._prefix})
+            error = ScimError(
+                500, f"internal error (incident {incident}); the service log has the details"
+            )
+            reply = Reply(500, error.body())
+        await _send_reply(send, reply)
+
+    async def _dispatch(self, scope: Any, receive: Receive) -> Reply:
+        headers = dict(scope["headers"])
+        # mounted: Litestar leaves the path below the mount point in scope["path"]
+        rest = str(scope["path"]).strip("/")
+        method = scope["method"]
+        scope["path_template"] = self._prefix + ("/{scim_id}" if rest and rest != ".search" else "")
+        actor = Actor(
+            self._gate.admit(headers.get(b"authorization", b"").decode("latin-1")),
+            _text(headers.get(b"x-request-id")),
+        )
+        rt, ops, run = self.rt, self._ops, self._offload
+        if not rest:
+            if method == "GET":
+                query = make_query(_params(scope))
+                return await run(lambda: ops.search(rt, query), False)
+            if method == "POST":
+                body = await self._body(receive)
+                return await run(lambda: ops.create(rt, body, actor), True)
+            raise _not_allowed(_COLLECTION_METHODS)
+        if rest == ".search":
+            if method != "POST":
+                raise _not_allowed("POST")
+            query = search_body(await self._body(receive))
+            return await run(lambda: ops.search(rt, query), False)
+        if "/" in rest:
+            raise not_found(f"no such endpoint: {self._prefix}/{rest}")
+        scim_id, params = rest, _params(scope)
+        if method == "GET":
+            if_none_match = _text(headers.get(b"if-none-match"))
+            return await run(lambda: ops.get(rt, scim_id, params, if_none_match), False)
+        if_match = _text(headers.get(b"if-match"))
+        if method == "PATCH":
+            body = await self._body(receive)
+            return await run(lambda: ops.patch(rt, scim_id, body, actor, if_match, params), True)
+        if method == "PUT":
+            body = await self._body(receive)
+            return await run(lambda: ops.replace(rt, scim_id, body, actor, if_match), True)
+        if method == "DELETE":
+            return await run(lambda: ops.delete(rt, scim_id, actor, if_match), True)
+        raise _not_allowed(_RESOURCE_METHODS)
+
+    async def _body(self, receive: Receive) -> Any:
+        """The request body as JSON; empty, oversized or malformed bodies are refused."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message: Any = await receive()
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise ScimError(413, "the request body is too large")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raise invalid_syntax("the request body is empty; send a JSON object")
+        try:
+            return _decode(raw)
+        except msgspec.DecodeError as exc:
+            raise invalid_syntax(f"the request body is not valid JSON: {exc}") from None
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+def _params(scope: Scope) -> dict[str, str]:
+    """Query parameters; a repeated name keeps its first value."""
+    out: dict[str, str] = {}
+    for name, value in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+        out.setdefault(name, value)
+    return out
+
+
+def _not_allowed(allowed: str) -> ScimError:
+    return ScimError(405, f"method not allowed here; use {allowed}", headers={"Allow": allowed})
+
+
+async def _send_reply(send: Send, reply: Reply) -> None:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
+    content = b"" if reply.body is None else _encode(reply.body)
+    if reply.body is not None:
+        headers.append(_SCIM_JSON)
+        headers.append((b"content-length", str(len(content)).encode()))
+    start: Any = {"type": "http.response.start", "status": reply.status, "headers": headers}
+    await send(start)
+    body: Any = {"type": "http.response.body", "body": content}
+    await send(body)

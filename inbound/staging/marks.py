@@ -48,5 +48,4 @@ def mark_changed(
             for target in targets
         ],
     )
-    if not rows.sqlite:  # delivered at commit, never for a rolled-back write
-        cur.execute("SELECT pg_notify(%s, '')", [CHANGES_CHANNEL])
+    rows.notify(cur, CHANGES_CHANNEL)

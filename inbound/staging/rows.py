@@ -23,6 +23,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
+from inbound.staging.pg_writes import HeldWrites
+
 COLUMNS = "scim_id, data, generation, created_at, updated_at"
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -97,11 +99,11 @@ class Rows:
 
         SQLite writers take the lock at BEGIN (see ``scheduler.db``) so two writers queue
         instead of failing a lock upgrade. PostgreSQL reads run in autocommit (no BEGIN and
-        COMMIT round trips); writes run in psycopg's pipeline mode, so statements whose result
-        is not read are sent together with the COMMIT: a create is one round trip, and a
-        PATCH two (read the row, then everything else). A statement whose result is read
-        (``fetchone``) sends what is queued and waits. Errors of queued statements surface at
-        the next read or at the commit, and roll the whole transaction back either way.
+        COMMIT round trips); writes run in psycopg's pipeline mode through
+        :class:`~inbound.staging.pg_writes.HeldWrites`: a create is one statement and one round
+        trip, a PATCH two round trips (read the row, then everything else with the COMMIT).
+        Errors of sent statements surface at the next read or at the end, and roll the whole
+        transaction back either way.
         """
         if self.sqlite:
             with self._sqlite_transaction(write) as cursor:
@@ -118,10 +120,9 @@ class Rows:
                 return
             try:
                 with pg.pipeline():
-                    cursor = pg.cursor()
-                    cursor.execute("BEGIN")
+                    cursor = HeldWrites(pg)
                     yield cursor
-                    cursor.execute("COMMIT")
+                    cursor.commit()
             except BaseException:
                 if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                     pg.execute("ROLLBACK")
@@ -154,6 +155,12 @@ class Rows:
         finally:
             if give_back:
                 conn.close()
+
+    def notify(self, cursor: Any, channel: str) -> None:
+        """On PostgreSQL, a NOTIFY delivered when this write commits (never if it rolls
+        back); SQLite has none (other processes watch ``data_version`` instead)."""
+        if not self.sqlite:
+            cursor.notify(channel)
 
     def select_in(self, cursor: Any, head: str, ids: Sequence[str], tail: str = "") -> list[Any]:
         """``head`` ends with ``IN``; ``ids`` become that many bound parameters."""

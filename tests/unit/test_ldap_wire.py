@@ -1,0 +1,150 @@
+"""The wire: responses matched to requests by message ID however the bytes arrive, and a broken
+stream never used again. A scripted socket plays the server; slapd is exercised in tests/ldap."""
+
+from __future__ import annotations
+
+import socket
+from typing import cast
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.ldap.ber import POST_READ, integer, octets, sequence, tlv
+from connectors.ldap.errors import ConnectionLostError
+from connectors.ldap.requests import PAGED_RESULTS, delete_request, paged_control
+from connectors.ldap.session import added_uuid
+from connectors.ldap.wire import WINDOW, Wire, paged_cookie
+
+_ENUMERATED = 0x0A
+
+
+def result(message_id: int, op: int, code: int, text: str = "", controls: bytes = b"") -> bytes:
+    body = tlv(_ENUMERATED, bytes([code])) + octets("") + octets(text)
+    return sequence([integer(message_id) + tlv(0x60 | op, body) + controls])
+
+
+def entry_op(dn: str, attributes: dict[str, list[str]]) -> bytes:
+    listed = sequence(
+        sequence([octets(name) + sequence((octets(v) for v in values), 0x31)])
+        for name, values in attributes.items()
+    )
+    return tlv(0x64, octets(dn) + listed)
+
+
+def controls(*pairs: tuple[str, bytes]) -> bytes:
+    return sequence((sequence([octets(oid) + octets(value)]) for oid, value in pairs), 0xA0)
+
+
+class ScriptedSocket:
+    """Hands out the scripted response bytes ``chunk`` octets at a time."""
+
+    def __init__(self, replies: bytes, chunk: int) -> None:
+        self.replies, self.chunk, self.sent = replies, chunk, b""
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+
+    def recv(self, _size: int) -> bytes:
+        piece, self.replies = self.replies[: self.chunk], self.replies[self.chunk :]
+        return piece
+
+
+def wire(replies: bytes, chunk: int = 1 << 16) -> tuple[Wire, ScriptedSocket]:
+    scripted = ScriptedSocket(replies, chunk)
+    return Wire(cast(socket.socket, scripted)), scripted
+
+
+@settings(deadline=None)
+@given(chunk=st.integers(1, 300), size=st.sampled_from([1, 200, 70_000]))
+def test_responses_are_reassembled_from_any_chunking(chunk: int, size: int) -> None:
+    long = "é" * size
+    chunk = chunk * 100 if size > 65_535 else chunk  # three length octets; fewer reads
+    replies = (
+        sequence([integer(1) + entry_op("uid=a,o=x", {"cn": [long, "b"], "UID": ["a"]})])
+        + result(1, 5, 0)
+        + result(2, 11, 32, "no such entry")
+    )
+    link, _ = wire(replies, chunk)
+    search, delete = link.exchange([(b"", ()), (delete_request("uid=a,o=x"), ())])
+    assert search.code == 0 and [e.dn for e in search.entries] == ["uid=a,o=x"]
+    assert search.entries[0].get("cn") == [long, "b"] and search.entries[0].get("uid") == ["a"]
+    assert (delete.code, delete.message) == (32, "no such entry")
+    assert not link.broken
+
+
+def test_responses_out_of_order_go_to_their_requests() -> None:
+    link, _ = wire(result(2, 9, 68, "exists") + result(1, 7, 0))
+    first, second = link.exchange([(b"", ()), (b"", ())])
+    assert (first.code, second.code, second.message) == (0, 68, "exists")
+
+
+def test_controls_of_a_response_are_read() -> None:
+    read_back = entry_op("uid=a,o=x", {"entryUUID": ["1234-abcd"]})
+    paged = paged_control(500, b"next-page")[2]
+    assert paged is not None
+    link, _ = wire(
+        result(1, 9, 0, controls=controls((POST_READ, read_back), (PAGED_RESULTS, paged)))
+    )
+    (added,) = link.exchange([(b"", ())])
+    assert added_uuid(added) == "1234-abcd"
+    assert paged_cookie(added.controls[PAGED_RESULTS]) == b"next-page"
+
+
+class AnsweringSocket(ScriptedSocket):
+    """Answers each request it was sent (and only those), newest first, and notes how many
+    were waiting for an answer at most."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", 0)
+        self.unanswered: list[int] = []
+        self.most_in_flight = 0
+
+    def sendall(self, data: bytes) -> None:
+        while data:  # each message: 30 <len> 02 <len> <id> ..., all short here
+            size = data[1] + 2
+            self.unanswered.append(int.from_bytes(data[4 : 4 + data[3]], "big"))
+            data = data[size:]
+        self.most_in_flight = max(self.most_in_flight, len(self.unanswered))
+
+    def recv(self, _size: int) -> bytes:
+        answers = b"".join(result(i, 11, 0) for i in reversed(self.unanswered))
+        self.unanswered = []
+        return answers
+
+
+def test_many_requests_stay_within_the_window() -> None:
+    answering = AnsweringSocket()
+    link = Wire(cast(socket.socket, answering))
+    results = link.exchange([(delete_request(f"cn={i}"), ()) for i in range(200)])
+    assert [r.code for r in results] == [0] * 200
+    assert answering.most_in_flight == WINDOW
+
+
+@pytest.mark.parametrize(
+    ("replies", "reason"),
+    [
+        (b"", "closed the connection"),
+        (result(1, 9, 0)[:5], "closed the connection"),
+        (result(0, 24, 52, "shutting down"), "ended the session: shutting down"),
+        (result(7, 9, 0), "never sent"),
+    ],
+)
+def test_a_broken_stream_is_never_used_again(replies: bytes, reason: str) -> None:
+    link, _ = wire(replies)
+    with pytest.raises(ConnectionLostError, match=reason):
+        link.exchange([(b"", ())])
+    assert link.broken
+    with pytest.raises(ConnectionLostError, match="broke earlier"):
+        link.exchange([(b"", ())])
+
+
+def test_a_socket_error_is_a_lost_connection() -> None:
+    class Failing(ScriptedSocket):
+        def recv(self, _size: int) -> bytes:
+            raise TimeoutError("timed out")
+
+    link = Wire(cast(socket.socket, Failing(b"", 1)))
+    with pytest.raises(ConnectionLostError, match="timed out"):
+        link.exchange([(b"", ())])
+    assert link.broken

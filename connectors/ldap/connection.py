@@ -26,9 +26,10 @@ from ldap3 import NONE, SYNC, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException
 
 from connectors.ldap.errors import ConnectionLostError, LdapResultError
+from connectors.ldap.responses import Entry
 from connectors.ldap.session import ADD, DELETE, REPLACE, Changes, Session
 from connectors.ldap.settings import LdapSettings
-from connectors.ldap.wire import Entry, Wire
+from connectors.ldap.wire import Wire
 from reconcile.errors import TargetUnavailableError
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from connectors.ldap.requests import (
     paged_control,
     search_request,
 )
-from connectors.ldap.wire import Entry, Request, Result, Wire, paged_cookie, read_back
+from connectors.ldap.responses import Entry, paged_cookie, read_back
+from connectors.ldap.wire import Request, Result, Wire
 
 ADD, DELETE, REPLACE = 0, 1, 2
 """Modify operations (RFC 4511 section 4.6)."""
@@ -35,19 +36,34 @@ ASSERTION_FAILED = 122
 READ_UUID: Control = (POST_READ, False, attribute_selection(["entryUUID"]))
 
 
+Replay = tuple[bytes, tuple[Control, ...], Result]
+"""A request sent ahead with its batch, and its result (:mod:`connectors.ldap.batch`)."""
+
+
 class Session:
     def __init__(self, conn: object, wire: Wire) -> None:
         self._conn = conn
         self._wire = wire
+        self.replay: Replay | None = None
+        """The result of this session's first request if it was already sent with a batch;
+        used only if the first request is byte for byte that one."""
 
     def pipeline(self, requests: Sequence[Request]) -> list[Result]:
         """Send every request, several in flight at once, and return their results in order,
         without raising for a result code: each caller decides what its outcome means."""
         return self._wire.exchange(requests)
 
+    def exchange(self, request: bytes, controls: Sequence[Control]) -> Result:
+        """One request and its result (or the replayed result of that same request, sent ahead
+        with its batch)."""
+        replay, self.replay = self.replay, None
+        if replay is not None and replay[0] == request and replay[1] == tuple(controls):
+            return replay[2]
+        return self._wire.exchange([(request, controls)])[0]
+
     def _run(self, operation: str, dn: str, request: bytes, *controls: Control) -> Result:
         try:
-            result = self._wire.exchange([(request, controls)])[0]
+            result = self.exchange(request, controls)
         except ConnectionLostError as exc:
             raise ConnectionLostError(f"{operation} of '{dn}': {exc}") from exc
         check(operation, dn, result)

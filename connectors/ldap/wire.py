@@ -2,9 +2,9 @@
 
 ldap3 opens the connection, negotiates TLS and binds; after that the target speaks on the
 socket itself: requests encoded by :mod:`connectors.ldap.requests`, responses decoded by
-ldap3's own hand-written BER reader (``decode_message_fast``, the one its strategies use), and
-several requests sent before their responses are read, so the directory works on one while the
-next is on its way. Responses are matched to requests by message ID (RFC 4511 section 4.1.1.1).
+:mod:`connectors.ldap.responses`, and several requests sent before their responses are read, so
+the directory works on one while the next is on its way. Responses are matched to requests
+by message ID (RFC 4511 section 4.1.1.1).
 
 A broken socket, a short read or an unsolicited notice (message ID 0, such as a
 notice of disconnection) raises :class:`ConnectionLostError`, and the wire is then marked
@@ -16,34 +16,15 @@ from __future__ import annotations
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from ldap3.utils.asn1 import decode_message_fast, decode_sequence
 
 from connectors.ldap.errors import ConnectionLostError
 from connectors.ldap.requests import Control, message
+from connectors.ldap.responses import SEARCH_REFERENCE, Entry, Response, decode
 
 WINDOW = 64
 """Requests in flight on one connection: enough to keep the server busy, few enough that
 neither side's socket buffer fills while the other waits."""
-_SEARCH_ENTRY, _SEARCH_REFERENCE = 4, 19
 _MAX_ID = 2**31 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """An entry as read: its DN and its attributes, keyed by lower-cased attribute type."""
-
-    dn: str
-    attributes: dict[str, list[str]]
-
-    def get(self, attribute: str) -> list[str]:
-        return self.attributes.get(attribute.lower(), [])
-
-    @property
-    def entry_uuid(self) -> str:
-        values = self.get("entryUUID")
-        return values[0] if values else ""
 
 
 @dataclass(slots=True)
@@ -95,18 +76,18 @@ class Wire:
                     waiting[message_id] = sent
                     sent += 1
                 self._socket.sendall(b"".join(batch))
-            for message_id, op, payload, controls in self._read():
-                position = waiting.get(message_id)
+            for response in self._read():
+                position = waiting.get(response.message_id)
                 if position is None:
-                    raise ConnectionLostError(_unexpected(message_id, payload))
+                    raise ConnectionLostError(_unexpected(response))
                 result = results[position]
-                if op == _SEARCH_ENTRY:
-                    result.entries.append(_entry(payload))
-                elif op != _SEARCH_REFERENCE:
-                    result.code = int(payload[0][3])
-                    result.message = bytes(payload[2][3]).decode("utf-8", "replace")
-                    result.controls = _controls(controls)
-                    del waiting[message_id]
+                if response.entry is not None:
+                    result.entries.append(response.entry)
+                elif response.operation != SEARCH_REFERENCE:
+                    result.code = response.code
+                    result.message = response.message
+                    result.controls = response.controls
+                    del waiting[response.message_id]
                     done += 1
         return results
 
@@ -114,7 +95,7 @@ class Wire:
         self._last_id = self._last_id % _MAX_ID + 1
         return self._last_id
 
-    def _read(self) -> list[tuple[int, int, Any, Any]]:
+    def _read(self) -> list[Response]:
         """Every whole message received so far, reading once more if there is none yet."""
         buffer = self._buffer
         while True:
@@ -124,12 +105,8 @@ class Wire:
                 size, offset = _frame(buffer, start)
                 if size < 0 or len(buffer) - start < offset + size:
                     break
-                message = bytes(buffer[start : start + offset + size])
+                decoded.append(decode(bytes(buffer[start : start + offset + size])))
                 start += offset + size
-                parts = decode_message_fast(message)
-                decoded.append(
-                    (parts["messageID"], parts["protocolOp"], parts["payload"], parts["controls"])
-                )
             del buffer[:start]
             if decoded:
                 return decoded
@@ -142,6 +119,8 @@ class Wire:
 def _frame(buffer: bytearray, start: int) -> tuple[int, int]:
     """(content length, header length) of the message at ``start``; (-1, 0) if the header is
     not all there yet."""
+    if buffer[start] != 0x30:
+        raise ConnectionLostError("a malformed message from the server")
     first = buffer[start + 1]
     if first < 0x80:
         return first, 2
@@ -151,44 +130,8 @@ def _frame(buffer: bytearray, start: int) -> tuple[int, int]:
     return int.from_bytes(buffer[start + 2 : start + 2 + count], "big"), 2 + count
 
 
-def _entry(payload: Any) -> Entry:
-    attributes = {
-        bytes(attribute[3][0][3]).decode().lower(): [
-            bytes(value[3]).decode("utf-8", "replace") for value in attribute[3][1][3]
-        ]
-        for attribute in payload[1][3]
-    }
-    return Entry(bytes(payload[0][3]).decode("utf-8", "replace"), attributes)
-
-
-def _controls(controls: Any) -> dict[str, bytes]:
-    """Response controls by OID; a control without a value maps to empty bytes."""
-    found: dict[str, bytes] = {}
-    for control in controls or []:
-        parts = control[3]
-        oid = bytes(parts[0][3]).decode()
-        value = parts[-1][3] if len(parts) > 1 and parts[-1][2] == 4 else b""
-        found[oid] = bytes(value)
-    return found
-
-
-def read_back(value: bytes) -> Entry | None:
-    """The entry inside a Post-Read control value (a ``SearchResultEntry``, RFC 4527)."""
-    decoded = decode_sequence(value, 0, len(value))
-    return _entry(decoded[0][3]) if decoded else None
-
-
-def paged_cookie(value: bytes) -> bytes:
-    """The cookie of a paged-results response control (RFC 2696)."""
-    decoded = decode_sequence(value, 0, len(value))
-    return bytes(decoded[0][3][1][3])
-
-
-def _unexpected(message_id: int, payload: Any) -> str:
-    if message_id == 0:
-        try:
-            text = bytes(payload[2][3]).decode("utf-8", "replace")
-        except (IndexError, TypeError):
-            text = ""
+def _unexpected(response: Response) -> str:
+    if response.message_id == 0:
+        text = response.message
         return f"the server ended the session{': ' + text if text else ''}"
-    return f"a response to a request never sent (message ID {message_id})"
+    return f"a response to a request never sent (message ID {response.message_id})"

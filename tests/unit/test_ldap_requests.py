@@ -19,10 +19,7 @@ from ldap3.operation.delete import delete_operation
 from ldap3.operation.modify import modify_operation
 from ldap3.operation.modifyDn import modify_dn_operation
 from ldap3.operation.search import search_operation
-from ldap3.protocol.convert import build_controls_list
 from ldap3.protocol.rfc2696 import paged_search_control
-from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
-from ldap3.utils.asn1 import encode
 
 from connectors.ldap import ber
 from connectors.ldap.directory import eq
@@ -37,6 +34,7 @@ from connectors.ldap.requests import (
     paged_control,
     search_request,
 )
+from tests.unit.ldap_pyasn1 import pyasn1_message
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 LONG = st.builds(
@@ -57,17 +55,6 @@ CONTROLS = st.lists(
 )
 
 
-def ldap3_message(kind: str, request: Any, controls: list[Control], message_id: int) -> bytes:
-    """What ldap3's strategies send for ``request`` (``BaseStrategy.send``)."""
-    envelope = LDAPMessage()
-    envelope["messageID"] = MessageID(message_id)
-    envelope["protocolOp"] = ProtocolOp().setComponentByName(kind, request)
-    built = build_controls_list(controls)
-    if built is not None:
-        envelope["controls"] = built
-    return bytes(encode(envelope))
-
-
 @settings(max_examples=150, deadline=None)
 @given(
     dn=VALUE,
@@ -79,8 +66,8 @@ def test_add(
     dn: str, attributes: dict[str, list[str]], controls: list[Control], message_id: int
 ) -> None:
     mine = message(message_id, add_request(dn, attributes), controls)
-    assert mine == ldap3_message(
-        "addRequest", add_operation(dn, attributes, True), controls, message_id
+    assert mine == pyasn1_message(
+        message_id, "addRequest", add_operation(dn, attributes, True), controls
     )
 
 
@@ -102,8 +89,8 @@ def test_modify(
     message_id: int,
 ) -> None:
     mine = message(message_id, modify_request(dn, changes), controls)
-    assert mine == ldap3_message(
-        "modifyRequest", modify_operation(dn, changes, True), controls, message_id
+    assert mine == pyasn1_message(
+        message_id, "modifyRequest", modify_operation(dn, changes, True), controls
     )
 
 
@@ -120,9 +107,9 @@ def test_modify_dn_and_delete(
 ) -> None:
     mine = message(message_id, modify_dn_request(dn, new_rdn, delete_old, superior))
     theirs = modify_dn_operation(dn, new_rdn, delete_old, superior)
-    assert mine == ldap3_message("modDNRequest", theirs, [], message_id)
+    assert mine == pyasn1_message(message_id, "modDNRequest", theirs, [])
     deleted = message(message_id, delete_request(dn))
-    assert deleted == ldap3_message("delRequest", delete_operation(dn), [], message_id)
+    assert deleted == pyasn1_message(message_id, "delRequest", delete_operation(dn), [])
 
 
 def filters(depth: int = 3) -> st.SearchStrategy[str]:
@@ -160,7 +147,7 @@ def test_search(
 ) -> None:
     mine = message(message_id, search_request(base, search_filter, attributes, scope))
     theirs = ldap3_search(base, search_filter, attributes, scope)
-    assert mine == ldap3_message("searchRequest", theirs, [], message_id)
+    assert mine == pyasn1_message(message_id, "searchRequest", theirs, [])
 
 
 @pytest.mark.parametrize(
@@ -183,7 +170,7 @@ def test_search(
 def test_filter_forms_ldap3_accepts(search_filter: str) -> None:
     mine = message(1, search_request("o=x", search_filter, ["cn"]))
     theirs = ldap3_search("o=x", search_filter, ["cn"])
-    assert mine == ldap3_message("searchRequest", theirs, [], 1)
+    assert mine == pyasn1_message(1, "searchRequest", theirs)
 
 
 @pytest.mark.parametrize(

@@ -4,17 +4,29 @@ stream never used again. A scripted socket plays the server; slapd is exercised 
 from __future__ import annotations
 
 import socket
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ldap3.protocol.rfc4511 import (
+    AddResponse,
+    DelResponse,
+    ModifyResponse,
+    PartialAttribute,
+    PartialAttributeList,
+    SearchResultDone,
+    SearchResultEntry,
+)
+from ldap3.utils.asn1 import decode_message_fast
 
 from connectors.ldap.ber import POST_READ, integer, octets, sequence, tlv
 from connectors.ldap.errors import ConnectionLostError
-from connectors.ldap.requests import PAGED_RESULTS, delete_request, paged_control
+from connectors.ldap.requests import PAGED_RESULTS, Control, delete_request, paged_control
+from connectors.ldap.responses import decode, paged_cookie, read_back
 from connectors.ldap.session import added_uuid
-from connectors.ldap.wire import WINDOW, Wire, paged_cookie
+from connectors.ldap.wire import WINDOW, Wire
+from tests.unit.ldap_pyasn1 import pyasn1_message
 
 _ENUMERATED = 0x0A
 
@@ -148,3 +160,102 @@ def test_a_socket_error_is_a_lost_connection() -> None:
     with pytest.raises(ConnectionLostError, match="timed out"):
         link.exchange([(b"", ())])
     assert link.broken
+
+
+VALUE = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20) | st.builds(
+    lambda piece, times: piece * times,
+    st.text(min_size=1, max_size=3),
+    st.sampled_from([60, 70_000]),
+)
+NAME = st.from_regex(r"[a-zA-Z][a-zA-Z0-9-]{0,15}", fullmatch=True)
+
+
+def ldap3_reading(data: bytes) -> dict[str, Any]:
+    """What ldap3's own fast decoder makes of a message, in this project's terms."""
+    parts = decode_message_fast(data)
+    payload = parts["payload"]
+    out: dict[str, Any] = {"id": parts["messageID"], "op": parts["protocolOp"]}
+    if parts["protocolOp"] == 4:
+        out["dn"] = payload[0][3].decode()
+        out["attributes"] = {
+            a[3][0][3].decode().lower(): [v[3].decode() for v in a[3][1][3]] for a in payload[1][3]
+        }
+    else:
+        out["code"], out["message"] = payload[0][3], payload[2][3].decode()
+    out["controls"] = {
+        c[3][0][3].decode(): (c[3][-1][3] if len(c[3]) > 1 and c[3][-1][2] == 4 else b"")
+        for c in parts["controls"] or []
+    }
+    return out
+
+
+def mine(data: bytes) -> dict[str, Any]:
+    response = decode(data)
+    out: dict[str, Any] = {"id": response.message_id, "op": response.operation & 0x1F}
+    if response.entry is not None:
+        out["dn"], out["attributes"] = response.entry.dn, response.entry.attributes
+    else:
+        out["code"], out["message"] = response.code, response.message
+    out["controls"] = response.controls
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    message_id=st.integers(1, 2**31 - 1),
+    dn=VALUE,
+    attributes=st.dictionaries(NAME, st.lists(VALUE, max_size=3), max_size=30),
+    controls=st.lists(
+        st.tuples(st.sampled_from(["1.2.3", POST_READ]), st.booleans(), st.none() | st.binary()),
+        max_size=2,
+        unique_by=lambda c: c[0],
+    ),
+)
+def test_entries_decode_as_ldap3_decodes_them(
+    message_id: int, dn: str, attributes: dict[str, list[str]], controls: list[Control]
+) -> None:
+    entry = SearchResultEntry()
+    entry["object"] = dn
+    listed = PartialAttributeList()
+    for position, (name, values) in enumerate(attributes.items()):
+        listed[position] = PartialAttribute()
+        listed[position]["type"] = name
+        for index, value in enumerate(values):
+            listed[position]["vals"][index] = value.encode()
+    entry["attributes"] = listed
+    data = pyasn1_message(message_id, "searchResEntry", entry, controls)
+    assert mine(data) == ldap3_reading(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    message_id=st.integers(0, 2**31 - 1),
+    kind=st.sampled_from(["addResponse", "modifyResponse", "delResponse", "searchResDone"]),
+    code=st.sampled_from([0, 10, 16, 32, 49, 53, 68, 80, 122]),
+    matched=VALUE,
+    text=VALUE,
+)
+def test_results_decode_as_ldap3_decodes_them(
+    message_id: int, kind: str, code: int, matched: str, text: str
+) -> None:
+    types = {
+        "addResponse": AddResponse,
+        "modifyResponse": ModifyResponse,
+        "delResponse": DelResponse,
+        "searchResDone": SearchResultDone,
+    }
+    response = types[kind]()
+    response["resultCode"] = code
+    response["matchedDN"] = matched
+    response["diagnosticMessage"] = text
+    data = pyasn1_message(message_id, kind, response, [])
+    assert mine(data) == ldap3_reading(data)
+
+
+def test_a_post_read_value_and_a_paged_cookie_are_read() -> None:
+    read_back_value = entry_op("uid=a,o=x", {"entryUUID": ["6e0c-1"], "cn": ["a"]})
+    assert (entry := read_back(read_back_value)) is not None
+    assert (entry.dn, entry.entry_uuid) == ("uid=a,o=x", "6e0c-1")
+    assert read_back(b"") is None
+    value = paged_control(10, b"\x00" * 300)[2]
+    assert value is not None and paged_cookie(value) == b"\x00" * 300

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import tenacity
 from ldap3.core.exceptions import LDAPException
 
+from connectors.ldap.batch import Key, key, send_ahead
 from connectors.ldap.connection import ConnectionPool, Entry, Session
 from connectors.ldap.directory import Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
@@ -24,6 +25,7 @@ from connectors.ldap.groups import apply_group, delete_group
 from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import first_value, is_within, parse_dn
+from connectors.ldap.session import Replay
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.users import apply_user, delete_user, prefetch_anchored, prefetch_users
 from reconcile.errors import TargetError, TargetUnavailableError
@@ -51,6 +53,7 @@ class LdapTarget(LdapInventory):
         self._pool = pool or ConnectionPool(settings, settings.connections)
         self._containers_ready = False
         self._prefetched: dict[str, list[Entry]] | None = None
+        self._sent: dict[Key, Replay] = {}
         self._lock = threading.Lock()
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(ConnectionLostError),
@@ -74,15 +77,16 @@ class LdapTarget(LdapInventory):
     def prepare(self, work: Sequence[tuple[Desired, str | None]]) -> None:
         """Before a batch: read every user of the batch in a few searches — by name those with
         no anchor yet (a create is then one add), by anchor the others (an update then sends
-        only what differs, and nothing when nothing does).
+        only what differs, and nothing when nothing does) — then send the batch's writes
+        together (:mod:`connectors.ldap.batch`); each ``apply`` then finds its result waiting.
 
         Called by the run loop for each phase (and with nothing after it, to forget). A failure
         here costs nothing but speed: each apply then searches on its own."""
         users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
         user_ids = [d.user_id for d, anchor in users if not anchor]
         anchors = [anchor for _, anchor in users if anchor]
+        self._prefetched, self._sent = None, {}
         if not users:
-            self._prefetched = None
             return
         try:
             with self._pool.session() as session:
@@ -91,12 +95,20 @@ class LdapTarget(LdapInventory):
                 found = prefetch_users(directory, user_ids) if user_ids else {}
                 found.update(prefetch_anchored(directory, anchors) if anchors else {})
                 self._prefetched = found
+                self._sent = send_ahead(session, self.layout, found, users)
         except (LDAPException, LdapResultError, ConnectionLostError, OSError, TargetError) as exc:
-            self._prefetched = None  # each apply finds out for itself, and reports it properly
+            # Each apply finds out for itself (writes that did go out are then found by search).
+            self._prefetched, self._sent = None, {}
             log.info("ldap lookup ahead failed", extra={"reason": str(exc)})
 
     def _apply_once(self, desired: Desired, anchor: str | None) -> Applied:
+        sent = (
+            self._sent.pop(key(desired, anchor), None)
+            if self._sent and isinstance(desired, DesiredIdentity)
+            else None
+        )
         with self._pool.session() as session:
+            session.replay = sent
             self._ensure_containers(session)
             directory = Directory(session, self.layout, self._prefetched)
             if isinstance(desired, DesiredIdentity):

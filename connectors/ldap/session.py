@@ -26,7 +26,7 @@ from connectors.ldap.requests import (
     search_request,
 )
 from connectors.ldap.responses import Entry, paged_cookie, read_back
-from connectors.ldap.wire import Request, Result, Wire
+from connectors.ldap.wire import Done, Request, Result, Wire
 
 ADD, DELETE, REPLACE = 0, 1, 2
 """Modify operations (RFC 4511 section 4.6)."""
@@ -48,10 +48,11 @@ class Session:
         """The result of this session's first request if it was already sent with a batch;
         used only if the first request is byte for byte that one."""
 
-    def pipeline(self, requests: Sequence[Request]) -> list[Result]:
-        """Send every request, several in flight at once, and return their results in order,
-        without raising for a result code: each caller decides what its outcome means."""
-        return self._wire.exchange(requests)
+    def pipeline(self, requests: Sequence[Request], done: Done | None = None) -> list[Result]:
+        """Send every request, several in flight at once, and return their results in order
+        (telling ``done`` of each as it completes), without raising for a result code: each
+        caller decides what its outcome means."""
+        return self._wire.exchange(requests, done)
 
     def exchange(self, request: bytes, controls: Sequence[Control]) -> Result:
         """One request and its result (or the replayed result of that same request, sent ahead
@@ -72,6 +73,20 @@ class Session:
     def search(self, base: str, search_filter: str, attributes: Sequence[str]) -> list[Entry]:
         """Entries in the subtree under ``base``; a missing base yields none."""
         return self._run("search", base, search_request(base, search_filter, attributes)).entries
+
+    def search_many(
+        self, base: str, filters: Sequence[str], attributes: Sequence[str]
+    ) -> list[Entry]:
+        """The entries of several searches under ``base``, sent at once (a long list of names
+        is looked up in chunks, and the chunks need not wait for each other)."""
+        requests = [(search_request(base, f, attributes), ()) for f in filters]
+        try:
+            results = self._wire.exchange(requests)
+        except ConnectionLostError as exc:
+            raise ConnectionLostError(f"search of '{base}': {exc}") from exc
+        for result in results:
+            check("search", base, result)
+        return [entry for result in results for entry in result.entries]
 
     def paged_search(
         self, base: str, search_filter: str, attributes: Sequence[str], page_size: int = 500

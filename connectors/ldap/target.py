@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import tenacity
 from ldap3.core.exceptions import LDAPException
 
-from connectors.ldap.batch import Key, key, send_ahead
+from connectors.ldap.batch import Batch, plan
 from connectors.ldap.connection import ConnectionPool, Entry, Session
 from connectors.ldap.directory import Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
@@ -25,7 +25,6 @@ from connectors.ldap.groups import apply_group, delete_group
 from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import first_value, is_within, parse_dn
-from connectors.ldap.session import Replay
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.users import apply_user, delete_user, prefetch_anchored, prefetch_users
 from reconcile.errors import TargetError, TargetUnavailableError
@@ -53,7 +52,7 @@ class LdapTarget(LdapInventory):
         self._pool = pool or ConnectionPool(settings, settings.connections)
         self._containers_ready = False
         self._prefetched: dict[str, list[Entry]] | None = None
-        self._sent: dict[Key, Replay] = {}
+        self._batch: Batch | None = None
         self._lock = threading.Lock()
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(ConnectionLostError),
@@ -72,6 +71,8 @@ class LdapTarget(LdapInventory):
             raise classify(exc) from exc
 
     def close(self) -> None:
+        if self._batch is not None:
+            self._batch.finish()
         self._pool.close()
 
     def prepare(self, work: Sequence[tuple[Desired, str | None]]) -> None:
@@ -85,7 +86,9 @@ class LdapTarget(LdapInventory):
         users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
         user_ids = [d.user_id for d, anchor in users if not anchor]
         anchors = [anchor for _, anchor in users if anchor]
-        self._prefetched, self._sent = None, {}
+        if self._batch is not None:
+            self._batch.finish()  # a phase's writes are all answered before the next starts
+        self._prefetched, self._batch = None, None
         if not users:
             return
         try:
@@ -94,23 +97,27 @@ class LdapTarget(LdapInventory):
                 directory = Directory(session, self.layout)
                 found = prefetch_users(directory, user_ids) if user_ids else {}
                 found.update(prefetch_anchored(directory, anchors) if anchors else {})
-                self._prefetched = found
-                self._sent = send_ahead(session, self.layout, found, users)
         except (LDAPException, LdapResultError, ConnectionLostError, OSError, TargetError) as exc:
-            # Each apply finds out for itself (writes that did go out are then found by search).
-            self._prefetched, self._sent = None, {}
             log.info("ldap lookup ahead failed", extra={"reason": str(exc)})
+            return  # each apply finds out for itself, and reports it properly
+        self._prefetched = found
+        keys, requests = plan(self.layout, found, users)
+        if requests:
+            self._batch = Batch(self._pool, keys, requests)
 
     def _apply_once(self, desired: Desired, anchor: str | None) -> Applied:
-        sent = (
-            self._sent.pop(key(desired, anchor), None)
-            if self._sent and isinstance(desired, DesiredIdentity)
-            else None
+        batch, prefetched = self._batch, self._prefetched
+        sent_ahead, replay = (
+            batch.take(desired, anchor)
+            if batch is not None and isinstance(desired, DesiredIdentity)
+            else (False, None)
         )
+        if sent_ahead and replay is None:
+            prefetched = None  # its write may have happened: the read-ahead may be stale
         with self._pool.session() as session:
-            session.replay = sent
+            session.replay = replay
             self._ensure_containers(session)
-            directory = Directory(session, self.layout, self._prefetched)
+            directory = Directory(session, self.layout, prefetched)
             if isinstance(desired, DesiredIdentity):
                 return apply_user(directory, desired, anchor)
             if isinstance(desired, DesiredGroup):

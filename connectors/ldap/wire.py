@@ -14,7 +14,7 @@ broken so its connection is never handed out again: its stream may be out of ste
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from connectors.ldap.errors import ConnectionLostError
@@ -40,6 +40,8 @@ class Result:
 
 Request = tuple[bytes, Sequence[Control]]
 """An encoded protocol operation and its request controls."""
+Done = Callable[[int, Result], None]
+"""Told each result as soon as it is complete, with the request's position."""
 
 
 class Wire:
@@ -49,24 +51,25 @@ class Wire:
         self._last_id = 0
         self.broken = False
 
-    def exchange(self, requests: Sequence[Request]) -> list[Result]:
+    def exchange(self, requests: Sequence[Request], done: Done | None = None) -> list[Result]:
         """Send ``requests`` (up to :data:`WINDOW` in flight) and return their results in the
-        same order. Any failure of the transport leaves the wire broken."""
+        same order, telling ``done`` of each as it completes. Any failure of the transport
+        leaves the wire broken."""
         if self.broken:
             raise ConnectionLostError("the connection broke earlier")
         self.broken = True  # until every response is in: the stream is out of step meanwhile
         try:
-            results = self._exchange(requests)
+            results = self._exchange(requests, done)
         except OSError as exc:
             raise ConnectionLostError(str(exc) or type(exc).__name__) from exc
         self.broken = False
         return results
 
-    def _exchange(self, requests: Sequence[Request]) -> list[Result]:
+    def _exchange(self, requests: Sequence[Request], done: Done | None) -> list[Result]:
         results = [Result() for _ in requests]
         waiting: dict[int, int] = {}  # message ID -> position
-        sent = done = 0
-        while done < len(requests):
+        sent = complete = 0
+        while complete < len(requests):
             if sent < len(requests) and len(waiting) < WINDOW:
                 batch = []
                 while sent < len(requests) and len(waiting) < WINDOW:
@@ -88,7 +91,9 @@ class Wire:
                     result.message = response.message
                     result.controls = response.controls
                     del waiting[response.message_id]
-                    done += 1
+                    complete += 1
+                    if done is not None:
+                        done(position, result)
         return results
 
     def _new_id(self) -> int:

@@ -35,7 +35,7 @@ from connectors.ldap.requests import Control
 from connectors.ldap.responses import Entry
 from connectors.ldap.session import Replay, Session
 from connectors.ldap.users import apply_user
-from connectors.ldap.wire import Result
+from connectors.ldap.wire import Done, Request, Result
 from reconcile.errors import TargetError
 from reconcile.model import DesiredIdentity
 
@@ -63,8 +63,8 @@ class _DrySession(Session):
     def __init__(self) -> None:
         self.replay = None
 
-    def exchange(self, request: bytes, controls: Sequence[Control]) -> Result:
-        raise _FirstRequest(request, controls)
+    def _send(self, requests: Sequence[Request], done: Done | None = None) -> list[Result]:
+        raise _FirstRequest(*requests[0])
 
 
 def plan(

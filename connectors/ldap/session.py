@@ -52,6 +52,10 @@ class Session:
         """Send every request, several in flight at once, and return their results in order
         (telling ``done`` of each as it completes), without raising for a result code: each
         caller decides what its outcome means."""
+        return self._send(requests, done)
+
+    def _send(self, requests: Sequence[Request], done: Done | None = None) -> list[Result]:
+        """Every request of this session goes through here (a dry run stops them here)."""
         return self._wire.exchange(requests, done)
 
     def exchange(self, request: bytes, controls: Sequence[Control]) -> Result:
@@ -60,7 +64,7 @@ class Session:
         replay, self.replay = self.replay, None
         if replay is not None and replay[0] == request and replay[1] == tuple(controls):
             return replay[2]
-        return self._wire.exchange([(request, controls)])[0]
+        return self._send([(request, controls)])[0]
 
     def _run(self, operation: str, dn: str, request: bytes, *controls: Control) -> Result:
         try:
@@ -81,7 +85,7 @@ class Session:
         is looked up in chunks, and the chunks need not wait for each other)."""
         requests = [(search_request(base, f, attributes), ()) for f in filters]
         try:
-            results = self._wire.exchange(requests)
+            results = self._send(requests)
         except ConnectionLostError as exc:
             raise ConnectionLostError(f"search of '{base}': {exc}") from exc
         for result in results:

@@ -139,3 +139,21 @@ def test_a_batch_whose_connection_breaks_is_applied_one_by_one(
     for name, outcome in zip(names, applied, strict=True):
         found = entries(directory_admin, ldap_settings.base_dn, f"(uid={name})")
         assert len(found) == 1 and outcome.anchor == found[0]["entryuuid"][0]
+
+
+def test_an_apply_that_must_look_something_up_first_is_not_sent_ahead(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = ldap_settings.base_dn
+    run(ldap_target, [(identity("boss"), None)])
+    sent = Sent(monkeypatch)
+    worker, other = run(
+        ldap_target, [(identity("worker", manager_user_id="boss"), None), (identity("peer"), None)]
+    )
+    assert worker.action is other.action is Action.CREATED
+    assert sent.batch == 1  # the peer's add; the worker's manager is looked up first
+    entry = user_entry(directory_admin, base, "worker")
+    assert entry is not None and entry["manager"] == [f"uid=boss,ou=people,{base}"]

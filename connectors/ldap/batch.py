@@ -101,7 +101,8 @@ class Batch:
         self._positions = {k: i for i, k in enumerate(keys)}
         self._requests = requests
         self._results: dict[int, Result] = {}
-        self._arrived = threading.Condition()
+        self._waiting: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
         self._over = False
         self._thread = threading.Thread(target=self._send, args=(pool,), name="ldap-batch")
         self._thread.start()
@@ -113,14 +114,20 @@ class Batch:
         except (ConnectionLostError, LDAPException, OSError, TargetError) as exc:
             log.info("ldap batch broke", extra={"reason": str(exc)})
         finally:
-            with self._arrived:
+            with self._lock:
                 self._over = True
-                self._arrived.notify_all()
+                waiting, self._waiting = list(self._waiting.values()), {}
+            for event in waiting:
+                event.set()
 
     def _arrive(self, position: int, result: Result) -> None:
-        with self._arrived:
+        """Wake only the apply waiting for this result (if any is yet): eight threads woken
+        for every result would fight over the interpreter for nothing."""
+        with self._lock:
             self._results[position] = result
-            self._arrived.notify_all()
+            event = self._waiting.pop(position, None)
+        if event is not None:
+            event.set()
 
     def take(self, desired: DesiredIdentity, anchor: str | None) -> tuple[bool, Replay | None]:
         """(whether this apply's write was sent ahead, its request and result once they are in
@@ -128,9 +135,13 @@ class Batch:
         position = self._positions.pop(key(desired, anchor), None)
         if position is None:
             return False, None
-        with self._arrived:
-            while position not in self._results and not self._over:
-                self._arrived.wait()
+        event = None
+        with self._lock:
+            if position not in self._results and not self._over:
+                event = self._waiting[position] = threading.Event()
+        if event is not None:
+            event.wait()
+        with self._lock:
             result = self._results.pop(position, None)
         request, controls = self._requests[position]
         return True, (request, controls, result) if result is not None else None

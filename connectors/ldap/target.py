@@ -5,6 +5,8 @@ exist (once per process), then hands the resource to the user or group path. A c
 breaks under an operation is replaced and the whole apply retried briefly with tenacity (every
 step re-reads before it writes, so a repeat is safe); anything else is classified once, in
 :func:`connectors.ldap.errors.classify`, and raised with the LDAP error as ``__cause__``.
+For a batch of users, ``prepare`` reads them ahead and sends their writes together
+(:mod:`connectors.ldap.batch`); each ``apply`` then picks up its own result.
 """
 
 from __future__ import annotations
@@ -64,11 +66,24 @@ class LdapTarget(LdapInventory):
 
     def apply(self, desired: Desired, anchor: str | None) -> Applied:
         try:
-            return self._retrying(self._apply_once, desired, anchor)
+            try:  # the usual case first, without the retry machinery's cost
+                return self._apply_once(desired, anchor)
+            except ConnectionLostError as exc:
+                lost = [exc]
+            return self._retrying(self._again, lost, desired, anchor)
         except TargetError:
             raise
         except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
             raise classify(exc) from exc
+
+    def _again(
+        self, lost: list[ConnectionLostError], desired: Desired, anchor: str | None
+    ) -> Applied:
+        """Tenacity's attempts, the first being the one that already failed (so the number of
+        attempts and the waits are what tenacity alone would do)."""
+        if lost:
+            raise lost.pop()
+        return self._apply_once(desired, anchor)
 
     def close(self) -> None:
         if self._batch is not None:

@@ -21,9 +21,13 @@ from connectors.ldap.errors import ConnectionLostError
 from connectors.ldap.requests import Control, message
 from connectors.ldap.responses import SEARCH_REFERENCE, Entry, Response, decode
 
-WINDOW = 64
-"""Requests in flight on one connection: enough to keep the server busy, few enough that
-neither side's socket buffer fills while the other waits."""
+WINDOW = 256
+"""Requests in flight on one connection at most: several milliseconds of the server's work, so
+it stays busy while this process's threads take turns with the interpreter."""
+WINDOW_BYTES = 32 * 1024
+"""Request octets in flight at most (one request always goes): far below any socket buffer,
+so a send never waits for the server to read while the server waits for this process to read
+its answers (long OR-filters, or adds, would otherwise fill both directions at once)."""
 _MAX_ID = 2**31 - 1
 
 
@@ -67,21 +71,28 @@ class Wire:
 
     def _exchange(self, requests: Sequence[Request], done: Done | None) -> list[Result]:
         results = [Result() for _ in requests]
-        waiting: dict[int, int] = {}  # message ID -> position
-        sent = complete = 0
+        waiting: dict[int, tuple[int, int]] = {}  # message ID -> (position, octets)
+        sent = complete = in_flight = 0
+        upcoming: tuple[int, bytes] | None = None  # encoded, waiting for room in the window
         while complete < len(requests):
-            if sent < len(requests) and len(waiting) < WINDOW:
-                batch = []
-                while sent < len(requests) and len(waiting) < WINDOW:
+            batch = []
+            while sent < len(requests) and len(waiting) < WINDOW:
+                if upcoming is None:
                     message_id = self._new_id()
-                    operation, controls = requests[sent]
-                    batch.append(message(message_id, operation, controls))
-                    waiting[message_id] = sent
-                    sent += 1
+                    upcoming = (message_id, message(message_id, *requests[sent]))
+                message_id, encoded = upcoming
+                if waiting and in_flight + len(encoded) > WINDOW_BYTES:
+                    break
+                upcoming = None
+                batch.append(encoded)
+                waiting[message_id] = (sent, len(encoded))
+                in_flight += len(encoded)
+                sent += 1
+            if batch:
                 self._socket.sendall(b"".join(batch))
             for response in self._read():
-                position = waiting.get(response.message_id)
-                if position is None:
+                position, octets = waiting.get(response.message_id, (-1, 0))
+                if position < 0:
                     raise ConnectionLostError(_unexpected(response))
                 result = results[position]
                 if response.entry is not None:
@@ -91,6 +102,7 @@ class Wire:
                     result.message = response.message
                     result.controls = response.controls
                     del waiting[response.message_id]
+                    in_flight -= octets
                     complete += 1
                     if done is not None:
                         done(position, result)

@@ -22,10 +22,10 @@ from ldap3.utils.asn1 import decode_message_fast
 
 from connectors.ldap.ber import POST_READ, integer, octets, sequence, tlv
 from connectors.ldap.errors import ConnectionLostError
-from connectors.ldap.requests import PAGED_RESULTS, Control, delete_request, paged_control
+from connectors.ldap.requests import PAGED_RESULTS, Control, delete_request, message, paged_control
 from connectors.ldap.responses import decode, paged_cookie, read_back
 from connectors.ldap.session import added_uuid
-from connectors.ldap.wire import WINDOW, Wire
+from connectors.ldap.wire import WINDOW, WINDOW_BYTES, Wire
 from tests.unit.ldap_pyasn1 import pyasn1_message
 
 _ENUMERATED = 0x0A
@@ -105,32 +105,50 @@ def test_controls_of_a_response_are_read() -> None:
 
 class AnsweringSocket(ScriptedSocket):
     """Answers each request it was sent (and only those), newest first, and notes how many
-    were waiting for an answer at most."""
+    requests, and how many octets of them, were waiting for an answer at most."""
 
     def __init__(self) -> None:
         super().__init__(b"", 0)
-        self.unanswered: list[int] = []
-        self.most_in_flight = 0
+        self.unanswered: dict[int, int] = {}
+        self.most_in_flight = self.most_octets = 0
 
     def sendall(self, data: bytes) -> None:
-        while data:  # each message: 30 <len> 02 <len> <id> ..., all short here
-            size = data[1] + 2
-            self.unanswered.append(int.from_bytes(data[4 : 4 + data[3]], "big"))
-            data = data[size:]
+        while data:  # each message: 30 <length> 02 <length> <message ID> ...
+            header, size = 2, data[1]
+            if size >= 0x80:
+                header = 2 + (size & 0x7F)
+                size = int.from_bytes(data[2:header], "big")
+            id_size = data[header + 1]
+            message_id = int.from_bytes(data[header + 2 : header + 2 + id_size], "big")
+            self.unanswered[message_id] = header + size
+            data = data[header + size :]
         self.most_in_flight = max(self.most_in_flight, len(self.unanswered))
+        self.most_octets = max(self.most_octets, sum(self.unanswered.values()))
 
     def recv(self, _size: int) -> bytes:
         answers = b"".join(result(i, 11, 0) for i in reversed(self.unanswered))
-        self.unanswered = []
+        self.unanswered = {}
         return answers
 
 
-def test_many_requests_stay_within_the_window() -> None:
+@pytest.mark.parametrize(
+    ("count", "dn_size", "most_in_flight"),
+    [
+        (2 * WINDOW + 7, 4, WINDOW),  # small requests: the count is the limit
+        (50, 10_000, WINDOW_BYTES // 10_010),  # long ones: the octets are
+        (3, WINDOW_BYTES * 2, 1),  # one longer than the limit still goes, alone
+    ],
+)
+def test_requests_in_flight_stay_within_the_window(
+    count: int, dn_size: int, most_in_flight: int
+) -> None:
     answering = AnsweringSocket()
     link = Wire(cast(socket.socket, answering))
-    results = link.exchange([(delete_request(f"cn={i}"), ()) for i in range(200)])
-    assert [r.code for r in results] == [0] * 200
-    assert answering.most_in_flight == WINDOW
+    requests = [(delete_request(f"cn={i:0{dn_size - 3}d}"), ()) for i in range(count)]
+    results = link.exchange(requests)
+    assert [r.code for r in results] == [0] * count
+    assert answering.most_in_flight == most_in_flight
+    assert answering.most_octets <= max(WINDOW_BYTES, len(message(1, requests[0][0])) + 8)
 
 
 @pytest.mark.parametrize(

@@ -130,8 +130,8 @@ class LdapTarget(LdapInventory):
         if sent_ahead and replay is None:
             prefetched = None  # its write may have happened: the read-ahead may be stale
         with self._pool.session() as session:
-            session.replay = replay
             self._ensure_containers(session)
+            session.replay = replay  # for the apply's own first request, nothing else
             directory = Directory(session, self.layout, prefetched)
             if isinstance(desired, DesiredIdentity):
                 return apply_user(directory, desired, anchor)

@@ -1,4 +1,10 @@
-"""The few BER encodings ldap3 does not build for us: control values for two RFC controls.
+"""BER building blocks for the requests scim-sync sends, and two RFC control values.
+
+ldap3 builds every request as pyasn1 objects and encodes them with pyasn1, which costs more
+Python time per operation than the directory spends on it; the few request shapes the target
+sends are simple enough to encode directly (:mod:`connectors.ldap.requests`). Encodings are
+definite-length with minimal length octets and a ``TRUE`` of ``0xFF``, exactly as ldap3 sends
+them (``tests/unit/test_ldap_requests.py`` compares the bytes).
 
 - Post-Read (RFC 4527): an ``AttributeSelection`` naming what to read back from an add.
 - Assertion (RFC 4528): a search ``Filter`` the entry must match for a modify to happen.
@@ -14,44 +20,67 @@ from collections.abc import Iterable, Sequence
 POST_READ = "1.3.6.1.1.13.2"
 ASSERTION = "1.3.6.1.1.12"
 
-_OCTET_STRING = 0x04
-_SEQUENCE = 0x30
+BOOLEAN, INTEGER, OCTET_STRING, ENUMERATED = 0x01, 0x02, 0x04, 0x0A
+SEQUENCE, SET = 0x30, 0x31
 _AND, _NOT, _EQUALITY = 0xA0, 0xA2, 0xA3
 _PRESENT = 0x87
 
+_SHORT_LENGTHS = [bytes([n]) for n in range(0x80)]
 
-def _length(length: int) -> bytes:
-    if length < 0x80:
-        return bytes([length])
-    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+
+def length(size: int) -> bytes:
+    """Definite length octets: short form below 128, else the fewest big-endian octets."""
+    if size < 0x80:
+        return _SHORT_LENGTHS[size]
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
     return bytes([0x80 | len(octets)]) + octets
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
-    return bytes([tag]) + _length(len(content)) + content
+def tlv(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    return bytes([tag]) + length(size) + content
+
+
+def octets(value: str | bytes, tag: int = OCTET_STRING) -> bytes:
+    """An OCTET STRING (``LDAPString``, ``LDAPDN``, values): text is sent as UTF-8."""
+    return tlv(tag, value.encode() if isinstance(value, str) else value)
+
+
+def integer(value: int, tag: int = INTEGER) -> bytes:
+    """Minimal two's complement, as DER and pyasn1 write it."""
+    size = (value + (value < 0)).bit_length() // 8 + 1
+    return tlv(tag, value.to_bytes(size, "big", signed=True))
+
+
+def boolean(value: bool, tag: int = BOOLEAN) -> bytes:
+    return bytes((tag, 1, 0xFF if value else 0x00))
+
+
+def sequence(parts: Iterable[bytes], tag: int = SEQUENCE) -> bytes:
+    return tlv(tag, b"".join(parts))
 
 
 def attribute_selection(names: Sequence[str]) -> bytes:
     """``AttributeSelection ::= SEQUENCE OF LDAPString`` (RFC 4511 section 4.5.1.8)."""
-    return _tlv(_SEQUENCE, b"".join(_tlv(_OCTET_STRING, n.encode()) for n in names))
+    return sequence(octets(n) for n in names)
 
 
 def equals(attribute: str, value: str) -> bytes:
-    return _tlv(
-        _EQUALITY, _tlv(_OCTET_STRING, attribute.encode()) + _tlv(_OCTET_STRING, value.encode())
-    )
+    return tlv(_EQUALITY, octets(attribute) + octets(value))
 
 
 def present(attribute: str) -> bytes:
-    return _tlv(_PRESENT, attribute.encode())
+    return tlv(_PRESENT, attribute.encode())
 
 
 def all_of(filters: Iterable[bytes]) -> bytes:
-    return _tlv(_AND, b"".join(filters))
+    return tlv(_AND, b"".join(filters))
 
 
 def negate(filter_: bytes) -> bytes:
-    return _tlv(_NOT, filter_)
+    return tlv(_NOT, filter_)
 
 
 def holds_exactly(values: dict[str, list[str]]) -> bytes:

@@ -1,13 +1,12 @@
 """Connections to the directory: a small pool, failover across URLs, TLS that always verifies.
 
-Thread safety comes from the pool, not from the ldap3 strategy: each ``apply`` borrows one
-connection for its whole duration and hands it back through a queue, so no two threads ever
-use one connection at a time. ldap3's plain SYNC strategy returns wrong responses only when
-threads *share* a connection; its SAFE_SYNC variant exists for that case and deep-copies every
-result and response to do it, which made it two to three times slower here (``bench_ldap``), so
-the pooled connections use SYNC. A new connection tries the URLs in order; one that broke is
-dropped, never reused. Timeouts are the kernel's (``SO_RCVTIMEO``/``SO_SNDTIMEO``) rather than
-ldap3's ``receive_timeout``, which polls before every socket call.
+ldap3 opens each connection, negotiates TLS and binds; the target then speaks on its socket
+through a :class:`connectors.ldap.wire.Wire` (requests encoded here, not by pyasn1). Thread
+safety comes from the pool: each ``apply`` borrows one connection for its whole duration and
+hands it back through a queue, so no two threads ever use one connection at a time. A new
+connection tries the URLs in order; one that broke, or whose stream may be out of step, is
+dropped, never reused. Timeouts are the kernel's (``SO_RCVTIMEO``/``SO_SNDTIMEO``), so a hung
+server surfaces as a socket error on any send or receive.
 """
 
 from __future__ import annotations
@@ -18,181 +17,32 @@ import queue
 import socket
 import ssl
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
-from ldap3 import (
-    BASE,
-    MODIFY_ADD,
-    MODIFY_DELETE,
-    MODIFY_REPLACE,
-    NONE,
-    SUBTREE,
-    SYNC,
-    Connection,
-    Server,
-    Tls,
-)
-from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
+from ldap3 import NONE, SYNC, Connection, Server, Tls
+from ldap3.core.exceptions import LDAPException
 
-from connectors.ldap.ber import ASSERTION, POST_READ, attribute_selection
 from connectors.ldap.errors import ConnectionLostError, LdapResultError
+from connectors.ldap.responses import Entry
+from connectors.ldap.session import ADD, DELETE, REPLACE, Changes, Session
 from connectors.ldap.settings import LdapSettings
+from connectors.ldap.wire import Wire
 from reconcile.errors import TargetUnavailableError
 
 log = logging.getLogger(__name__)
 
-ADD, DELETE, REPLACE = MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
-Changes = dict[str, list[tuple[int, list[str]]]]
-NO_SUCH_OBJECT = 32
-PAGED_RESULTS = "1.2.840.113556.1.4.319"
-ASSERTION_FAILED = 122
+__all__ = ["ADD", "DELETE", "REPLACE", "Changes", "ConnectionPool", "Entry", "Session"]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """An entry as read: its DN and its attributes, keyed by lower-cased attribute type."""
+@dataclass(slots=True)
+class _Link:
+    """A bound ldap3 connection and the wire the target speaks on over its socket."""
 
-    dn: str
-    attributes: dict[str, list[str]]
-
-    def get(self, attribute: str) -> list[str]:
-        return self.attributes.get(attribute.lower(), [])
-
-    @property
-    def entry_uuid(self) -> str:
-        values = self.get("entryUUID")
-        return values[0] if values else ""
-
-
-class Session:
-    """One borrowed connection with typed operations that raise on any non-success result."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def _call(self, operation: str, dn: str, method: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            method(*args, **kwargs)
-        except LDAPCommunicationError as exc:
-            raise ConnectionLostError(f"{operation} of '{dn}': {exc}") from exc
-        result, response = self._conn.result, self._conn.response
-        code = int(result["result"])
-        if code != 0 and not (operation == "search" and code == NO_SUCH_OBJECT):
-            raise LdapResultError(operation, dn, code, str(result.get("message") or ""))
-        return response
-
-    def search(self, base: str, search_filter: str, attributes: Sequence[str]) -> list[Entry]:
-        """Entries in the subtree under ``base``; a missing base yields none."""
-        return self._entries(base, search_filter, attributes)
-
-    def paged_search(
-        self, base: str, search_filter: str, attributes: Sequence[str], page_size: int = 500
-    ) -> Iterator[Entry]:
-        """The whole subtree in pages (RFC 2696), so a directory of any size is read with
-        bounded memory; a missing base yields nothing."""
-        cookie: bytes | None = None
-        while True:
-            yield from self._entries(
-                base, search_filter, attributes, paged_size=page_size, paged_cookie=cookie
-            )
-            controls = (self._conn.result or {}).get("controls") or {}
-            cookie = controls.get(PAGED_RESULTS, {}).get("value", {}).get("cookie")
-            if not cookie:
-                return
-
-    def _entries(
-        self, base: str, search_filter: str, attributes: Sequence[str], **paging: Any
-    ) -> list[Entry]:
-        response = self._call(
-            "search",
-            base,
-            self._conn.search,
-            base,
-            search_filter,
-            search_scope=SUBTREE,
-            attributes=list(attributes),
-            **paging,
-        )
-        return [_entry(r) for r in response or [] if r.get("type") == "searchResEntry"]
-
-    def read(self, dn: str, attributes: Sequence[str]) -> Entry | None:
-        response = self._call(
-            "search",
-            dn,
-            self._conn.search,
-            dn,
-            "(objectClass=*)",
-            search_scope=BASE,
-            attributes=list(attributes),
-        )
-        entries = [_entry(r) for r in response or [] if r.get("type") == "searchResEntry"]
-        return entries[0] if entries else None
-
-    def add(self, dn: str, object_classes: Sequence[str], attributes: dict[str, list[str]]) -> None:
-        present = {k: v for k, v in attributes.items() if v}
-        self._call("add", dn, self._conn.add, dn, list(object_classes), present)
-
-    def add_reading_uuid(
-        self, dn: str, object_classes: Sequence[str], attributes: dict[str, list[str]]
-    ) -> str:
-        """Add an entry and return its ``entryUUID``, read back in the same round trip with the
-        Post-Read control (RFC 4527); a server that ignores the control costs one read more."""
-        present = {k: v for k, v in attributes.items() if v}
-        control = (POST_READ, False, attribute_selection(["entryUUID"]))
-        self._call("add", dn, self._conn.add, dn, list(object_classes), present, controls=[control])
-        result = self._conn.result
-        read_back = (result.get("controls") or {}).get(POST_READ) or {}
-        values = {k.lower(): v for k, v in (read_back.get("value") or {}).get("result", {}).items()}
-        uuid = values.get("entryuuid")
-        if uuid:
-            return str(uuid[0] if isinstance(uuid, list) else uuid)
-        entry = self.read(dn, ["entryUUID"])
-        return entry.entry_uuid if entry else ""
-
-    def modify(self, dn: str, changes: Changes) -> None:
-        if changes:
-            self._call("modify", dn, self._conn.modify, dn, changes)
-
-    def modify_if(self, dn: str, changes: Changes, assertion: bytes) -> bool:
-        """Modify only if the entry matches ``assertion`` (a BER filter, RFC 4528); False when
-        the entry is not there or does not match, so the caller can look closer."""
-        control = (ASSERTION, True, assertion)
-        try:
-            self._call("modify", dn, self._conn.modify, dn, changes, controls=[control])
-        except LdapResultError as exc:
-            if exc.code in (NO_SUCH_OBJECT, ASSERTION_FAILED):
-                return False
-            raise
-        return True
-
-    def move(self, dn: str, new_rdn: str, new_parent: str | None) -> None:
-        self._call(
-            "modify-DN",
-            dn,
-            self._conn.modify_dn,
-            dn,
-            new_rdn,
-            delete_old_dn=True,
-            new_superior=new_parent,
-        )
-
-    def delete(self, dn: str) -> None:
-        self._call("delete", dn, self._conn.delete, dn)
-
-
-def _entry(response: dict[str, Any]) -> Entry:
-    raw = response.get("raw_attributes") or {}
-    attributes = {
-        name.lower(): [
-            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values
-        ]
-        for name, values in raw.items()
-    }
-    return Entry(str(response["dn"]), attributes)
+    conn: Connection
+    wire: Wire
 
 
 class VerifiedTls(Tls):  # type: ignore[misc]
@@ -224,7 +74,8 @@ class ConnectionPool:
         timeout = settings.timeout.total_seconds()
         self._timeout = timeout
         self._tls = VerifiedTls(settings.tls_ca_file or None)
-        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
+        # One more than the applies in flight: a batch's writes keep one busy (batch.py).
+        self._idle: queue.LifoQueue[_Link] = queue.LifoQueue(maxsize=size + 1)
         for url in settings.urls:
             if settings.password and not settings.starttls and _cleartext_remote(url):
                 log.warning("ldap password would cross the network in clear", extra={"url": url})
@@ -232,24 +83,28 @@ class ConnectionPool:
     @contextmanager
     def session(self) -> Iterator[Session]:
         try:
-            conn = self._idle.get_nowait()
+            link = self._idle.get_nowait()
         except queue.Empty:
-            conn = self._open()
+            link = _Link(conn := self._open(), Wire(conn.socket))
         try:
-            yield Session(conn)
+            yield Session(link.conn, link.wire)
         except ConnectionLostError:
-            _close(conn)
+            _close(link.conn)
             raise
         except BaseException:
-            self._give_back(conn)
+            self._give_back(link)
             raise
-        self._give_back(conn)
+        self._give_back(link)
 
-    def _give_back(self, conn: Connection) -> None:
+    def _give_back(self, link: _Link) -> None:
+        """Back to the idle ones, unless its stream broke (or the pool is full)."""
+        if link.wire.broken:
+            _close(link.conn)
+            return
         try:
-            self._idle.put_nowait(conn)
+            self._idle.put_nowait(link)
         except queue.Full:
-            _close(conn)
+            _close(link.conn)
 
     def _open(self) -> Connection:
         """A bound connection to the first URL that answers; unavailable if none does."""
@@ -302,7 +157,7 @@ class ConnectionPool:
     def close(self) -> None:
         while True:
             try:
-                _close(self._idle.get_nowait())
+                _close(self._idle.get_nowait().conn)
             except queue.Empty:
                 return
 

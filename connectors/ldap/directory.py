@@ -108,20 +108,26 @@ class Directory:
 
         When a user ID appears twice, the entry in the managed subtree wins.
         """
-        wanted = sorted(set(user_ids))
         uid = self.layout.uid_attribute
         managed = (self.layout.users_dn, self.layout.disabled_dn)
         found: dict[str, str] = {}
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = wanted[start : start + LOOKUP_CHUNK]
-            names = "".join(eq(uid, u) for u in chunk)
-            search_filter = f"(&{eq('objectClass', self.layout.user_class)}(|{names}))"
-            for entry in self.session.search(self.layout.base_dn, search_filter, [uid]):
-                for value in entry.get(uid):
-                    key = value.casefold()
-                    if key not in found or any(is_within(entry.dn, m) for m in managed):
-                        found[key] = entry.dn
+        for entry in self.find_users(user_ids, [uid]):
+            for value in entry.get(uid):
+                key = value.casefold()
+                if key not in found or any(is_within(entry.dn, m) for m in managed):
+                    found[key] = entry.dn
         return found
+
+    def find_users(self, user_ids: Iterable[str], attributes: Sequence[str]) -> list[Entry]:
+        """User entries under the base DN holding any of ``user_ids``, looked up in OR-filters of
+        :data:`LOOKUP_CHUNK` names, all sent at once."""
+        wanted = sorted(set(user_ids))
+        uid, user_class = self.layout.uid_attribute, eq("objectClass", self.layout.user_class)
+        filters = [
+            f"(&{user_class}(|{''.join(eq(uid, u) for u in wanted[start : start + LOOKUP_CHUNK])}))"
+            for start in range(0, len(wanted), LOOKUP_CHUNK)
+        ]
+        return self.session.search_many(self.layout.base_dn, filters, attributes)
 
     def follow_rename(self, old_dn: str, new_dn: str) -> None:
         """Point group members and manager references at the entry's new DN."""

@@ -124,7 +124,9 @@ def dn_key(dn: str) -> DnKey:
 
 
 def same_dn(a: str, b: str) -> bool:
-    return dn_key(a) == dn_key(b)
+    """Equal DNs after parsing; identical strings need no parsing (the usual case: the server
+    hands back an entry's DN as it was written)."""
+    return a == b or dn_key(a) == dn_key(b)
 
 
 def is_within(dn: str, ancestor: str) -> bool:

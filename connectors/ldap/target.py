@@ -5,6 +5,8 @@ exist (once per process), then hands the resource to the user or group path. A c
 breaks under an operation is replaced and the whole apply retried briefly with tenacity (every
 step re-reads before it writes, so a repeat is safe); anything else is classified once, in
 :func:`connectors.ldap.errors.classify`, and raised with the LDAP error as ``__cause__``.
+For a batch of users, ``prepare`` reads them ahead and sends their writes together
+(:mod:`connectors.ldap.batch`); each ``apply`` then picks up its own result.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 import tenacity
 from ldap3.core.exceptions import LDAPException
 
+from connectors.ldap.batch import Batch, plan
 from connectors.ldap.connection import ConnectionPool, Entry, Session
 from connectors.ldap.directory import Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
@@ -51,6 +54,7 @@ class LdapTarget(LdapInventory):
         self._pool = pool or ConnectionPool(settings, settings.connections)
         self._containers_ready = False
         self._prefetched: dict[str, list[Entry]] | None = None
+        self._batch: Batch | None = None
         self._lock = threading.Lock()
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(ConnectionLostError),
@@ -62,27 +66,45 @@ class LdapTarget(LdapInventory):
 
     def apply(self, desired: Desired, anchor: str | None) -> Applied:
         try:
-            return self._retrying(self._apply_once, desired, anchor)
+            try:  # the usual case first, without the retry machinery's cost
+                return self._apply_once(desired, anchor)
+            except ConnectionLostError as exc:
+                lost = [exc]
+            return self._retrying(self._again, lost, desired, anchor)
         except TargetError:
             raise
         except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
             raise classify(exc) from exc
 
+    def _again(
+        self, lost: list[ConnectionLostError], desired: Desired, anchor: str | None
+    ) -> Applied:
+        """Tenacity's attempts, the first being the one that already failed (so the number of
+        attempts and the waits are what tenacity alone would do)."""
+        if lost:
+            raise lost.pop()
+        return self._apply_once(desired, anchor)
+
     def close(self) -> None:
+        if self._batch is not None:
+            self._batch.finish()
         self._pool.close()
 
     def prepare(self, work: Sequence[tuple[Desired, str | None]]) -> None:
         """Before a batch: read every user of the batch in a few searches — by name those with
         no anchor yet (a create is then one add), by anchor the others (an update then sends
-        only what differs, and nothing when nothing does).
+        only what differs, and nothing when nothing does) — then send the batch's writes
+        together (:mod:`connectors.ldap.batch`); each ``apply`` then finds its result waiting.
 
         Called by the run loop for each phase (and with nothing after it, to forget). A failure
         here costs nothing but speed: each apply then searches on its own."""
         users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
         user_ids = [d.user_id for d, anchor in users if not anchor]
         anchors = [anchor for _, anchor in users if anchor]
+        if self._batch is not None:
+            self._batch.finish()  # a phase's writes are all answered before the next starts
+        self._prefetched, self._batch = None, None
         if not users:
-            self._prefetched = None
             return
         try:
             with self._pool.session() as session:
@@ -90,15 +112,27 @@ class LdapTarget(LdapInventory):
                 directory = Directory(session, self.layout)
                 found = prefetch_users(directory, user_ids) if user_ids else {}
                 found.update(prefetch_anchored(directory, anchors) if anchors else {})
-                self._prefetched = found
         except (LDAPException, LdapResultError, ConnectionLostError, OSError, TargetError) as exc:
-            self._prefetched = None  # each apply finds out for itself, and reports it properly
             log.info("ldap lookup ahead failed", extra={"reason": str(exc)})
+            return  # each apply finds out for itself, and reports it properly
+        self._prefetched = found
+        keys, requests = plan(self.layout, found, users)
+        if requests:
+            self._batch = Batch(self._pool, keys, requests)
 
     def _apply_once(self, desired: Desired, anchor: str | None) -> Applied:
+        batch, prefetched = self._batch, self._prefetched
+        sent_ahead, replay = (
+            batch.take(desired, anchor)
+            if batch is not None and isinstance(desired, DesiredIdentity)
+            else (False, None)
+        )
+        if sent_ahead and replay is None:
+            prefetched = None  # its write may have happened: the read-ahead may be stale
         with self._pool.session() as session:
             self._ensure_containers(session)
-            directory = Directory(session, self.layout, self._prefetched)
+            session.replay = replay  # for the apply's own first request, nothing else
+            directory = Directory(session, self.layout, prefetched)
             if isinstance(desired, DesiredIdentity):
                 return apply_user(directory, desired, anchor)
             if isinstance(desired, DesiredGroup):

@@ -124,13 +124,15 @@ def prefetch_anchored(directory: Directory, anchors: Sequence[str]) -> dict[str,
     only what differs (and nothing when nothing does)."""
     layout = directory.layout
     wanted = sorted(set(anchors))
-    found: dict[str, list[Entry]] = {}
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
-        uuids = "".join(eq("entryUUID", a) for a in wanted[start : start + LOOKUP_CHUNK])
-        attributes = [*layout.managed_attributes, "entryUUID"]
-        for entry in directory.session.search(layout.base_dn, f"(|{uuids})", attributes):
-            found[anchor_key(entry.entry_uuid)] = [entry]
-    return found
+    filters = [
+        f"(|{''.join(eq('entryUUID', a) for a in wanted[start : start + LOOKUP_CHUNK])})"
+        for start in range(0, len(wanted), LOOKUP_CHUNK)
+    ]
+    attributes = [*layout.managed_attributes, "entryUUID"]
+    return {
+        anchor_key(entry.entry_uuid): [entry]
+        for entry in directory.session.search_many(layout.base_dn, filters, attributes)
+    }
 
 
 def prefetch_users(directory: Directory, user_ids: Sequence[str]) -> dict[str, list[Entry]]:
@@ -138,16 +140,13 @@ def prefetch_users(directory: Directory, user_ids: Sequence[str]) -> dict[str, l
     then needs one round trip (the add) instead of two."""
     layout = directory.layout
     uid = layout.uid_attribute
-    wanted = sorted({u.casefold(): u for u in user_ids}.items())
-    found: dict[str, list[Entry]] = {key: [] for key, _ in wanted}
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
-        names = "".join(eq(uid, u) for _, u in wanted[start : start + LOOKUP_CHUNK])
-        search_filter = f"(&{eq('objectClass', layout.user_class)}(|{names}))"
-        attributes = [*layout.managed_attributes, "entryUUID"]
-        for entry in directory.session.search(layout.base_dn, search_filter, attributes):
-            for value in entry.get(uid):
-                if value.casefold() in found:
-                    found[value.casefold()].append(entry)
+    wanted = {u.casefold(): u for u in user_ids}
+    found: dict[str, list[Entry]] = {key: [] for key in sorted(wanted)}
+    attributes = [*layout.managed_attributes, "entryUUID"]
+    for entry in directory.find_users(wanted.values(), attributes):
+        for value in entry.get(uid):
+            if value.casefold() in found:
+                found[value.casefold()].append(entry)
     return found
 
 

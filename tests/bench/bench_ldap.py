@@ -5,9 +5,11 @@ directory should be): N creates then N modifies (a title change), four ways, eac
 subtree:
 
 - raw: the baseline, one plain SYNC connection writing blindly, one operation after the other;
-- connector: ``LdapTarget.apply`` from as many threads as it has connections, as the run loop
-  calls it, without the ledger (finds the entry, compares, writes, anchors by entryUUID);
-- reconciler: ``run_once`` end to end (ledger → load desired state → apply → record outcome);
+- connector: ``LdapTarget.apply`` from as many threads as it has connections, without the
+  ledger and without ``prepare`` (so one apply at a time per connection: finds the entry,
+  compares, writes, anchors by entryUUID);
+- reconciler: ``run_once`` end to end (ledger → load desired state → ``prepare``: read the batch
+  ahead and send its writes pipelined → apply → record outcome);
 - run loop alone: ``run_once`` with a target that does nothing, i.e. the ledger's own ceiling.
 
 The machine is shared, so its load drifts: the work is cut into slices and the four ways take

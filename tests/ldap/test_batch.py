@@ -1,0 +1,159 @@
+"""Writes sent ahead with their batch (``prepare``), then each apply judged as it would be alone.
+
+The batch's writes go out from a thread of their own; whether one is answered before or after
+its apply starts waiting for it does not change any outcome checked here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import ldap3
+import pytest
+
+from connectors.ldap.errors import ConnectionLostError
+from connectors.ldap.session import Session
+from connectors.ldap.settings import LdapSettings
+from connectors.ldap.target import LdapTarget
+from connectors.ldap.wire import Done, Request, Result, Wire
+from reconcile.errors import PermanentTargetError
+from reconcile.model import DesiredIdentity
+from reconcile.ports import Action, Applied
+from tests.ldap.conftest import settings_for
+from tests.ldap.helpers import entries, identity, user_entry
+from tests.ldap.server import SlapdServer
+
+
+class Sent:
+    """Counts the requests that reach the wire: those of the batch's own thread, the others."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.batch = self.others = 0
+        original = Wire.exchange
+
+        def counting(
+            wire: Wire, requests: Sequence[Request], done: Done | None = None
+        ) -> list[Result]:
+            if threading.current_thread().name == "ldap-batch":
+                self.batch += len(requests)
+            else:
+                self.others += len(requests)
+            return original(wire, requests, done)
+
+        monkeypatch.setattr(Wire, "exchange", counting)
+
+
+def run(target: LdapTarget, work: list[tuple[DesiredIdentity, str | None]]) -> list[Applied]:
+    """What the run loop does with one phase: prepare, apply each, forget."""
+    target.prepare(list(work))
+    try:
+        return [target.apply(desired, anchor) for desired, anchor in work]
+    finally:
+        target.prepare([])
+
+
+def test_writes_go_out_with_the_batch_and_the_applies_send_nothing_more(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = ldap_settings.base_dn
+    names = ["b1", "b2", "b3"]
+    ldap_target.prepare([(identity("first"), None)])  # containers; not counted below
+    sent = Sent(monkeypatch)
+    created = run(ldap_target, [(identity(n), None) for n in names])
+    assert (sent.batch, sent.others) == (3, 1)  # three adds ahead; the read-ahead search
+    for name, applied in zip(names, created, strict=True):
+        entry = user_entry(directory_admin, base, name)
+        assert entry is not None and applied == Applied(Action.CREATED, entry["entryuuid"][0])
+
+    changed = [
+        (identity(n, title="Lead" if n != "b3" else "Engineer"), a.anchor)
+        for n, a in zip(names, created, strict=True)
+    ]
+    sent.batch = sent.others = 0
+    updated = run(ldap_target, changed)
+    assert [a.action for a in updated] == [Action.UPDATED, Action.UPDATED, Action.UNCHANGED]
+    assert [a.anchor for a in updated] == [a.anchor for a in created]
+    assert (sent.batch, sent.others) == (2, 1)  # two guarded modifies; the read-ahead
+    assert [user_entry(directory_admin, base, n)["title"] for n in names] == [  # type: ignore[index]
+        ["Lead"],
+        ["Lead"],
+        ["Engineer"],
+    ]
+
+
+def test_a_write_refused_in_a_batch_fails_its_apply_as_it_would_alone(
+    slapd: SlapdServer, ldap_settings: LdapSettings
+) -> None:
+    settings = settings_for(slapd.url, ldap_settings.base_dn, attribute_map="title=noSuchType")
+    target = LdapTarget(settings)
+    try:
+        with pytest.raises(PermanentTargetError) as alone:
+            target.apply(identity("alone"), None)
+        target.prepare([(identity("batched"), None), (identity("fine", title=None), None)])
+        with pytest.raises(PermanentTargetError) as batched:
+            target.apply(identity("batched"), None)
+        assert target.apply(identity("fine", title=None), None).action is Action.CREATED
+    finally:
+        target.close()
+    assert str(batched.value) == str(alone.value).replace("alone", "batched")
+    assert "undefinedAttributeType" in str(batched.value)
+
+
+def test_a_guard_that_fails_in_a_batch_falls_back_to_a_search(
+    ldap_target: LdapTarget, ldap_settings: LdapSettings, directory_admin: ldap3.Connection
+) -> None:
+    """Renamed by hand: the read-ahead finds it elsewhere, the guarded modify sent ahead finds
+    nothing at the expected DN, and the apply then searches and brings the entry back."""
+    base = ldap_settings.base_dn
+    (created,) = run(ldap_target, [(identity("moved"), None)])
+    assert directory_admin.modify_dn(f"uid=moved,ou=people,{base}", "uid=moved-by-hand")[0]
+    (updated,) = run(ldap_target, [(identity("moved", title="Lead"), created.anchor)])
+    assert updated == Applied(Action.UPDATED, created.anchor)
+    entry = user_entry(directory_admin, base, "moved")
+    assert entry is not None and entry["dn"] == f"uid=moved,ou=people,{base}"
+    assert entry["title"] == ["Lead"]
+
+
+def test_a_batch_whose_connection_breaks_is_applied_one_by_one(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The writes went out but their results were lost: each apply finds its entry by search
+    and anchors it, with no duplicate."""
+    original = Session.pipeline
+
+    def breaking(
+        session: Session, requests: Sequence[Request], done: Done | None = None
+    ) -> list[Result]:
+        original(session, requests)  # sent and answered, but nobody is told
+        raise ConnectionLostError("lost after sending")
+
+    monkeypatch.setattr(Session, "pipeline", breaking)
+    names = ["lost1", "lost2"]
+    applied = run(ldap_target, [(identity(n), None) for n in names])
+    for name, outcome in zip(names, applied, strict=True):
+        found = entries(directory_admin, ldap_settings.base_dn, f"(uid={name})")
+        assert len(found) == 1 and outcome.anchor == found[0]["entryuuid"][0]
+
+
+def test_an_apply_that_must_look_something_up_first_is_not_sent_ahead(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = ldap_settings.base_dn
+    run(ldap_target, [(identity("boss"), None)])
+    sent = Sent(monkeypatch)
+    worker, other = run(
+        ldap_target, [(identity("worker", manager_user_id="boss"), None), (identity("peer"), None)]
+    )
+    assert worker.action is other.action is Action.CREATED
+    assert sent.batch == 1  # the peer's add; the worker's manager is looked up first
+    entry = user_entry(directory_admin, base, "worker")
+    assert entry is not None and entry["manager"] == [f"uid=boss,ou=people,{base}"]

@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from psycopg.types.json import set_json_dumps, set_json_loads
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -24,6 +26,8 @@ MIGRATIONS = {
     "identity_store": (Path(idm_migrations.__file__).parent, "alembic_version_idm"),
 }
 _READ_ONLY_KEY = next(iter(READ_ONLY))
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
 
 
 def normalise_url(url: str) -> str:
@@ -50,6 +54,14 @@ def make_engine(url: str, *, pool_size: int = 20, **kwargs: Any) -> Engine:
         url, pool_size=pool_size, max_overflow=5, connect_args=connect_args, **kwargs
     )
     _ping_when_idle(engine)
+
+    @event.listens_for(engine, "connect")
+    def _fast_json(dbapi_connection: Any, _record: Any) -> None:
+        """JSONB in and out through msgspec instead of the standard library's json (every
+        SCIM write stores a resource; the encoding showed in profiles)."""
+        set_json_dumps(_json_encode, dbapi_connection)
+        set_json_loads(_json_decode, dbapi_connection)
+
     return engine
 
 

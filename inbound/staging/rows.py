@@ -139,10 +139,21 @@ class Rows:
 
     @contextmanager
     def _sqlite_transaction(self, write: bool) -> Iterator[Any]:
+        """Writes take the lock at BEGIN. Reads run without BEGIN and COMMIT (each statement is
+        its own transaction), which halves the statements of a lookup; the statements of one
+        read cannot be interleaved by a SCIM write, since those run on this same thread (the
+        event loop's) or wait for this connection, and the reconciler writes only the ledger."""
         conn, give_back = self._connection()
+        if not write:
+            try:
+                yield conn.cursor()
+            finally:
+                if give_back:
+                    conn.close()
+            return
         try:
             cursor = conn.cursor()
-            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield cursor
             except BaseException:

@@ -177,9 +177,12 @@ def _text(value: bytes | None) -> str | None:
 
 
 def _params(scope: Scope) -> dict[str, str]:
-    """Query parameters; a repeated name keeps its first value."""
+    """Query parameters, form-decoded as UTF-8; a repeated name keeps its first value."""
+    raw: bytes = scope["query_string"]
+    if not raw:
+        return {}
     out: dict[str, str] = {}
-    for name, value in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+    for name, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
         out.setdefault(name, value)
     return out
 

@@ -133,3 +133,25 @@ def test_deleting_a_user_removes_its_memberships(client: TestClient[Any]) -> Non
     )
     client.delete(f"/scim/v2/Users/{a}")
     assert members_of(client, group["id"]) == {b}
+
+
+def test_a_users_groups_are_listed_by_name_and_leave_with_a_deleted_group(
+    client: TestClient[Any],
+) -> None:
+    user = create(client, "joiner")
+    groups = {name: new_group(client, name)["id"] for name in ("beta", "Alpha", "gamma")}
+    for group_id in groups.values():
+        client.patch(
+            f"/scim/v2/Groups/{group_id}",
+            json=patch_body({"op": "add", "path": "members", "value": [{"value": user["id"]}]}),
+        )
+    by_id = client.get(f"/scim/v2/Users/{user['id']}").json()["groups"]
+    by_filter = client.get("/scim/v2/Users", params={"filter": 'userName eq "joiner"'}).json()
+    assert [g["display"] for g in by_id] == ["Alpha", "beta", "gamma"]
+    assert by_filter["Resources"][0]["groups"] == by_id
+    assert {g["value"] for g in by_id} == set(groups.values())
+    client.delete(f"/scim/v2/Groups/{groups['beta']}")
+    after = client.get(f"/scim/v2/Users/{user['id']}").json()["groups"]
+    assert [g["display"] for g in after] == ["Alpha", "gamma"]
+    none = create(client, "loner")
+    assert "groups" not in client.get(f"/scim/v2/Users/{none['id']}").json()

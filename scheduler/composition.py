@@ -26,6 +26,7 @@ from reconcile.ports import Target
 from reconcile.runner import Reconciler
 from scheduler import db
 from scheduler.settings import Settings, SettingsError
+from scheduler.wakeups import ChangeAnnouncer
 
 
 def utcnow() -> datetime:
@@ -60,6 +61,7 @@ class Runtime:
     renewal: RenewalLedger
     token_sink: TokenSink | None
     nudge: Nudge = field(default_factory=Nudge)
+    announcer: ChangeAnnouncer | None = None
 
     def identity_record(self, user_id: str) -> dict[str, Any] | None:
         """An Identity Manager record with its per-target sync state."""
@@ -89,6 +91,8 @@ class Runtime:
         self.ledger.release_dead_claims()
 
     def dispose(self) -> None:
+        if self.announcer is not None:
+            self.announcer.stop()
         self.ledger.close()
         for target in self.targets:
             if isinstance(target, LdapTarget):
@@ -129,7 +133,18 @@ def compose(
     if settings.ldap.url:
         targets.append(LdapTarget(settings.ldap))
     target_names = [t.name for t in targets]
-    store = ResourceStore(staging_engine, clock=clock, on_change=nudge, targets=target_names)
+    announcer = (
+        ChangeAnnouncer(staging_engine) if staging_engine.dialect.name == "postgresql" else None
+    )
+
+    def on_change() -> None:
+        """After a SCIM write commits: wake this process's scheduler and, on PostgreSQL,
+        the workers of other processes."""
+        nudge()
+        if announcer is not None:
+            announcer.announce()
+
+    store = ResourceStore(staging_engine, clock=clock, on_change=on_change, targets=target_names)
     ledger = StagingLedger(staging_engine)
     tokens = TokenStore(staging_engine, clock=clock)
     runtime_settings = RuntimeSettings(staging_engine, clock=clock)
@@ -191,6 +206,7 @@ def compose(
         renewal=renewal,
         token_sink=token_sink,
         nudge=nudge,
+        announcer=announcer,
     )
     services.identity_lookup = rt.identity_record
     return rt

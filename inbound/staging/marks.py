@@ -1,8 +1,8 @@
 """Marking a staged write for the targets, inside the write's own DBAPI transaction.
 
 Each target gets (or updates) its ledger row with the generation to reach, so the reconciler
-finds due work with an indexed query; on PostgreSQL a NOTIFY wakes workers in other processes
-when the write commits. Written as fixed SQL because it runs on every SCIM write.
+finds due work with an indexed query (workers in other processes are told after the commit, by
+``scheduler.wakeups.ChangeAnnouncer``). Written as fixed SQL because it runs on every SCIM write.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from inbound.staging.ledger import CHANGES_CHANNEL, phase_of
+from inbound.staging.ledger import phase_of
 from inbound.staging.rows import Rows
 
 
@@ -48,4 +48,3 @@ def mark_changed(
             for target in targets
         ],
     )
-    rows.notify(cur, CHANGES_CHANNEL)

@@ -1,12 +1,12 @@
 """One PostgreSQL write transaction sent as few statements as possible.
 
-A SCIM create is six writes (the resource, its attribute index, the audit row, the ledger rows,
-the NOTIFY, the commit). Sent one by one, each statement cost the client (psycopg's send and
+A SCIM create is six statements (the resource, its attribute index, the audit row, the ledger
+rows, BEGIN and COMMIT). Sent one by one, each statement cost the client (psycopg's send and
 poll) and the server (parse, bind, execute, a protocol message) more than its row: about
 600 µs of Python per create. Writes whose results nobody reads are therefore held back and
 sent at the end as a single statement of data-modifying ``WITH`` clauses (PostgreSQL runs them
-as one statement, all or nothing), with the NOTIFY as its final ``SELECT``. A transaction made
-only of such writes needs no BEGIN or COMMIT at all: one statement, one round trip.
+as one statement, all or nothing). A transaction made only of such writes needs no BEGIN or
+COMMIT at all: one statement, one round trip.
 
 A statement whose result is read (a ``SELECT``, ``FOR UPDATE``, ``RETURNING``) first sends
 the held writes, opening a transaction, so it always sees them; the rest is then sent with the
@@ -36,7 +36,6 @@ class HeldWrites:
         self.connection = connection
         self._cursor = connection.cursor()
         self._held: list[tuple[str, Sequence[Any]]] = []
-        self._channels: list[str] = []
         self._begun = False
 
     # the DBAPI cursor methods the store uses
@@ -60,14 +59,9 @@ class HeldWrites:
     def fetchall(self) -> list[Any]:
         return list(self._cursor.fetchall())
 
-    def notify(self, channel: str) -> None:
-        """A NOTIFY delivered when the transaction commits, sent with the held writes."""
-        if channel not in self._channels:
-            self._channels.append(channel)
-
     def commit(self) -> None:
-        if self._held or self._channels:
-            self._cursor.execute(*_combined(self._held, self._channels))
+        if self._held:
+            self._cursor.execute(*_combined(self._held))
             self._held.clear()
         if self._begun:
             self._cursor.execute("COMMIT")
@@ -77,17 +71,13 @@ class HeldWrites:
             self._cursor.execute("BEGIN")
             self._begun = True
         if self._held:
-            self._cursor.execute(*_combined(self._held, []))
+            self._cursor.execute(*_combined(self._held))
             self._held.clear()
 
 
-def _combined(held: list[tuple[str, Sequence[Any]]], channels: list[str]) -> tuple[str, list[Any]]:
-    params: list[Any] = []
-    for _sql, values in held:
-        params.extend(values)
-    final = "SELECT " + ", ".join(["pg_notify(%s, '')"] * len(channels)) if channels else ""
-    params.extend(channels)
-    if not final and len(held) == 1:
+def _combined(held: list[tuple[str, Sequence[Any]]]) -> tuple[str, list[Any]]:
+    params = [value for _sql, values in held for value in values]
+    if len(held) == 1:
         return held[0][0], params
     clauses = ", ".join(f"w{i} AS ({sql})" for i, (sql, _values) in enumerate(held))
-    return (f"WITH {clauses} {final or 'SELECT 1'}" if held else final), params
+    return f"WITH {clauses} SELECT 1", params

@@ -167,12 +167,6 @@ class Rows:
             if give_back:
                 conn.close()
 
-    def notify(self, cursor: Any, channel: str) -> None:
-        """On PostgreSQL, a NOTIFY delivered when this write commits (never if it rolls
-        back); SQLite has none (other processes watch ``data_version`` instead)."""
-        if not self.sqlite:
-            cursor.notify(channel)
-
     def select_in(self, cursor: Any, head: str, ids: Sequence[str], tail: str = "") -> list[Any]:
         """``head`` ends with ``IN``; ``ids`` become that many bound parameters."""
         if not ids:

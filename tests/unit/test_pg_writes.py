@@ -29,17 +29,23 @@ def test_a_transaction_of_writes_only_is_one_statement_without_begin_or_commit()
     writes = HeldWrites(conn)
     writes.execute("INSERT INTO a (x) VALUES (%s)", [1])
     writes.executemany("UPDATE b SET y = %s WHERE k = %s", [(2, "p"), (3, "q")])
-    writes.notify("changes")
-    writes.notify("changes")
     writes.commit()
     assert conn.sent == [
         (
             "WITH w0 AS (INSERT INTO a (x) VALUES (%s)), "
             "w1 AS (UPDATE b SET y = %s WHERE k = %s), "
-            "w2 AS (UPDATE b SET y = %s WHERE k = %s) SELECT pg_notify(%s, '')",
-            [1, 2, "p", 3, "q", "changes"],
+            "w2 AS (UPDATE b SET y = %s WHERE k = %s) SELECT 1",
+            [1, 2, "p", 3, "q"],
         )
     ]
+
+
+def test_a_single_held_write_is_sent_as_it_is() -> None:
+    conn = RecordingConnection()
+    writes = HeldWrites(conn)
+    writes.execute("DELETE FROM a WHERE k = %s", ["k"])
+    writes.commit()
+    assert conn.sent == [("DELETE FROM a WHERE k = %s", ["k"])]
 
 
 def test_a_read_sends_the_held_writes_first_inside_a_transaction() -> None:

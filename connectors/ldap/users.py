@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.ldap.ber import all_of, equals, holds_exactly, negate
+from connectors.ldap.ber import all_of, any_of, equals, holds_exactly, negate
 from connectors.ldap.connection import DELETE, REPLACE, Changes, Entry
-from connectors.ldap.directory import Directory, eq, users_filter
+from connectors.ldap.directory import Directory, eq
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import parent_dn, parse_dn, same_dn
 from reconcile.errors import NotReadyError
@@ -121,14 +121,26 @@ def anchor_key(anchor: str) -> str:
 
 def read_ahead_filters(
     layout: Layout, users: Sequence[tuple[DesiredIdentity, str | None]]
-) -> tuple[str | None, str | None]:
+) -> tuple[bytes | None, bytes | None]:
     """The searches that read a few users ahead (at most :data:`LOOKUP_CHUNK`): by name those
     with no anchor yet (a create is then one add instead of a search and an add), by anchor the
-    others (an update then sends only what differs, and nothing when nothing does)."""
+    others (an update then sends only what differs, and nothing when nothing does). Encoded
+    as BER directly: the same filters as :func:`users_filter` and ``(|(entryUUID=…)…)``, without
+    escaping values into text only to parse them back."""
     names = sorted({d.user_id for d, anchor in users if not anchor})
     anchors = sorted({anchor for _, anchor in users if anchor})
-    by_anchor = f"(|{''.join(eq('entryUUID', a) for a in anchors)})" if anchors else None
-    return (users_filter(layout, names) if names else None), by_anchor
+    by_name = (
+        all_of(
+            [
+                equals("objectClass", layout.user_class),
+                any_of(equals(layout.uid_attribute, n) for n in names),
+            ]
+        )
+        if names
+        else None
+    )
+    by_anchor = any_of(equals("entryUUID", a) for a in anchors) if anchors else None
+    return by_name, by_anchor
 
 
 def read_ahead_found(
@@ -204,7 +216,7 @@ def diff(observed: dict[str, list[str]], wanted: dict[str, list[str]]) -> Change
     changes: Changes = {}
     for attribute, values in wanted.items():
         current = observed.get(attribute.lower(), [])
-        if sorted(current) == sorted(values):
+        if current == values or sorted(current) == sorted(values):
             continue
         changes[attribute] = [(REPLACE, values)] if values else [(DELETE, [])]
     return changes

@@ -118,20 +118,20 @@ class Reconciler:
         hold = self._ledger.open_hold(target.name) if self._brake else None
         destructive = self._brake_allows(target.name, hold, report)
         tried: set[str] = set()
+        unrecorded = False  # claimed but neither applied nor recorded: to be released
         workers = max(1, int(getattr(target, "parallelism", 1)))
         with ThreadPoolExecutor(workers, thread_name_prefix=f"apply-{target.name}") as pool:
             for _ in range(self._max_batches):
-                items = [
-                    i
-                    for i in self._ledger.claim(
-                        target.name, self._clock(), self._batch_size, destructive=destructive
-                    )
-                    if i.scim_id not in tried
-                ]
+                claimed = self._ledger.claim(
+                    target.name, self._clock(), self._batch_size, destructive=destructive
+                )
+                items = [i for i in claimed if i.scim_id not in tried]
+                unrecorded |= len(items) < len(claimed)
                 if not items:
                     break
                 tried.update(i.scim_id for i in items)
                 desired = self._source.load([i.scim_id for i in items])
+                unrecorded |= len(desired) < len(items)
                 for phase in phases(items):
                     work = [(i, desired[i.scim_id]) for i in phase if i.scim_id in desired]
                     _prepare(target, [(state, item.anchor) for item, state in work])
@@ -140,7 +140,10 @@ class Reconciler:
                     if not applied_all:
                         self._ledger.release(target.name)
                         return report
-            self._ledger.release(target.name)
+                if len(claimed) < self._batch_size:
+                    break  # nothing else was due; what falls due later wakes a run of its own
+            if unrecorded:
+                self._ledger.release(target.name)
         if hold is not None and hold.approved:
             self._ledger.close_hold(hold.id, self._clock())
         return report
@@ -157,6 +160,8 @@ class Reconciler:
             report.held = self._ledger.mark_held(name, now)
             return False
         deletes, disables = self._ledger.count_destructive(name, now)
+        if deletes == disables == 0:
+            return True  # the brake weighs deletes and disables only: none is due
         managed = self._ledger.count_managed(name)
         if not self._brake.trips(deletes, disables, managed):
             return True

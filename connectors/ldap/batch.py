@@ -111,6 +111,8 @@ class Batch:
                 self._search(session, chunks)
         except _BROKE as exc:
             log.info("ldap lookup ahead failed", extra={"reason": str(exc)})
+        except Exception:  # a defect here must not stop the applies, which decide alone
+            log.exception("ldap lookup ahead failed unexpectedly")
         finally:
             for event in self._planned:
                 event.set()  # a chunk not read: its applies decide alone

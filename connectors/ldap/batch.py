@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from ldap3.core.exceptions import LDAPException
 
 from connectors.ldap.connection import ConnectionPool
-from connectors.ldap.errors import ConnectionLostError
+from connectors.ldap.errors import ConnectionLostError, LdapResultError
 from connectors.ldap.mapping import Layout
 from connectors.ldap.plan import PLAIN_SUCCESS, Key, key, plan
 from connectors.ldap.requests import Control, search_request
@@ -48,7 +48,7 @@ Users = Sequence[tuple[DesiredIdentity, str | None]]
 READ_CHUNK = 50
 """Users per read-ahead search: small, so the first writes go out while the directory is still
 searching for the next users; large enough that a search costs little per user."""
-_BROKE = (ConnectionLostError, LDAPException, OSError, TargetError)
+_BROKE = (ConnectionLostError, LdapResultError, LDAPException, OSError, TargetError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +149,8 @@ class Batch:
             for result in results:
                 if result is not None:
                     check("search", self._layout.base_dn, result)
-        except TargetError:
+        except LdapResultError as exc:
+            log.info("ldap lookup ahead failed", extra={"reason": str(exc)})
             self._planned[n].set()  # not read: its applies decide alone
             return
         by_name, by_anchor = ([] if r is None else r.entries for r in results)

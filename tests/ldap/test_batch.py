@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import ldap3
 import pytest
 
+from connectors.ldap import batch
 from connectors.ldap.batch import READ_CHUNK
-from connectors.ldap.errors import ConnectionLostError
-from connectors.ldap.session import Session
+from connectors.ldap.errors import ConnectionLostError, LdapResultError
+from connectors.ldap.session import Session, check
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
 from connectors.ldap.wire import Done, Request, Result, Wire
@@ -230,3 +231,29 @@ def test_a_read_ahead_that_fails_leaves_each_apply_to_decide_alone(
     for name, outcome in zip(names, applied, strict=True):
         found = entries(directory_admin, ldap_settings.base_dn, f"(uid={name})")
         assert len(found) == 1 and outcome == Applied(Action.CREATED, found[0]["entryuuid"][0])
+
+
+def test_a_chunk_whose_search_is_refused_is_applied_alone_and_the_others_ahead(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refused: list[str] = []
+
+    def refuse_first(operation: str, dn: str, result: Result) -> None:
+        if not refused:
+            refused.append(dn)
+            raise LdapResultError(operation, dn, 11, "administrative limit exceeded")
+        check(operation, dn, result)
+
+    ldap_target.prepare([(identity("first"), None)])  # containers; not counted below
+    ldap_target.prepare([])
+    monkeypatch.setattr(batch, "check", refuse_first)
+    sent = Sent(monkeypatch)
+    names = [f"ref{i:03d}" for i in range(READ_CHUNK + 1)]
+    applied = run(ldap_target, [(identity(n), None) for n in names])
+    assert refused and sent.batch == 1  # the second chunk's one add; the first went alone
+    assert {a.action for a in applied} == {Action.CREATED}
+    found = entries(directory_admin, ldap_settings.base_dn, "(uid=ref*)")
+    assert sorted(e["uid"][0] for e in found) == names

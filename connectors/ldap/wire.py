@@ -24,7 +24,8 @@ from connectors.ldap.responses import SEARCH_REFERENCE, Entry, Response, decode
 WINDOW = 256
 """Requests in flight on one connection at most: several milliseconds of the server's work, so
 it stays busy while this process's threads take turns with the interpreter. More are sent only
-once half of them are answered, many in one send, rather than one send per answer."""
+once half of the window (in requests and in octets) is free, many in one send, rather than one
+send per answer."""
 WINDOW_BYTES = 32 * 1024
 """Request octets in flight at most (one request always goes): far below any socket buffer,
 so a send never waits for the server to read while the server waits for this process to read
@@ -82,7 +83,8 @@ class Wire:
         upcoming: tuple[int, bytes] | None = None  # encoded, waiting for room in the window
         while complete < len(requests):
             batch = []
-            refill = len(waiting) <= WINDOW // 2  # in bulk: one send for many requests
+            # in bulk, once half the window is free: one send for many requests
+            refill = len(waiting) <= WINDOW // 2 and in_flight <= WINDOW_BYTES // 2
             while refill and sent < len(requests) and len(waiting) < WINDOW:
                 if upcoming is None:
                     message_id = self._new_id()

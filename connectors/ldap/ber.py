@@ -22,7 +22,7 @@ ASSERTION = "1.3.6.1.1.12"
 
 BOOLEAN, INTEGER, OCTET_STRING, ENUMERATED = 0x01, 0x02, 0x04, 0x0A
 SEQUENCE, SET = 0x30, 0x31
-_AND, _NOT, _EQUALITY = 0xA0, 0xA2, 0xA3
+_AND, _OR, _NOT, _EQUALITY = 0xA0, 0xA1, 0xA2, 0xA3
 _PRESENT = 0x87
 
 _SHORT_LENGTHS = [bytes([n]) for n in range(0x80)]
@@ -77,6 +77,10 @@ def present(attribute: str) -> bytes:
 
 def all_of(filters: Iterable[bytes]) -> bytes:
     return tlv(_AND, b"".join(filters))
+
+
+def any_of(filters: Iterable[bytes]) -> bytes:
+    return tlv(_OR, b"".join(filters))
 
 
 def negate(filter_: bytes) -> bytes:

@@ -74,8 +74,9 @@ class ConnectionPool:
         timeout = settings.timeout.total_seconds()
         self._timeout = timeout
         self._tls = VerifiedTls(settings.tls_ca_file or None)
-        # One more than the applies in flight: a batch's writes keep one busy (batch.py).
-        self._idle: queue.LifoQueue[_Link] = queue.LifoQueue(maxsize=size + 1)
+        # Two more than the applies in flight: a batch reads ahead on one and writes on another
+        # (batch.py).
+        self._idle: queue.LifoQueue[_Link] = queue.LifoQueue(maxsize=size + 2)
         for url in settings.urls:
             if settings.password and not settings.starttls and _cleartext_remote(url):
                 log.warning("ldap password would cross the network in clear", extra={"url": url})

@@ -26,6 +26,12 @@ def eq(attribute: str, value: str) -> str:
     return f"({attribute}={escape_filter_value(value)})"
 
 
+def users_filter(layout: Layout, user_ids: Iterable[str]) -> str:
+    """User entries holding any of ``user_ids`` (one OR-filter: keep the list short)."""
+    names = "".join(eq(layout.uid_attribute, u) for u in user_ids)
+    return f"(&{eq('objectClass', layout.user_class)}(|{names}))"
+
+
 class Directory:
     def __init__(
         self,
@@ -122,9 +128,8 @@ class Directory:
         """User entries under the base DN holding any of ``user_ids``, looked up in OR-filters of
         :data:`LOOKUP_CHUNK` names, all sent at once."""
         wanted = sorted(set(user_ids))
-        uid, user_class = self.layout.uid_attribute, eq("objectClass", self.layout.user_class)
         filters = [
-            f"(&{user_class}(|{''.join(eq(uid, u) for u in wanted[start : start + LOOKUP_CHUNK])}))"
+            users_filter(self.layout, wanted[start : start + LOOKUP_CHUNK])
             for start in range(0, len(wanted), LOOKUP_CHUNK)
         ]
         return self.session.search_many(self.layout.base_dn, filters, attributes)

@@ -61,7 +61,10 @@ def _text(data: bytes, start: int, end: int) -> str:
 
 
 def decode_entry(data: bytes, start: int, end: int) -> Entry:
-    """The content of a ``SearchResultEntry``: objectName, then the attributes."""
+    """The content of a ``SearchResultEntry``: objectName, then the attributes.
+
+    The hot loop of a read-ahead (every value of every entry), so a value in the short length
+    form, as nearly all are, is read in place rather than through :func:`_element`."""
     _, name_start, i = _element(data, start)
     dn = _text(data, name_start, i)
     _, i, attributes_end = _element(data, i)
@@ -72,8 +75,13 @@ def decode_entry(data: bytes, start: int, end: int) -> Entry:
         _, j, values_end = _element(data, type_end)
         values = []
         while j < values_end:
-            _, value_start, j = _element(data, j)
-            values.append(_text(data, value_start, j))
+            size = data[j + 1]
+            if size < 0x80:
+                j += 2 + size
+                values.append(data[j - size : j].decode("utf-8", "replace"))
+            else:
+                _, value_start, j = _element(data, j)
+                values.append(_text(data, value_start, j))
         attributes[data[type_start:type_end].decode().lower()] = values
         i = item_end
     return Entry(dn, attributes)

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 import tenacity
 from ldap3.core.exceptions import LDAPException
 
-from connectors.ldap.batch import Batch, plan
-from connectors.ldap.connection import ConnectionPool, Entry, Session
+from connectors.ldap.batch import NOT_IN_BATCH, Batch
+from connectors.ldap.connection import ConnectionPool, Session
 from connectors.ldap.directory import Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
 from connectors.ldap.groups import apply_group, delete_group
@@ -28,7 +28,7 @@ from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import first_value, is_within, parse_dn
 from connectors.ldap.settings import LdapSettings
-from connectors.ldap.users import apply_user, delete_user, prefetch_anchored, prefetch_users
+from connectors.ldap.users import apply_user, delete_user
 from reconcile.errors import TargetError, TargetUnavailableError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
 from reconcile.ports import Applied
@@ -53,7 +53,6 @@ class LdapTarget(LdapInventory):
         self.parallelism = settings.connections
         self._pool = pool or ConnectionPool(settings, settings.connections)
         self._containers_ready = False
-        self._prefetched: dict[str, list[Entry]] | None = None
         self._batch: Batch | None = None
         self._lock = threading.Lock()
         self._retrying = tenacity.Retrying(
@@ -91,48 +90,33 @@ class LdapTarget(LdapInventory):
         self._pool.close()
 
     def prepare(self, work: Sequence[tuple[Desired, str | None]]) -> None:
-        """Before a batch: read every user of the batch in a few searches — by name those with
-        no anchor yet (a create is then one add), by anchor the others (an update then sends
-        only what differs, and nothing when nothing does) — then send the batch's writes
-        together (:mod:`connectors.ldap.batch`); each ``apply`` then finds its result waiting.
+        """Before a batch: read its users ahead in a few searches and send their writes
+        together, both in the background (:mod:`connectors.ldap.batch`); each ``apply`` then
+        finds its result waiting, or the entries it needs.
 
-        Called by the run loop for each phase (and with nothing after it, to forget). A failure
-        here costs nothing but speed: each apply then searches on its own."""
-        users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
-        user_ids = [d.user_id for d, anchor in users if not anchor]
-        anchors = [anchor for _, anchor in users if anchor]
+        Called by the run loop for each phase (and with nothing after it, to forget): a
+        phase's writes are all answered before the next phase starts. A failure of the
+        read-ahead costs nothing but speed: each apply then searches on its own."""
         if self._batch is not None:
-            self._batch.finish()  # a phase's writes are all answered before the next starts
-        self._prefetched, self._batch = None, None
-        if not users:
-            return
-        try:
-            with self._pool.session() as session:
-                self._ensure_containers(session)
-                directory = Directory(session, self.layout)
-                found = prefetch_users(directory, user_ids) if user_ids else {}
-                found.update(prefetch_anchored(directory, anchors) if anchors else {})
-        except (LDAPException, LdapResultError, ConnectionLostError, OSError, TargetError) as exc:
-            log.info("ldap lookup ahead failed", extra={"reason": str(exc)})
-            return  # each apply finds out for itself, and reports it properly
-        self._prefetched = found
-        keys, requests = plan(self.layout, found, users)
-        if requests:
-            self._batch = Batch(self._pool, keys, requests)
+            self._batch.finish()
+        self._batch = None
+        users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
+        if users:
+            self._batch = Batch(self._pool, self.layout, users, self._ensure_containers)
 
     def _apply_once(self, desired: Desired, anchor: str | None) -> Applied:
-        batch, prefetched = self._batch, self._prefetched
-        sent_ahead, replay = (
+        batch = self._batch
+        taken = (
             batch.take(desired, anchor)
             if batch is not None and isinstance(desired, DesiredIdentity)
-            else (False, None)
+            else NOT_IN_BATCH
         )
-        if sent_ahead and replay is None:
-            prefetched = None  # its write may have happened: the read-ahead may be stale
+        if taken.foreseen is not None:
+            return taken.foreseen
         with self._pool.session() as session:
             self._ensure_containers(session)
-            session.replay = replay  # for the apply's own first request, nothing else
-            directory = Directory(session, self.layout, prefetched)
+            session.replay = taken.replay  # for the apply's own first request, nothing else
+            directory = Directory(session, self.layout, taken.prefetched)
             if isinstance(desired, DesiredIdentity):
                 return apply_user(directory, desired, anchor)
             if isinstance(desired, DesiredGroup):

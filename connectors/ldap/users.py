@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.ldap.ber import all_of, equals, holds_exactly, negate
+from connectors.ldap.ber import all_of, any_of, equals, holds_exactly, negate
 from connectors.ldap.connection import DELETE, REPLACE, Changes, Entry
-from connectors.ldap.directory import LOOKUP_CHUNK, Directory, eq
+from connectors.ldap.directory import Directory, eq
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import parent_dn, parse_dn, same_dn
 from reconcile.errors import NotReadyError
@@ -119,34 +119,47 @@ def anchor_key(anchor: str) -> str:
     return f"entryuuid:{anchor.casefold()}"
 
 
-def prefetch_anchored(directory: Directory, anchors: Sequence[str]) -> dict[str, list[Entry]]:
-    """The current entries of many anchored users in a few OR-searches, so each update sends
-    only what differs (and nothing when nothing does)."""
-    layout = directory.layout
-    wanted = sorted(set(anchors))
-    filters = [
-        f"(|{''.join(eq('entryUUID', a) for a in wanted[start : start + LOOKUP_CHUNK])})"
-        for start in range(0, len(wanted), LOOKUP_CHUNK)
-    ]
-    attributes = [*layout.managed_attributes, "entryUUID"]
-    return {
-        anchor_key(entry.entry_uuid): [entry]
-        for entry in directory.session.search_many(layout.base_dn, filters, attributes)
-    }
+def read_ahead_filters(
+    layout: Layout, users: Sequence[tuple[DesiredIdentity, str | None]]
+) -> tuple[bytes | None, bytes | None]:
+    """The searches that read a few users ahead (at most :data:`LOOKUP_CHUNK`): by name those
+    with no anchor yet (a create is then one add instead of a search and an add), by anchor the
+    others (an update then sends only what differs, and nothing when nothing does). Encoded
+    as BER directly: the same filters as :func:`users_filter` and ``(|(entryUUID=…)…)``, without
+    escaping values into text only to parse them back."""
+    names = sorted({d.user_id for d, anchor in users if not anchor})
+    anchors = sorted({anchor for _, anchor in users if anchor})
+    by_name = (
+        all_of(
+            [
+                equals("objectClass", layout.user_class),
+                any_of(equals(layout.uid_attribute, n) for n in names),
+            ]
+        )
+        if names
+        else None
+    )
+    by_anchor = any_of(equals("entryUUID", a) for a in anchors) if anchors else None
+    return by_name, by_anchor
 
 
-def prefetch_users(directory: Directory, user_ids: Sequence[str]) -> dict[str, list[Entry]]:
-    """The entries of many user IDs in a few OR-searches, for a batch of creates: each create
-    then needs one round trip (the add) instead of two."""
-    layout = directory.layout
+def read_ahead_found(
+    layout: Layout,
+    users: Sequence[tuple[DesiredIdentity, str | None]],
+    by_name: Sequence[Entry],
+    by_anchor: Sequence[Entry],
+) -> dict[str, list[Entry]]:
+    """The entries of :func:`read_ahead_filters`' searches where the applies look for them
+    (:attr:`Directory.prefetched`): every name asked for (an empty list: known to be absent),
+    every anchor found."""
     uid = layout.uid_attribute
-    wanted = {u.casefold(): u for u in user_ids}
-    found: dict[str, list[Entry]] = {key: [] for key in sorted(wanted)}
-    attributes = [*layout.managed_attributes, "entryUUID"]
-    for entry in directory.find_users(wanted.values(), attributes):
+    found: dict[str, list[Entry]] = {d.user_id.casefold(): [] for d, anchor in users if not anchor}
+    for entry in by_name:
         for value in entry.get(uid):
             if value.casefold() in found:
                 found[value.casefold()].append(entry)
+    for entry in by_anchor:
+        found[anchor_key(entry.entry_uuid)] = [entry]
     return found
 
 
@@ -203,7 +216,7 @@ def diff(observed: dict[str, list[str]], wanted: dict[str, list[str]]) -> Change
     changes: Changes = {}
     for attribute, values in wanted.items():
         current = observed.get(attribute.lower(), [])
-        if sorted(current) == sorted(values):
+        if current == values or sorted(current) == sorted(values):
             continue
         changes[attribute] = [(REPLACE, values)] if values else [(DELETE, [])]
     return changes

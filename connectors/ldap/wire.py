@@ -23,12 +23,18 @@ from connectors.ldap.responses import SEARCH_REFERENCE, Entry, Response, decode
 
 WINDOW = 256
 """Requests in flight on one connection at most: several milliseconds of the server's work, so
-it stays busy while this process's threads take turns with the interpreter."""
+it stays busy while this process's threads take turns with the interpreter. More are sent only
+once half of the window (in requests and in octets) is free, many in one send, rather than one
+send per answer."""
 WINDOW_BYTES = 32 * 1024
 """Request octets in flight at most (one request always goes): far below any socket buffer,
 so a send never waits for the server to read while the server waits for this process to read
 its answers (long OR-filters, or adds, would otherwise fill both directions at once)."""
 _MAX_ID = 2**31 - 1
+_READ_SIZE = 1 << 18
+"""Octets read at most at once, into a buffer kept for the connection: ``recv`` of this size
+would allocate (and, above the allocator's threshold, map and unmap) a new buffer every time,
+which cost more than the read itself when responses arrive one or two at a time."""
 
 
 @dataclass(slots=True)
@@ -52,6 +58,7 @@ class Wire:
     def __init__(self, sock: socket.socket) -> None:
         self._socket = sock
         self._buffer = bytearray()
+        self._chunk = memoryview(bytearray(_READ_SIZE))
         self._last_id = 0
         self.broken = False
 
@@ -76,7 +83,9 @@ class Wire:
         upcoming: tuple[int, bytes] | None = None  # encoded, waiting for room in the window
         while complete < len(requests):
             batch = []
-            while sent < len(requests) and len(waiting) < WINDOW:
+            # in bulk, once half the window is free: one send for many requests
+            refill = len(waiting) <= WINDOW // 2 and in_flight <= WINDOW_BYTES // 2
+            while refill and sent < len(requests) and len(waiting) < WINDOW:
                 if upcoming is None:
                     message_id = self._new_id()
                     upcoming = (message_id, message(message_id, *requests[sent]))
@@ -127,10 +136,10 @@ class Wire:
             del buffer[:start]
             if decoded:
                 return decoded
-            chunk = self._socket.recv(1 << 18)
-            if not chunk:
+            size = self._socket.recv_into(self._chunk)
+            if not size:
                 raise ConnectionLostError("the server closed the connection")
-            buffer += chunk
+            buffer += self._chunk[:size]
 
 
 def _frame(buffer: bytearray, start: int) -> tuple[int, int]:

@@ -146,15 +146,17 @@ class ThroughReconciler:
     def _run(self) -> None:
         done = self.runtime.reconciler.run_once(only=[self.target]).targets[0]
         assert done.retrying == done.dead == 0 and done.unavailable is None, done
+        assert done.applied > 0, done
 
     def close(self) -> None:
         self.runtime.dispose()
 
 
 class NoopTarget:
-    """Applies nothing: what is left is the run loop's and the ledger's own cost."""
+    """Applies nothing: what is left is the run loop's and the ledger's own cost. It takes the
+    identity store's name, the target the staging store records work for in that runtime."""
 
-    name = "noop"
+    name = "identity_store"
 
     def __init__(self, parallelism: int) -> None:
         self.parallelism = parallelism
@@ -173,13 +175,13 @@ def contenders(url: str, workdir: Path, connections: int) -> dict[str, Any]:
     )
     alone = compose(Settings(database_url=f"sqlite:///{workdir / 'noop.db'}"))
     alone.reconciler = Reconciler(
-        alone.ledger, alone.ledger, [NoopTarget(connections)], clock=utcnow
+        alone.desired, alone.ledger, [NoopTarget(connections)], clock=utcnow
     )
     return {
         "raw ldap3 loop (baseline)": RawLoop(url),
         f"connector, {connections} connections": ConnectorAlone(settings),
         "reconciler run_once": ThroughReconciler(with_ldap, "ldap", "U"),
-        "run loop + ledger, no-op target": ThroughReconciler(alone, "noop", "N"),
+        "run loop + ledger, no-op target": ThroughReconciler(alone, "identity_store", "N"),
     }
 
 

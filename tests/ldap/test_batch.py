@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import ldap3
 import pytest
 
-from connectors.ldap.errors import ConnectionLostError
-from connectors.ldap.session import Session
+from connectors.ldap import batch
+from connectors.ldap.batch import READ_CHUNK
+from connectors.ldap.errors import ConnectionLostError, LdapResultError
+from connectors.ldap.session import Session, check
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
 from connectors.ldap.wire import Done, Request, Result, Wire
@@ -61,6 +64,7 @@ def test_writes_go_out_with_the_batch_and_the_applies_send_nothing_more(
     base = ldap_settings.base_dn
     names = ["b1", "b2", "b3"]
     ldap_target.prepare([(identity("first"), None)])  # containers; not counted below
+    ldap_target.prepare([])  # waits for that batch: it is read and written in the background
     sent = Sent(monkeypatch)
     created = run(ldap_target, [(identity(n), None) for n in names])
     assert (sent.batch, sent.others) == (3, 1)  # three adds ahead; the read-ahead search
@@ -130,7 +134,9 @@ def test_a_batch_whose_connection_breaks_is_applied_one_by_one(
     def breaking(
         session: Session, requests: Sequence[Request], done: Done | None = None
     ) -> list[Result]:
-        original(session, requests)  # sent and answered, but nobody is told
+        if threading.current_thread().name != "ldap-batch":
+            return original(session, requests, done)  # the read-ahead
+        original(session, requests)  # the writes: sent and answered, but nobody is told
         raise ConnectionLostError("lost after sending")
 
     monkeypatch.setattr(Session, "pipeline", breaking)
@@ -157,3 +163,97 @@ def test_an_apply_that_must_look_something_up_first_is_not_sent_ahead(
     assert sent.batch == 1  # the peer's add; the worker's manager is looked up first
     entry = user_entry(directory_admin, base, "worker")
     assert entry is not None and entry["manager"] == [f"uid=boss,ou=people,{base}"]
+
+
+def test_a_batch_of_several_chunks_is_applied_from_threads_in_any_order(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks are read and written in the background one after the other; an apply of the
+    last chunk may come first and waits for its own chunk only."""
+    count = 2 * READ_CHUNK + 7
+    names = [f"many{i:03d}" for i in range(count)]
+    ldap_target.prepare([(identity("first"), None)])  # containers; not counted below
+    ldap_target.prepare([])
+    sent = Sent(monkeypatch)
+
+    def in_threads(work: list[tuple[DesiredIdentity, str | None]]) -> list[Applied]:
+        ldap_target.prepare(work)
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                return list(pool.map(lambda w: ldap_target.apply(*w), work[::-1]))[::-1]
+        finally:
+            ldap_target.prepare([])
+
+    created = in_threads([(identity(n), None) for n in names])
+    assert {a.action for a in created} == {Action.CREATED}
+    assert (sent.batch, sent.others) == (count, 3)  # every add ahead; one search per chunk
+
+    sent.batch = sent.others = 0
+    changed = [
+        (identity(n, title="Lead" if i % 3 else "Engineer"), a.anchor)
+        for i, (n, a) in enumerate(zip(names, created, strict=True))
+    ]
+    updated = in_threads(changed)
+    expected = [Action.UPDATED if i % 3 else Action.UNCHANGED for i in range(count)]
+    assert [a.action for a in updated] == expected
+    assert [a.anchor for a in updated] == [a.anchor for a in created]
+    assert (sent.batch, sent.others) == (expected.count(Action.UPDATED), 3)
+    titles = {
+        e["uid"][0]: e["title"]
+        for e in entries(directory_admin, ldap_settings.base_dn, "(uid=many*)")
+    }
+    assert titles == {n: ["Lead" if i % 3 else "Engineer"] for i, n in enumerate(names)}
+
+
+def test_a_read_ahead_that_fails_leaves_each_apply_to_decide_alone(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = Session.pipeline
+
+    def breaking(
+        session: Session, requests: Sequence[Request], done: Done | None = None
+    ) -> list[Result]:
+        if threading.current_thread().name == "ldap-read-ahead":
+            raise ConnectionLostError("lost while reading ahead")
+        return original(session, requests, done)
+
+    monkeypatch.setattr(Session, "pipeline", breaking)
+    sent = Sent(monkeypatch)
+    names = ["alone1", "alone2"]
+    applied = run(ldap_target, [(identity(n), None) for n in names])
+    assert sent.batch == 0  # nothing planned, nothing sent ahead
+    for name, outcome in zip(names, applied, strict=True):
+        found = entries(directory_admin, ldap_settings.base_dn, f"(uid={name})")
+        assert len(found) == 1 and outcome == Applied(Action.CREATED, found[0]["entryuuid"][0])
+
+
+def test_a_chunk_whose_search_is_refused_is_applied_alone_and_the_others_ahead(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refused: list[str] = []
+
+    def refuse_first(operation: str, dn: str, result: Result) -> None:
+        if not refused:
+            refused.append(dn)
+            raise LdapResultError(operation, dn, 11, "administrative limit exceeded")
+        check(operation, dn, result)
+
+    ldap_target.prepare([(identity("first"), None)])  # containers; not counted below
+    ldap_target.prepare([])
+    monkeypatch.setattr(batch, "check", refuse_first)
+    sent = Sent(monkeypatch)
+    names = [f"ref{i:03d}" for i in range(READ_CHUNK + 1)]
+    applied = run(ldap_target, [(identity(n), None) for n in names])
+    assert refused and sent.batch == 1  # the second chunk's one add; the first went alone
+    assert {a.action for a in applied} == {Action.CREATED}
+    found = entries(directory_admin, ldap_settings.base_dn, "(uid=ref*)")
+    assert sorted(e["uid"][0] for e in found) == names

@@ -22,8 +22,9 @@ from ldap3.operation.search import search_operation
 from ldap3.protocol.rfc2696 import paged_search_control
 
 from connectors.ldap import ber
-from connectors.ldap.directory import eq
+from connectors.ldap.directory import eq, users_filter
 from connectors.ldap.filters import compile_filter
+from connectors.ldap.mapping import Layout
 from connectors.ldap.requests import (
     Control,
     add_request,
@@ -34,6 +35,9 @@ from connectors.ldap.requests import (
     paged_control,
     search_request,
 )
+from connectors.ldap.settings import LdapSettings
+from connectors.ldap.users import read_ahead_filters
+from reconcile.model import DesiredIdentity
 from tests.unit.ldap_pyasn1 import pyasn1_message
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -198,3 +202,25 @@ def test_integers_are_minimal_twos_complement(value: int) -> None:
     if len(encoded) > 3:  # no redundant leading octet
         assert not (encoded[2] == 0 and encoded[3] < 0x80)
         assert not (encoded[2] == 0xFF and encoded[3] >= 0x80)
+
+
+def _trimmed(value: str) -> bool:
+    return bool(value) and value == value.strip()
+
+
+@given(
+    st.lists(TEXT.filter(_trimmed), min_size=1, max_size=5),
+    st.lists(TEXT.filter(_trimmed), max_size=5),
+)
+def test_read_ahead_filters_are_the_text_filters_encoded(
+    names: list[str], anchors: list[str]
+) -> None:
+    """The read-ahead builds its filters as BER directly; they are the filters the text forms
+    (escaped values) compile to. (The text form, like ldap3, drops spaces around a value.)"""
+    layout = Layout.from_settings(LdapSettings(url="ldap://127.0.0.1", base_dn="dc=example,dc=org"))
+    users = [(DesiredIdentity(f"n{i}", 1, n), None) for i, n in enumerate(names)]
+    users += [(DesiredIdentity(f"a{i}", 1, f"a{i}"), a) for i, a in enumerate(anchors)]
+    by_name, by_anchor = read_ahead_filters(layout, users)
+    assert by_name == compile_filter(users_filter(layout, sorted(set(names))))
+    expected = "(|" + "".join(eq("entryUUID", a) for a in sorted(set(anchors))) + ")"
+    assert by_anchor == (compile_filter(expected) if anchors else None)

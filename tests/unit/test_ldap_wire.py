@@ -61,6 +61,11 @@ class ScriptedSocket:
         piece, self.replies = self.replies[: self.chunk], self.replies[self.chunk :]
         return piece
 
+    def recv_into(self, buffer: memoryview) -> int:
+        piece = self.recv(len(buffer))
+        buffer[: len(piece)] = piece
+        return len(piece)
+
 
 def wire(replies: bytes, chunk: int = 1 << 16) -> tuple[Wire, ScriptedSocket]:
     scripted = ScriptedSocket(replies, chunk)

@@ -191,3 +191,44 @@ def test_policy_waits_grow_and_stay_bounded(attempt: int) -> None:
     wait = (policy.next_attempt(attempt, now, None) - now).total_seconds()
     floor = min(2 * 2 ** (attempt - 1), 300)
     assert floor <= wait <= min(floor + 1, 300)
+
+
+class CountingLedger(MemoryLedger):
+    """Counts the calls that cost a transaction each; loses the resources it is told to."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.claims = self.releases = 0
+        self.unloadable: set[str] = set()
+
+    def claim(
+        self, target: str, now: datetime, limit: int, *, destructive: bool = True
+    ) -> list[WorkItem]:
+        self.claims += 1
+        return super().claim(target, now, limit, destructive=destructive)
+
+    def load(self, scim_ids: Sequence[str]) -> dict[str, Desired]:
+        return {k: v for k, v in super().load(scim_ids).items() if k not in self.unloadable}
+
+    def release(self, target: str) -> None:
+        self.releases += 1
+
+
+def test_a_short_batch_ends_the_run_and_nothing_left_claimed_needs_no_release() -> None:
+    clock = FakeClock()
+    ledger = CountingLedger(clock)
+    reconciler = Reconciler(ledger, ledger, [ScriptedTarget("t")], clock=clock, batch_size=2)
+    for i in range(3):
+        ledger.stage(f"u{i}")
+    assert reconciler.run_once().applied == 3
+    assert (ledger.claims, ledger.releases) == (2, 0)  # a full batch, then a short one
+
+
+def test_a_claimed_resource_that_was_not_applied_is_released() -> None:
+    clock = FakeClock()
+    ledger = CountingLedger(clock)
+    reconciler = Reconciler(ledger, ledger, [ScriptedTarget("t")], clock=clock)
+    ledger.stage("kept")
+    ledger.unloadable.add(ledger.stage("gone"))
+    assert reconciler.run_once().applied == 1
+    assert ledger.releases == 1

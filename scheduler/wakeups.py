@@ -43,6 +43,8 @@ class ChangeAnnouncer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.backend_pid: int | None = None
+        """The server process that sends this process's NOTIFYs (a NOTIFY carries it)."""
 
     def announce(self) -> None:
         self._pending.set()
@@ -71,6 +73,7 @@ class ChangeAnnouncer:
                 try:
                     if conn is None or conn.closed:
                         conn = psycopg.connect(self._dsn, autocommit=True)
+                        self.backend_pid = conn.info.backend_pid
                     conn.execute("SELECT pg_notify(%s, '')", [CHANGES_CHANNEL])
                 except psycopg.Error:  # workers still pick the change up at their next tick
                     log.warning("change notification failed", exc_info=True)

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import msgspec
 from litestar.types import Receive, Scope, Send
@@ -177,12 +177,23 @@ def _text(value: bytes | None) -> str | None:
 
 
 def _params(scope: Scope) -> dict[str, str]:
-    """Query parameters, form-decoded as UTF-8; a repeated name keeps its first value."""
+    """Query parameters, form-decoded as UTF-8; a repeated name keeps its first value.
+
+    ``urllib.parse.parse_qsl`` showed in profiles of the hottest GET; this reads the same
+    ``name=value&…`` form and leaves the percent-decoding to ``unquote_plus`` only where a
+    part has an escape or a ``+``."""
     raw: bytes = scope["query_string"]
     if not raw:
         return {}
     out: dict[str, str] = {}
-    for name, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
+    for part in raw.decode("utf-8", "replace").split("&"):
+        if not part:
+            continue
+        name, _eq, value = part.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
         out.setdefault(name, value)
     return out
 

@@ -20,3 +20,20 @@ def test_form_and_percent_encoded_filters_with_non_ascii_values(client: TestClie
         found = client.get(f"/scim/v2/Users?{query}").json()
         assert found["totalResults"] == 1, query
         assert found["Resources"][0]["id"] == user["id"]
+
+
+def test_query_parsing_matches_the_standard_library() -> None:
+    from urllib.parse import parse_qsl
+
+    from inbound.web.scim_endpoint import _params
+
+    for query in (
+        "filter=userName+eq+%22a%2Bb%22&count=0",
+        "a=1&a=2&&b=&c",
+        "x%20y=%E2%82%AC&attributes=name.givenName,emails",
+        "excludedAttributes=members&filter=displayName%20eq%20%22R%26D%22",
+    ):
+        expected: dict[str, str] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            expected.setdefault(name, value)
+        assert _params({"query_string": query.encode()}) == expected, query  # type: ignore[typeddict-item]

@@ -67,7 +67,9 @@ _IF_MATCH = {"name": "If-Match", "in": "header", "schema": {"type": "string"}}
 def _resource_paths(endpoint: str, model: str) -> dict[str, Any]:
     patch_ok = {
         **_ok(model),
-        "204": {"description": "applied (groups, unless attributes are asked for)"},
+        "204": {
+            "description": "applied (a group above the member limit, without attributes asked)"
+        },
     }
     return {
         f"/{endpoint}": {

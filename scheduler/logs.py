@@ -26,6 +26,26 @@ _encode = msgspec.json.Encoder(enc_hook=str).encode
 standard library, and anything it does not know is written as its ``str``."""
 
 
+def _secret_name(key: str) -> bool:
+    return any(s in key.lower() for s in _SECRET_KEYS) and not key.endswith(
+        ("_id", "_at", "_seconds")
+    )
+
+
+def _masked(key: str, value: Any, depth: int = 0) -> Any:
+    """The value with every secret-looking name masked, at any depth of dicts and lists
+    (a body or a settings dump handed to a log call nests them)."""
+    if _secret_name(key):
+        return "***"
+    if depth > 8:
+        return value
+    if isinstance(value, dict):
+        return {k: _masked(str(k), v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked("", v, depth + 1) for v in value]
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -37,10 +57,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key in _STANDARD or key.startswith("_"):
                 continue
-            masked = any(s in key.lower() for s in _SECRET_KEYS) and not key.endswith(
-                ("_id", "_at", "_seconds")
-            )
-            out[key] = "***" if masked else value
+            out[key] = _masked(key, value)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return _encode(out).decode()

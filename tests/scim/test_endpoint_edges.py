@@ -1,12 +1,16 @@
-"""Query strings reach the SCIM endpoints decoded as Entra and RFC 3986 clients encode them."""
+"""The mounted /Users and /Groups endpoints at their edges: query strings decoded as Entra and
+RFC 3986 clients encode them, and requests they do not serve refused in the SCIM shape."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from litestar.testing import TestClient
 
-from tests.scim.helpers import create_user
+from inbound.web.app import MAX_BODY_BYTES
+from inbound.web.scim_endpoint import _params
+from tests.scim.helpers import assert_error, create_user
 
 
 def test_form_and_percent_encoded_filters_with_non_ascii_values(client: TestClient[Any]) -> None:
@@ -23,10 +27,6 @@ def test_form_and_percent_encoded_filters_with_non_ascii_values(client: TestClie
 
 
 def test_query_parsing_matches_the_standard_library() -> None:
-    from urllib.parse import parse_qsl
-
-    from inbound.web.scim_endpoint import _params
-
     for query in (
         "filter=userName+eq+%22a%2Bb%22&count=0",
         "a=1&a=2&&b=&c",
@@ -37,3 +37,21 @@ def test_query_parsing_matches_the_standard_library() -> None:
         for name, value in parse_qsl(query, keep_blank_values=True):
             expected.setdefault(name, value)
         assert _params({"query_string": query.encode()}) == expected, query  # type: ignore[typeddict-item]
+
+
+def test_the_mounted_endpoints_refuse_what_they_do_not_serve(client: TestClient[Any]) -> None:
+    user = create_user(client, "edge")
+    too_big = b'{"userName": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    response = client.post(
+        "/scim/v2/Users", content=too_big, headers={"Content-Type": "application/scim+json"}
+    )
+    assert_error(response, 413)
+    wrong = client.request("POST", f"/scim/v2/Users/{user['id']}")
+    assert_error(wrong, 405)
+    assert wrong.headers["allow"] == "GET, PUT, PATCH, DELETE"
+    assert client.request("PUT", "/scim/v2/Groups").headers["allow"] == "GET, POST"
+    assert_error(client.get(f"/scim/v2/Users/{user['id']}/extra"), 404)
+    assert_error(client.get("/scim/v2/Users/.search"), 405)
+    empty = client.post("/scim/v2/Users", content=b"  ")
+    assert_error(empty, 400, "invalidSyntax")
+    assert_error(client.post("/scim/v2/Users", content=b"{nope"), 400, "invalidSyntax")

@@ -118,11 +118,10 @@ class ResourceStore:
         with_groups: bool = True,
         with_sync: bool = False,
     ) -> Stored:
-        inline = self._inline_groups(rt, with_groups)
+        groups = rt.is_user and with_groups
         with self._rows.transaction(write=False) as cur:
-            self._send_fetch(cur, rt, scim_id, lock=False, groups=inline)
-            stored = self._receive_fetch(cur, rt, scim_id, groups=inline)
-            self._decorate(cur, rt, [stored], with_members, with_groups and not inline, with_sync)
+            stored = self._fetch(cur, rt, scim_id, lock=False, groups=groups)
+            self._decorate(cur, rt, [stored], with_members, with_sync)
             return stored
 
     def search(
@@ -145,11 +144,11 @@ class ResourceStore:
         """
         hot = hot_lookup(rt, node) if sort_by is None else None
         if hot is not None:
-            inline = self._inline_groups(rt, with_groups)
+            groups = rt.is_user and with_groups
             with self._rows.transaction(write=False) as cur:
                 cur.execute(
                     self._rows.sql(
-                        f"SELECT {COLUMNS}, {self._groups_column if inline else 'NULL'}, kind "  # noqa: S608 - constants only
+                        f"SELECT {COLUMNS}, {self._groups_column if groups else 'NULL'}, kind "  # noqa: S608 - constants only
                         f"FROM scim_resources WHERE {hot.where} "
                         + ("" if hot.by_id else "AND kind = ? ")
                         + "AND deleted_at IS NULL ORDER BY created_at, scim_id"
@@ -157,13 +156,13 @@ class ResourceStore:
                     [*hot.params] if hot.by_id else [*hot.params, rt.name],
                 )
                 matches = [
-                    self._stored_with_groups(row[:-1], inline)
+                    self._stored_with_groups(row[:-1], groups)
                     for row in cur.fetchall()
                     if row[-1] == rt.name
                 ]
                 end = None if count is None else start_index - 1 + count
                 page = matches[start_index - 1 : end]
-                self._decorate(cur, rt, page, with_members, with_groups and not inline, with_sync)
+                self._decorate(cur, rt, page, with_members, with_sync)
                 return len(matches), page
         order: list[Any] = []
         if sort_by is not None:
@@ -183,19 +182,23 @@ class ResourceStore:
             if count is not None:
                 query = query.limit(count)
             wanted = list(conn.execute(query).scalars())
+        groups = rt.is_user and with_groups
         with self._rows.transaction(write=False) as cur:
             rows = self._rows.select_in(
                 cur,
-                f"SELECT {COLUMNS} FROM scim_resources WHERE scim_id IN",  # noqa: S608
+                f"SELECT {COLUMNS}, {self._groups_column if groups else 'NULL'} "  # noqa: S608
+                "FROM scim_resources WHERE scim_id IN",
                 wanted,
             )
-            by_id = {row[0]: self._stored(row) for row in rows}
+            by_id = {row[0]: self._stored_with_groups(row, groups) for row in rows}
             page = [by_id[i] for i in wanted if i in by_id]
-            self._decorate(cur, rt, page, with_members, with_groups, with_sync)
+            self._decorate(cur, rt, page, with_members, with_sync)
             return total, page
 
     def has_more_members(self, group_id: str, limit: int) -> bool:
         """Whether a group has more than ``limit`` members, counting no further than that."""
+        if limit <= 0:
+            return True
         with self._rows.transaction(write=False) as cur:
             cur.execute(
                 # the ORDER BY follows the primary key, so even without statistics the
@@ -204,9 +207,9 @@ class ResourceStore:
                     "SELECT 1 FROM scim_members WHERE group_id = ? "
                     "ORDER BY group_id, member_id LIMIT 1 OFFSET ?"
                 ),
-                [group_id, max(0, limit)],
+                [group_id, limit],
             )
-            return cur.fetchone() is not None or limit <= 0
+            return cur.fetchone() is not None
 
     def _stored(self, row: Sequence[Any]) -> Stored:
         scim_id, data, generation, created, updated = row
@@ -218,28 +221,29 @@ class ResourceStore:
             self._rows.time_out(updated),
         )
 
-    def _inline_groups(self, rt: ResourceType, with_groups: bool) -> bool:
-        return with_groups and rt.is_user
-
     @property
     def _groups_column(self) -> str:
         return _SQLITE_GROUPS if self._rows.sqlite else _PG_GROUPS
 
-    def _stored_with_groups(self, row: Sequence[Any], inline: bool) -> Stored:
+    def _stored_with_groups(self, row: Sequence[Any], groups: bool) -> Stored:
         """A row of ``COLUMNS`` plus the groups column (NULL when not asked)."""
         stored = self._stored(row[:-1])
-        if inline:
+        if groups:
             pairs = sorted(self._rows.json_out(row[-1]) or (), key=lambda p: (p[1] or "", p[0]))
             stored.groups = [{"value": g, "display": d} for g, d in pairs]
         return stored
 
-    def _send_fetch(
-        self, cur: Any, rt: ResourceType, scim_id: str, *, lock: bool, groups: bool = False
-    ) -> None:
+    def _fetch(
+        self, cur: Any, rt: ResourceType, scim_id: str, *, lock: bool, groups: bool
+    ) -> Stored:
         """``lock``: for a write on PostgreSQL, the row stays locked until commit, so two
         concurrent PATCHes of one resource apply one after the other instead of the second
         overwriting the first (SQLite writers are serialised by ``BEGIN IMMEDIATE``).
-        ``groups``: with the groups column (``_GROUPS``)."""
+        ``groups``: with the groups column (``_GROUPS``).
+
+        ``kind`` is compared here, not in SQL: with it in the WHERE clause, PostgreSQL without
+        statistics yet (a freshly loaded table) chose the partial unique index on
+        (kind, name_key) over the primary key and read every user to find one."""
         cur.execute(
             self._rows.sql(
                 f"SELECT {COLUMNS}, {self._groups_column if groups else 'NULL'}, kind "  # noqa: S608 - constants only
@@ -248,17 +252,8 @@ class ResourceStore:
             ),
             [scim_id],
         )
-
-    def _receive_fetch(
-        self, cur: Any, rt: ResourceType, scim_id: str, *, groups: bool = False
-    ) -> Stored:
-        """``kind`` is compared here, not in SQL: with it in the WHERE clause, PostgreSQL
-        without statistics yet (a freshly loaded table) chose the partial unique index on
-        (kind, name_key) over the primary key and read every user to find one."""
         row = cur.fetchone()
-        if row is not None and row[-1] != rt.name:
-            row = None
-        if row is None:
+        if row is None or row[-1] != rt.name:
             raise not_found(f"{rt.name} '{scim_id}' does not exist")
         return self._stored_with_groups(row[:-1], groups)
 
@@ -268,9 +263,10 @@ class ResourceStore:
         rt: ResourceType,
         page: list[Stored],
         with_members: bool,
-        with_groups: bool,
         with_sync: bool = False,
     ) -> None:
+        """A group's members and the sync state, read for a whole page at once (a user's
+        groups come with its row: ``_GROUPS``)."""
         if not page:
             return
         by_id = {s.scim_id: s for s in page}
@@ -292,29 +288,6 @@ class ResourceStore:
                 by_id[group_id].members.append(entry)  # type: ignore[union-attr]
         if with_sync and self._targets:
             self._decorate_sync(cur, by_id)
-        if rt.is_user and with_groups:
-            self._send_groups(cur, list(by_id))
-            self._receive_groups(cur, by_id)
-
-    def _send_groups(self, cur: Any, user_ids: list[str]) -> None:
-        marks = self._rows.marks(len(user_ids))
-        cur.execute(
-            self._rows.sql(
-                "SELECT m.member_id, m.group_id, r.display_name "  # noqa: S608 - placeholders only
-                "FROM scim_members m JOIN scim_resources r ON r.scim_id = m.group_id "
-                f"WHERE r.deleted_at IS NULL AND m.member_id IN ({marks}) "
-                "ORDER BY m.member_id, r.display_name"
-            ),
-            user_ids,
-        )
-
-    def _receive_groups(self, cur: Any, by_id: dict[str, Stored]) -> None:
-        for s in by_id.values():
-            s.groups = []
-        for member_id, group_id, display in cur.fetchall():
-            by_id[member_id].groups.append(  # type: ignore[union-attr]
-                {"value": group_id, "display": display}
-            )
 
     def _decorate_sync(self, cur: Any, by_id: dict[str, Stored]) -> None:
         for s in by_id.values():
@@ -458,7 +431,7 @@ class ResourceStore:
                 stored = Stored(
                     scim_id, result.data, generation, current.created_at, now, None, current.groups
                 )
-            self._decorate(cur, rt, [stored], with_members, with_groups=False)
+            self._decorate(cur, rt, [stored], with_members)
         if changed or member_changes:
             self._on_change()
         return stored
@@ -561,12 +534,7 @@ class ResourceStore:
     ) -> Stored:
         """The resource, locked for this write; with its ``groups`` when asked (a user's groups
         do not change by writing the user), read in the same round trip."""
-        inline = self._inline_groups(rt, with_groups)
-        self._send_fetch(cur, rt, scim_id, lock=True, groups=inline)
-        stored = self._receive_fetch(cur, rt, scim_id, groups=inline)
-        if with_groups and rt.is_user and not inline:
-            self._send_groups(cur, [scim_id])
-            self._receive_groups(cur, {scim_id: stored})
+        stored = self._fetch(cur, rt, scim_id, lock=True, groups=rt.is_user and with_groups)
         if if_match is not None and if_match.strip() != "*":
             wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
             if stored.etag.removeprefix("W/") not in wanted:

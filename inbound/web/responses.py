@@ -35,8 +35,11 @@ def json_response(body: Any, status: int = 200) -> Response[bytes]:
 
 
 async def read_json(request: Request[Any, Any, Any]) -> Any:
-    """The request body as JSON; empty or malformed bodies are a 400 that says so."""
-    raw = await request.body()
+    return decode_json(await request.body())
+
+
+def decode_json(raw: bytes) -> Any:
+    """A request body as JSON; empty or malformed bodies are a 400 that says so."""
     if not raw.strip():
         raise invalid_syntax("the request body is empty; send a JSON object")
     try:
@@ -64,9 +67,12 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
 
 
 def handle_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """A bug, not a data problem: logged with its traceback, answered without one."""
+    return scim_error_response(crash_error(request.url.path))
+
+
+def crash_error(path: str) -> ScimError:
+    """A bug, not a data problem: logged with its traceback (call it while handling the
+    exception), answered without one."""
     incident = uuid.uuid4().hex[:12]
-    log.exception("request crashed", extra={"incident": incident, "path": request.url.path})
-    return scim_error_response(
-        ScimError(500, f"internal error (incident {incident}); the service log has the details")
-    )
+    log.exception("request crashed", extra={"incident": incident, "path": path})
+    return ScimError(500, f"internal error (incident {incident}); the service log has the details")

@@ -12,9 +12,7 @@ the same :class:`ScimOperations` calls the rest of the SCIM router makes.
 
 from __future__ import annotations
 
-import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -23,16 +21,14 @@ import msgspec
 from litestar.types import Receive, Scope, Send
 
 from inbound.auth import SecretKind
-from inbound.errors import ScimError, invalid_syntax, not_found
+from inbound.errors import ScimError, not_found
 from inbound.schema import ResourceType
 from inbound.staging.store import Actor
+from inbound.web.responses import crash_error, decode_json
 from inbound.web.scim_ops import Reply, ScimOperations, make_query, search_body
 from inbound.web.services import InboundServices
 
-log = logging.getLogger(__name__)
-
 Offload = Callable[[Callable[[], Reply], bool], Awaitable[Reply]]
-_decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 _SCIM_JSON = (b"content-type", b"application/scim+json")
 _COLLECTION_METHODS = "GET, POST"
@@ -100,13 +96,8 @@ class ResourceEndpoint:
             reply = await self._dispatch(scope, receive)
         except ScimError as exc:
             reply = Reply(exc.status, exc.body(), dict(exc.headers))
-        except Exception:  # a bug, not a data problem: logged with its traceback, answered without
-            incident = uuid.uuid4().hex[:12]
-            log.exception("request crashed", extra={"incident": incident, "path": self._prefix})
-            error = ScimError(
-                500, f"internal error (incident {incident}); the service log has the details"
-            )
-            reply = Reply(500, error.body())
+        except Exception:  # a bug, not a data problem
+            reply = Reply(500, crash_error(self._prefix).body())
         await _send_reply(send, reply)
 
     async def _dispatch(self, scope: Any, receive: Receive) -> Reply:
@@ -163,13 +154,7 @@ class ResourceEndpoint:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        raw = b"".join(chunks)
-        if not raw.strip():
-            raise invalid_syntax("the request body is empty; send a JSON object")
-        try:
-            return _decode(raw)
-        except msgspec.DecodeError as exc:
-            raise invalid_syntax(f"the request body is not valid JSON: {exc}") from None
+        return decode_json(b"".join(chunks))
 
 
 def _text(value: bytes | None) -> str | None:

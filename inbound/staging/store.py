@@ -351,7 +351,7 @@ class ResourceStore:
                 )
             self._audit(cur, actor, rt, scim_id, "create", 1, now, {"attributes": sorted(data)})
             self._mark(cur, rt, scim_id, 1, data, now)
-        self._on_change()
+        self._rows.after_commit(self._on_change)
         if initial_members:
             return self.get(rt, scim_id)
         return Stored(
@@ -381,7 +381,7 @@ class ResourceStore:
                 cur, actor, rt, scim_id, "replace", generation, now, {"attributes": sorted(data)}
             )
             self._mark(cur, rt, scim_id, generation, data, now)
-        self._on_change()
+        self._rows.after_commit(self._on_change)
         return self.get(rt, scim_id)
 
     def patch(
@@ -433,7 +433,7 @@ class ResourceStore:
                 )
             self._decorate(cur, rt, [stored], with_members)
         if changed or member_changes:
-            self._on_change()
+            self._rows.after_commit(self._on_change)
         return stored
 
     def delete(
@@ -459,9 +459,15 @@ class ResourceStore:
             )
             self._audit(cur, actor, rt, scim_id, "delete", generation, now, None)
             self._mark(cur, rt, scim_id, generation, None, now)
-        self._on_change()
+        self._rows.after_commit(self._on_change)
 
     # ---- helpers -----------------------------------------------------------------------
+
+    @contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """Several writes as one SQLite transaction (see :meth:`Rows.write_batch`)."""
+        with self._rows.write_batch():
+            yield
 
     @contextmanager
     def _write(self, rt: ResourceType, data: dict[str, Any] | None = None) -> Iterator[Any]:

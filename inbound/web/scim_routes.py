@@ -20,6 +20,7 @@ from inbound.web.responses import json_response, read_json, scim_response
 from inbound.web.scim_endpoint import ResourceEndpoint, ScimGate
 from inbound.web.scim_ops import Reply, ScimOperations, search_body
 from inbound.web.services import InboundServices
+from inbound.web.write_batches import WriteBatcher
 
 Req = Request[Any, Any, Any]
 OFFLOAD_THREADS = 16
@@ -33,7 +34,8 @@ def _reply(reply: Reply) -> Response[bytes]:
 
 def scim_routers(services: InboundServices, *, max_body_bytes: int) -> list[Router]:
     """The SCIM routes. On SQLite the store runs in the event loop: a local call takes
-    microseconds and a thread hop would cost more. On PostgreSQL reads run in the loop too
+    microseconds and a thread hop would cost more; writes that arrive together share one
+    commit (:mod:`inbound.web.write_batches`). On PostgreSQL reads run in the loop too
     (autocommit, one round trip per statement), while writes go to worker threads: a commit
     waits for the server's WAL flush, and in threads the commits of concurrent requests
     overlap instead of queueing behind one another.
@@ -42,10 +44,13 @@ def scim_routers(services: InboundServices, *, max_body_bytes: int) -> list[Rout
     (root search, Bulk, discovery) are ordinary Litestar handlers behind the same gate."""
     catalog = services.catalog
     limiter = anyio.CapacityLimiter(OFFLOAD_THREADS) if services.store.blocking else None
+    batcher = WriteBatcher[Reply](lambda: services.store.write_batch())
 
     async def run(call: Callable[[], Reply], write: bool = True) -> Reply:
-        if limiter is None or not write:
+        if not write:
             return call()
+        if limiter is None:
+            return await batcher.run(call)
         return await anyio.to_thread.run_sync(call, limiter=limiter)
 
     ops = ScimOperations(services, catalog)

@@ -1,0 +1,92 @@
+"""Writes that arrive together share one SQLite transaction (group commit) and still succeed
+or fail one by one; on PostgreSQL the same requests give the same answers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from inbound.errors import ScimError
+from inbound.schema import USER_TYPE
+from inbound.staging.store import Actor, ResourceStore
+from inbound.staging.tables import audit, resources
+from inbound.web.app import create_app
+from scheduler.composition import Runtime
+from tests.support import entra_user
+
+ACTOR = Actor("test")
+
+
+def _live_users(runtime: Runtime) -> list[str]:
+    with runtime.staging_engine.connect() as conn:
+        query = select(resources.c.name_key).where(resources.c.deleted_at.is_(None))
+        return sorted(conn.execute(query).scalars())
+
+
+def _creates_audited(runtime: Runtime) -> int:
+    with runtime.staging_engine.connect() as conn:
+        query = select(func.count()).where(audit.c.operation == "create")
+        return int(conn.execute(query).scalar_one())
+
+
+def test_concurrent_requests_succeed_or_fail_one_by_one(runtime: Runtime, scim_token: str) -> None:
+    """A duplicate and a malformed body among concurrent creates are refused alone."""
+    app = create_app(runtime.services)
+    headers = {"Authorization": f"Bearer {scim_token}", "Content-Type": "application/scim+json"}
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://scim.test") as client:
+            bodies: list[Any] = [entra_user(f"u{n}") for n in range(4)]
+            bodies.insert(2, entra_user("U1"))  # userName is unique case-insensitively
+            bodies.insert(4, {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]})
+            return await asyncio.gather(
+                *(client.post("/scim/v2/Users", json=b, headers=headers) for b in bodies)
+            )
+
+    statuses = [r.status_code for r in asyncio.run(burst())]
+    assert statuses == [201, 201, 409, 201, 400, 201]
+    assert _live_users(runtime) == ["u0", "u1", "u2", "u3"]
+    assert _creates_audited(runtime) == 4
+
+
+def test_a_batch_keeps_the_writes_that_succeeded_and_only_those(runtime: Runtime) -> None:
+    store = runtime.store
+    with store.write_batch():
+        store.create(USER_TYPE, entra_user("kept"), ACTOR)
+        with pytest.raises(ScimError) as refused:
+            store.create(USER_TYPE, entra_user("KEPT"), ACTOR)
+        store.create(USER_TYPE, entra_user("also-kept"), ACTOR)
+    assert refused.value.status == 409
+    assert _live_users(runtime) == ["also-kept", "kept"]
+    assert _creates_audited(runtime) == 2
+
+
+def test_nothing_of_a_failed_batch_is_written_and_nobody_is_told_of_a_change(
+    runtime: Runtime, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL writes commit one by one; there is no batch to fail")
+    told: list[str] = []
+    store = ResourceStore(
+        runtime.staging_engine, clock=runtime.services.clock, on_change=lambda: told.append("x")
+    )
+
+    def failing_batch() -> None:
+        with store.write_batch():
+            store.create(USER_TYPE, entra_user("lost"), ACTOR)
+            assert told == []  # not before the commit
+            raise OSError("the commit could not be written")
+
+    with pytest.raises(OSError):
+        failing_batch()
+    assert _live_users(runtime) == []
+    assert told == []
+    with store.write_batch():
+        store.create(USER_TYPE, entra_user("one"), ACTOR)
+        store.create(USER_TYPE, entra_user("two"), ACTOR)
+    assert told == ["x"]  # once, after the commit

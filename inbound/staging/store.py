@@ -9,7 +9,6 @@ a sort compiles through SQLAlchemy (:mod:`inbound.staging.query`).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from uuid_utils import uuid7
 
 from inbound.errors import ScimError, not_found, uniqueness
 from inbound.filter import AttrPath, Filter
@@ -321,7 +321,7 @@ class ResourceStore:
     def create(self, rt: ResourceType, body: Any, actor: Actor) -> Stored:
         data, initial_members = normalise(rt, body)
         now = self._clock()
-        scim_id = str(uuid.uuid4())
+        scim_id = str(uuid7())
         # no uniqueness pre-check: the live-name index refuses a duplicate, and skipping the
         # read lets PostgreSQL take the whole create in one round trip (see ``_write``)
         with self._write(rt, data) as cur:

@@ -32,11 +32,13 @@ def _can_hold(sql: str) -> bool:
 class HeldWrites:
     """A cursor for one write transaction on a psycopg connection in pipeline mode."""
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, *, begun: bool = False) -> None:
+        """``begun``: the transaction is already open (a write batch's), and this cursor
+        neither opens nor commits it."""
         self.connection = connection
         self._cursor = connection.cursor()
         self._held: list[tuple[str, Sequence[Any]]] = []
-        self._begun = False
+        self._begun = begun
 
     # the DBAPI cursor methods the store uses
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -60,11 +62,15 @@ class HeldWrites:
         return list(self._cursor.fetchall())
 
     def commit(self) -> None:
+        self.send()
+        if self._begun:
+            self._cursor.execute("COMMIT")
+
+    def send(self) -> None:
+        """Queue the held writes as one statement, without waiting for its answer."""
         if self._held:
             self._cursor.execute(*_combined(self._held))
             self._held.clear()
-        if self._begun:
-            self._cursor.execute("COMMIT")
 
     def _send_held(self) -> None:
         if not self._begun:

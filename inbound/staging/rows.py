@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,17 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 
+@dataclass(slots=True)
+class Batch:
+    """An open write batch (:meth:`Rows.write_batch`)."""
+
+    isolates_failures: bool
+    """Whether a write that fails inside the batch rolls back alone (SQLite savepoints); if
+    not, the whole batch must be rolled back and its writes run again one by one."""
+    connection: Any = None
+    hooks: list[Callable[[], None]] = field(default_factory=list)
+
+
 class DuplicateError(Exception):
     """A unique index refused a row (the live-name index, or a primary key)."""
 
@@ -43,8 +55,8 @@ class Rows:
         self._owner: int | None = None
         self._held: Any = None
         self._claim = threading.Lock()
-        self._batch_hooks: list[Callable[[], None]] | None = None
-        """Set while a write batch is open on the held connection: what to run after COMMIT."""
+        self._local = threading.local()
+        """``batch``: the write batch this thread has open, if any."""
 
     def _connection(self) -> tuple[Any, bool]:
         """A DBAPI connection and whether to give it back after use.
@@ -111,6 +123,15 @@ class Rows:
             with self._sqlite_transaction(write) as cursor:
                 yield cursor
             return
+        batch = getattr(self._local, "batch", None)
+        if batch is not None:  # inside the batch's transaction, seeing its earlier writes
+            if not write:
+                yield batch.connection.cursor()
+                return
+            held = HeldWrites(batch.connection, begun=True)
+            yield held
+            held.send()
+            return
         conn = self.engine.raw_connection()
         pg: Any = conn.driver_connection
         # autocommit, so psycopg sends no BEGIN of its own: in pipeline mode it would wait
@@ -140,42 +161,80 @@ class Rows:
             conn.close()
 
     @contextmanager
-    def write_batch(self) -> Iterator[None]:
-        """One SQLite transaction around several writes of the event loop's thread (group
-        commit): inside it each write transaction is a SAVEPOINT, so a refused write rolls back
-        alone, and the batch's writes share one BEGIN, one COMMIT, and every page they both
-        touch. A commit writes each dirtied page to the WAL, and a create dirties some thirty
-        (the row, its index entries, the audit and ledger rows), so sharing them is most of
-        what a batch saves. Nothing is acknowledged before the COMMIT: callers answer only
-        after this block ends without an error. Elsewhere (PostgreSQL, other threads) it
-        changes nothing."""
-        conn, give_back = self._connection() if self.sqlite else (None, True)
-        if conn is None or give_back or self._batch_hooks is not None:
-            if conn is not None and give_back:
-                conn.close()
-            yield
+    def write_batch(self) -> Iterator[Batch]:
+        """One transaction around several writes of this thread (group commit).
+
+        On SQLite (the event loop's thread only) each write inside is a SAVEPOINT, so a refused
+        write rolls back alone, and the batch's writes share one BEGIN, one COMMIT, and every
+        page they all touch: a commit writes each dirtied page to the WAL, and a create
+        dirties some thirty (the row, its index entries, the audit and ledger rows).
+        On PostgreSQL the writes share a connection, one pipeline, BEGIN and COMMIT (one WAL
+        flush); an error there cannot be undone for one write alone, so the batch says it does
+        not isolate failures and the caller runs its writes again one by one.
+        Nothing is acknowledged before the COMMIT; hooks given to :meth:`after_commit` run
+        after it, once each."""
+        if getattr(self._local, "batch", None) is not None:
+            yield self._local.batch
             return
-        hooks: list[Callable[[], None]] = []
+        opened = self._open_sqlite_batch() if self.sqlite else self._open_pg_batch()
+        with opened as batch:
+            if batch is None:  # a thread other than the event loop's, on SQLite
+                yield Batch(isolates_failures=True)
+                return
+            self._local.batch = batch
+            try:
+                yield batch
+            finally:
+                self._local.batch = None
+        for hook in {id(hook): hook for hook in batch.hooks}.values():
+            hook()
+
+    @contextmanager
+    def _open_sqlite_batch(self) -> Iterator[Batch | None]:
+        conn, give_back = self._connection()
+        if give_back:
+            conn.close()
+            yield None
+            return
         cursor = conn.cursor()
         cursor.execute("BEGIN IMMEDIATE")
-        self._batch_hooks = hooks
         try:
-            yield
+            yield Batch(isolates_failures=True)
             cursor.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 cursor.execute("ROLLBACK")
             raise
+
+    @contextmanager
+    def _open_pg_batch(self) -> Iterator[Batch]:
+        conn = self.engine.raw_connection()
+        pg: Any = conn.driver_connection
+        pg.autocommit = True
+        try:
+            try:
+                with pg.pipeline():
+                    pg.cursor().execute("BEGIN")
+                    yield Batch(isolates_failures=False, connection=pg)
+                    pg.cursor().execute("COMMIT")
+            except BaseException:
+                if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    pg.execute("ROLLBACK")
+                raise
+        except psycopg.OperationalError:
+            conn.invalidate()
+            raise
         finally:
-            self._batch_hooks = None
-        for hook in {id(hook): hook for hook in hooks}.values():
-            hook()
+            if not pg.closed:
+                pg.autocommit = False
+            conn.close()
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the current write is durable: now, or after the open batch
         commits (once per batch, however many writes asked)."""
-        if self._batch_hooks is not None and threading.get_ident() == self._owner:
-            self._batch_hooks.append(hook)
+        batch = getattr(self._local, "batch", None)
+        if batch is not None:
+            batch.hooks.append(hook)
         else:
             hook()
 
@@ -193,7 +252,7 @@ class Rows:
                 if give_back:
                     conn.close()
             return
-        batched = self._batch_hooks is not None and not give_back
+        batched = getattr(self._local, "batch", None) is not None and not give_back
         begin, commit, rollback = (
             ("SAVEPOINT w", "RELEASE w", "ROLLBACK TO w; RELEASE w")
             if batched

@@ -24,6 +24,8 @@ from inbound.web.write_batches import WriteBatcher
 
 Req = Request[Any, Any, Any]
 OFFLOAD_THREADS = 16
+WRITE_BATCHES_IN_FLIGHT = 4
+"""PostgreSQL: batches of writes running at once, each on its own connection and thread."""
 
 
 def _reply(reply: Reply) -> Response[bytes]:
@@ -36,22 +38,33 @@ def scim_routers(services: InboundServices, *, max_body_bytes: int) -> list[Rout
     """The SCIM routes. On SQLite the store runs in the event loop: a local call takes
     microseconds and a thread hop would cost more; writes that arrive together share one
     commit (:mod:`inbound.web.write_batches`). On PostgreSQL reads run in the loop too
-    (autocommit, one round trip per statement), while writes go to worker threads: a commit
-    waits for the server's WAL flush, and in threads the commits of concurrent requests
-    overlap instead of queueing behind one another.
+    (autocommit, one round trip per statement), while writes go to worker threads in batches:
+    a commit waits for the server's WAL flush, and a few batches at once overlap their round
+    trips instead of queueing behind one another.
 
     /Users and /Groups are ASGI mounts (:mod:`inbound.web.scim_endpoint`); the rarer routes
     (root search, Bulk, discovery) are ordinary Litestar handlers behind the same gate."""
     catalog = services.catalog
     limiter = anyio.CapacityLimiter(OFFLOAD_THREADS) if services.store.blocking else None
-    batcher = WriteBatcher[Reply](lambda: services.store.write_batch())
+
+    async def offload(call: Callable[[], Any]) -> Any:
+        return await anyio.to_thread.run_sync(call, limiter=limiter)
+
+    batcher = WriteBatcher[Reply](
+        lambda: services.store.write_batch(),
+        offload=offload if limiter is not None else None,
+        max_in_flight=WRITE_BATCHES_IN_FLIGHT,
+        retry_alone=limiter is not None,
+    )
 
     async def run(call: Callable[[], Reply], write: bool = True) -> Reply:
         if not write:
             return call()
-        if limiter is None:
-            return await batcher.run(call)
-        return await anyio.to_thread.run_sync(call, limiter=limiter)
+        return await batcher.run(call)
+
+    async def run_alone(call: Callable[[], Reply]) -> Reply:
+        """A bulk request is many writes with its own error handling: never in a batch."""
+        return call() if limiter is None else await offload(call)
 
     ops = ScimOperations(services, catalog)
     bulk = BulkProcessor(ops)
@@ -77,7 +90,7 @@ def scim_routers(services: InboundServices, *, max_body_bytes: int) -> list[Rout
                 413, f"the bulk request is {len(raw)} bytes; the maximum is {MAX_PAYLOAD_BYTES}"
             )
         body, who = await read_json(request), actor(request)
-        return _reply(await run(lambda: Reply(200, bulk.run(body, who))))
+        return _reply(await run_alone(lambda: Reply(200, bulk.run(body, who))))
 
     @get("/openapi.json")
     async def openapi() -> Response[bytes]:

@@ -1,25 +1,39 @@
-"""Group commit for the SCIM writes the event loop runs on SQLite.
+"""Group commit for SCIM writes.
 
 Requests that arrive together are parsed in the same turn of the event loop; each write is
-queued instead of run, and at the end of that turn the queued writes run one after another
-in one transaction (:meth:`ResourceStore.write_batch`), each in a savepoint of its own. A
-commit rewrites every page it dirtied, so a burst of creates pays for one commit and shares
-the index pages they all touch, instead of paying for both once per request. A lone write
-waits for nothing: its batch is itself, run in the same turn.
+queued instead of run, and the queued writes then run one after another in one transaction
+(:meth:`ResourceStore.write_batch`). A lone write waits for nothing: its batch is itself.
 
-Every answer waits for the COMMIT: if it fails, no write of the batch is acknowledged, and
-each request gets the error instead.
+- SQLite: the batch runs in the event loop, each write in a savepoint of its own. A commit
+  rewrites every page it dirtied, so a burst of creates pays for one commit and shares the
+  index pages they all touch, instead of paying for both once per request.
+- PostgreSQL: the batch runs in a worker thread, on one connection and one pipeline, with one
+  BEGIN, one COMMIT and one WAL flush, and one thread hand-over for all its requests. A
+  failure there cannot be rolled back for one write alone: the whole batch is rolled back
+  and each of its writes runs again on its own, as if it had arrived alone.
+
+Every answer waits for the COMMIT. If a batch fails as a whole on SQLite (BEGIN or COMMIT), no
+write of it is acknowledged, and each request gets the error instead; on PostgreSQL (an error
+surfaces at the COMMIT there) its writes run again one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
+
+
+class OpenBatch(Protocol):
+    isolates_failures: bool
+
+
+Outcome = tuple[Any, BaseException | None]
+Offload = Callable[[Callable[[], list[Outcome]]], Awaitable[list[Outcome]]]
 
 
 @dataclass(slots=True)
@@ -28,42 +42,102 @@ class _Queued(Generic[T]):
     future: asyncio.Future[T]
 
 
-class WriteBatcher(Generic[T]):
-    """``batch`` opens the shared transaction; calls run inside it in arrival order."""
+class _Redo(Exception):
+    """A write failed inside a batch that cannot isolate it: roll the batch back."""
 
-    def __init__(self, batch: Callable[[], AbstractContextManager[None]]) -> None:
+
+class WriteBatcher(Generic[T]):
+    """``batch`` opens the shared transaction; calls run inside it in arrival order.
+
+    ``offload`` runs a batch away from the event loop (a worker thread), with up to
+    ``max_in_flight`` batches at once; without it batches run in the loop, one at a time.
+    ``retry_alone``: a batch that fails as a whole (its BEGIN or COMMIT) runs its writes again
+    one by one, rather than answering them all with its error.
+    """
+
+    def __init__(
+        self,
+        batch: Callable[[], AbstractContextManager[OpenBatch]],
+        *,
+        offload: Offload | None = None,
+        max_in_flight: int = 1,
+        retry_alone: bool = False,
+    ) -> None:
         self._batch = batch
+        self._retry_alone = retry_alone
+        self._offload = offload
+        self._max_in_flight = max_in_flight if offload is not None else 1
         self._queue: list[_Queued[T]] = []
+        self._in_flight = 0
+        self._start_scheduled = False
 
     async def run(self, call: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        if not self._queue:
-            loop.call_soon(self._flush)
-        future: asyncio.Future[T] = loop.create_future()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(call, future))
+        self._schedule_start()
         return await future
 
-    def _flush(self) -> None:
+    def _schedule_start(self) -> None:
+        """At the end of this turn of the loop, so that what arrived in it joins the batch."""
+        if self._queue and not self._start_scheduled and self._in_flight < self._max_in_flight:
+            self._start_scheduled = True
+            asyncio.get_running_loop().call_soon(self._start)
+
+    def _start(self) -> None:
+        self._start_scheduled = False
         queued, self._queue = self._queue, []
-        outcomes: list[tuple[_Queued[T], T | None, BaseException | None]] = []
+        if self._offload is None:
+            self._deliver(queued, self._execute(queued))
+            self._schedule_start()
+            return
+        self._in_flight += 1
+        asyncio.get_running_loop().create_task(self._run_offloaded(queued))
+
+    async def _run_offloaded(self, queued: list[_Queued[T]]) -> None:
+        assert self._offload is not None
         try:
-            with self._batch():
-                # every queued call runs, even one whose client has hung up since: its write
-                # is one Entra made, exactly as if it had arrived alone
+            outcomes = await self._offload(lambda: self._execute(queued))
+        except BaseException as exc:  # the offload itself failed (cancelled at shutdown)
+            outcomes = [(None, exc)] * len(queued)
+        finally:
+            self._in_flight -= 1
+        self._deliver(queued, outcomes)
+        self._schedule_start()
+
+    def _execute(self, queued: list[_Queued[T]]) -> list[Outcome]:
+        # every queued call runs, even one whose client has hung up since: its write is one
+        # Entra made, exactly as if it had arrived alone
+        if len(queued) == 1:
+            return [_alone(queued[0].call)]
+        outcomes: list[Outcome] = []
+        try:
+            with self._batch() as batch:
                 for item in queued:
                     try:
-                        outcomes.append((item, item.call(), None))
-                    except Exception as exc:  # this request's own error; the batch goes on
-                        outcomes.append((item, None, exc))
-        except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch was written
-            for item in queued:
-                if not item.future.done():
-                    item.future.set_exception(exc)
-            return
-        for item, result, error in outcomes:
+                        outcomes.append((item.call(), None))
+                    except Exception as exc:
+                        if not batch.isolates_failures:
+                            raise _Redo from exc
+                        outcomes.append((None, exc))  # this request's own error; go on
+        except Exception as exc:
+            if isinstance(exc, _Redo) or self._retry_alone:
+                return [_alone(item.call) for item in queued]
+            return [(None, exc)] * len(queued)  # BEGIN or COMMIT failed: nothing was written
+        return outcomes
+
+    @staticmethod
+    def _deliver(queued: list[_Queued[T]], outcomes: list[Outcome]) -> None:
+        for item, (result, error) in zip(queued, outcomes, strict=True):
             if item.future.done():  # the client went away
                 continue
             if error is not None:
                 item.future.set_exception(error)
             else:
-                item.future.set_result(result)  # type: ignore[arg-type]
+                item.future.set_result(result)
+
+
+def _alone(call: Callable[[], Any]) -> Outcome:
+    try:
+        return call(), None
+    except Exception as exc:
+        return None, exc

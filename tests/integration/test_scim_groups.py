@@ -6,8 +6,11 @@ from typing import Any
 
 from litestar.testing import TestClient
 
+from inbound.schema import USER_TYPE
+from inbound.staging.store import Actor
+from scheduler.composition import Runtime
 from tests.integration.test_scim_users import assert_error, create
-from tests.support import entra_group, patch_body
+from tests.support import entra_group, entra_user, patch_body
 
 
 def new_group(client: TestClient[Any], name: str) -> dict[str, Any]:
@@ -155,3 +158,15 @@ def test_a_users_groups_are_listed_by_name_and_leave_with_a_deleted_group(
     assert [g["display"] for g in after] == ["Alpha", "gamma"]
     none = create(client, "loner")
     assert "groups" not in client.get(f"/scim/v2/Users/{none['id']}").json()
+
+
+def test_the_member_count_probe_stops_at_its_limit(runtime: Runtime) -> None:
+    store, actor = runtime.store, Actor("test")
+    users = [store.create(USER_TYPE, entra_user(f"m{n}"), actor).scim_id for n in range(5)]
+    group = store.create(runtime.services.catalog.group, entra_group("probed"), actor)
+    body = patch_body({"op": "Add", "path": "members", "value": [{"value": u} for u in users]})
+    store.patch(runtime.services.catalog.group, group.scim_id, body, actor)
+    assert store.has_more_members(group.scim_id, 4)
+    assert not store.has_more_members(group.scim_id, 5)
+    assert store.has_more_members(group.scim_id, 0)
+    assert not store.has_more_members("no-such-group", 1)

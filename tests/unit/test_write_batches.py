@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -12,30 +13,45 @@ from inbound.web.write_batches import WriteBatcher
 
 
 class Recorder:
-    """A stand-in for the store's batch: records what ran inside which batch."""
+    """A stand-in for the store's batch: records what ran inside which batch, and what ran
+    alone (outside any batch)."""
 
-    def __init__(self, *, fail_commit: bool = False) -> None:
-        self.batches: list[list[str]] = []
-        self.open = False
+    def __init__(self, *, isolates_failures: bool = True, fail_commit: bool = False) -> None:
+        self.isolates_failures = isolates_failures
         self.fail_commit = fail_commit
+        self.batches: list[list[str]] = []
+        self.committed: list[str] = []
+        self.alone: list[str] = []
+        self.open = False
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> Iterator[Recorder]:
         self.batches.append([])
         self.open = True
         try:
-            yield
+            yield self
             if self.fail_commit:
                 raise OSError("disk full")
+            self.committed.extend(self.batches[-1])
         finally:
             self.open = False
 
     def call(self, name: str, *, fail: bool = False) -> str:
-        assert self.open, "a write ran outside its batch"
-        self.batches[-1].append(name)
+        (self.batches[-1] if self.open else self.alone).append(name)
         if fail:
             raise ValueError(f"{name} refused")
         return f"{name} done"
+
+
+async def _a_refused_b_among_a_and_c(
+    batcher: WriteBatcher[str], recorder: Recorder
+) -> list[str | BaseException]:
+    return await asyncio.gather(
+        batcher.run(lambda: recorder.call("a")),
+        batcher.run(lambda: recorder.call("b", fail=True)),
+        batcher.run(lambda: recorder.call("c")),
+        return_exceptions=True,
+    )
 
 
 def test_writes_that_arrive_together_share_one_batch_in_arrival_order() -> None:
@@ -51,22 +67,15 @@ def test_writes_that_arrive_together_share_one_batch_in_arrival_order() -> None:
 
     results = asyncio.run(scenario())
     assert results == ["w0 done", "w1 done", "w2 done", "w3 done", "w4 done", "later done"]
-    assert recorder.batches == [["w0", "w1", "w2", "w3", "w4"], ["later"]]
+    assert recorder.batches == [["w0", "w1", "w2", "w3", "w4"]]
+    assert recorder.alone == ["later"]  # a batch of one is no batch
 
 
 def test_a_refused_write_fails_alone_and_the_rest_of_its_batch_goes_on() -> None:
     recorder = Recorder()
     batcher: WriteBatcher[str] = WriteBatcher(recorder.batch)
 
-    async def scenario() -> list[str | BaseException]:
-        return await asyncio.gather(
-            batcher.run(lambda: recorder.call("a")),
-            batcher.run(lambda: recorder.call("b", fail=True)),
-            batcher.run(lambda: recorder.call("c")),
-            return_exceptions=True,
-        )
-
-    a, b, c = asyncio.run(scenario())
+    a, b, c = asyncio.run(_a_refused_b_among_a_and_c(batcher, recorder))
     assert (a, c) == ("a done", "c done")
     assert isinstance(b, ValueError) and str(b) == "b refused"
     assert recorder.batches == [["a", "b", "c"]]
@@ -102,3 +111,61 @@ def test_a_caller_that_went_away_still_has_its_write_run() -> None:
 
     assert asyncio.run(scenario()) == "stays done"
     assert recorder.batches == [["gone", "stays"]]
+
+
+def test_where_failures_cannot_be_isolated_the_batch_is_undone_and_rerun_write_by_write() -> None:
+    recorder = Recorder(isolates_failures=False)
+    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch, retry_alone=True)
+
+    a, b, c = asyncio.run(_a_refused_b_among_a_and_c(batcher, recorder))
+    assert (a, c) == ("a done", "c done")
+    assert isinstance(b, ValueError)
+    assert recorder.batches == [["a", "b"]]  # stopped at the failure, and never committed
+    assert recorder.committed == []
+    assert recorder.alone == ["a", "b", "c"]
+
+
+def test_a_failed_commit_is_retried_write_by_write_when_asked() -> None:
+    recorder = Recorder(isolates_failures=False, fail_commit=True)
+    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch, retry_alone=True)
+
+    async def scenario() -> list[str]:
+        return await asyncio.gather(
+            *(batcher.run(lambda n=n: recorder.call(f"w{n}")) for n in range(3))
+        )
+
+    assert asyncio.run(scenario()) == ["w0 done", "w1 done", "w2 done"]
+    assert recorder.committed == []
+    assert recorder.alone == ["w0", "w1", "w2"]
+
+
+def test_offloaded_batches_run_away_from_the_loop_a_few_at_a_time() -> None:
+    recorder = Recorder(isolates_failures=False)
+    in_flight: list[int] = []
+    running = 0
+
+    async def offload(work: Callable[[], Any]) -> Any:
+        nonlocal running
+        running += 1
+        in_flight.append(running)
+        await asyncio.sleep(0)  # let the loop go on while this batch is out
+        try:
+            return work()
+        finally:
+            running -= 1
+
+    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch, offload=offload, max_in_flight=2)
+
+    async def scenario() -> list[str]:
+        first = [batcher.run(lambda n=n: recorder.call(f"a{n}")) for n in range(3)]
+        tasks = [asyncio.ensure_future(c) for c in first]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        second = [
+            asyncio.ensure_future(batcher.run(lambda n=n: recorder.call(f"b{n}"))) for n in range(2)
+        ]
+        return await asyncio.gather(*tasks, *second)
+
+    assert asyncio.run(scenario()) == ["a0 done", "a1 done", "a2 done", "b0 done", "b1 done"]
+    assert recorder.batches == [["a0", "a1", "a2"], ["b0", "b1"]]
+    assert max(in_flight) <= 2

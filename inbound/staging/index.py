@@ -8,7 +8,7 @@ the same way, so SQLite and PostgreSQL compare identical strings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,13 +44,18 @@ def path_key(urn: str | None, attr: str, sub: str | None = None) -> str:
 
 
 def index_rows(
-    rt: ResourceType, data: dict[str, Any]
+    rt: ResourceType, data: dict[str, Any], only: Collection[str] | None = None
 ) -> Iterator[tuple[str, int, str | None, float | None]]:
-    """(path, element, text, number) for every simple value of a canonical resource."""
+    """(path, element, text, number) for every simple value of a canonical resource; with
+    ``only``, for those of its top-level keys alone (attribute names, extension URNs)."""
     for schema in (rt.core, *rt.extensions):
         urn = None if schema is rt.core else schema.id
+        if urn is not None and only is not None and urn not in only:
+            continue
         container = data if urn is None else data.get(urn) or {}
         for attr in schema.attributes:
+            if urn is None and only is not None and attr.name not in only:
+                continue
             value = container.get(attr.name)
             if value is None:
                 continue
@@ -64,5 +69,5 @@ def index_rows(
                 else:
                     text, num = comparable(attr, item)
                     yield path_key(urn, attr.name), elem, text, num
-    if "externalId" in data:
+    if "externalId" in data and (only is None or "externalId" in only):
         yield "externalid", 0, str(data["externalId"])[:MAX_TEXT], None

@@ -523,8 +523,9 @@ class ResourceStore:
             ),
             [*values, self._rows.json_in(after), generation, self._rows.time_in(now), scim_id],
         )
-        old_rows = set(index_rows(rt, before))
-        new_rows = set(index_rows(rt, after))
+        touched = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        old_rows = set(index_rows(rt, before, touched))
+        new_rows = set(index_rows(rt, after, touched))
         gone = old_rows - new_rows
         if gone:
             cur.executemany(

@@ -94,6 +94,7 @@ class Runtime:
         if self.announcer is not None:
             self.announcer.stop()
         self.ledger.close()
+        self.store.close()
         for target in self.targets:
             if isinstance(target, LdapTarget):
                 target.close()

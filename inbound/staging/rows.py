@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from sqlalchemy import Engine
 from inbound.staging.pg_writes import HeldWrites
 
 COLUMNS = "scim_id, data, generation, created_at, updated_at"
+IDLE_BEFORE_PING = 5.0
+"""Seconds the kept PostgreSQL connection may sit unused before it is checked."""
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
@@ -54,6 +57,7 @@ class Rows:
         self.sqlite = engine.dialect.name == "sqlite"
         self._owner: int | None = None
         self._held: Any = None
+        self._held_used_at = 0.0
         self._claim = threading.Lock()
         self._local = threading.local()
         """``batch``: the write batch this thread has open, if any."""
@@ -61,18 +65,51 @@ class Rows:
     def _connection(self) -> tuple[Any, bool]:
         """A DBAPI connection and whether to give it back after use.
 
-        On SQLite the first thread to use the store (the event loop's, which makes every SCIM
-        call) keeps one connection: a pool checkout and reset per request cost as much as the
-        query. Any other thread, and every thread on PostgreSQL, borrows from the pool.
+        The first thread to use the store (the event loop's, which makes every SCIM read)
+        keeps one connection: a pool checkout and return cost as much as the query itself on
+        SQLite, and a sixth of a GET on PostgreSQL. Any other thread borrows from the pool.
+        On PostgreSQL the kept connection serves reads only, in autocommit.
         """
+        me = threading.get_ident()
+        with self._claim:
+            if self._owner is None:
+                self._owner = me
+        if self._owner != me:
+            return self.engine.raw_connection(), True
         if self.sqlite:
-            me = threading.get_ident()
-            with self._claim:
-                if self._owner is None:
-                    self._owner, self._held = me, self.engine.raw_connection()
-            if self._owner == me:
-                return self._held, False
-        return self.engine.raw_connection(), True
+            if self._held is None:
+                self._held = self.engine.raw_connection()
+            return self._held, False
+        return self._kept_pg_connection(), False
+
+    def _kept_pg_connection(self) -> Any:
+        """Checked with a query after an idle spell (a server restart or a dropped link
+        leaves it dead), and replaced when psycopg knows it is broken."""
+        now, held = time.monotonic(), self._held
+        if held is not None:
+            pg = held.driver_connection
+            try:
+                if pg.broken or pg.closed:
+                    raise psycopg.OperationalError("the kept connection is broken")
+                if now - self._held_used_at > IDLE_BEFORE_PING:
+                    pg.execute("SELECT 1")
+            except psycopg.Error:
+                held.invalidate()
+                held = None
+        if held is None:
+            held = self.engine.raw_connection()
+            fresh: Any = held.driver_connection
+            fresh.autocommit = True
+        self._held, self._held_used_at = held, now
+        return held
+
+    def close(self) -> None:
+        """Give the kept connection back (before the engine is disposed)."""
+        held, self._held = self._held, None
+        if held is not None:
+            if not self.sqlite and not held.driver_connection.closed:
+                held.driver_connection.autocommit = False
+            held.close()
 
     # ---- statements ----------------------------------------------------------------
 
@@ -132,15 +169,16 @@ class Rows:
             yield held
             held.send()
             return
+        if not write:
+            with self._pg_read() as cursor:
+                yield cursor
+            return
         conn = self.engine.raw_connection()
         pg: Any = conn.driver_connection
         # autocommit, so psycopg sends no BEGIN of its own: in pipeline mode it would wait
         # for that BEGIN's answer. A write sends BEGIN and COMMIT itself, queued with the rest.
         pg.autocommit = True
         try:
-            if not write:
-                yield pg.cursor()
-                return
             try:
                 with pg.pipeline():
                     cursor = HeldWrites(pg)
@@ -159,6 +197,26 @@ class Rows:
             if not pg.closed:
                 pg.autocommit = False
             conn.close()
+
+    @contextmanager
+    def _pg_read(self) -> Iterator[Any]:
+        """A cursor in autocommit: each statement of a read is its own transaction."""
+        conn, give_back = self._connection()
+        pg: Any = conn.driver_connection
+        if give_back:
+            pg.autocommit = True
+        try:
+            yield pg.cursor()
+        except psycopg.OperationalError:
+            conn.invalidate()  # never use a broken connection again
+            if not give_back:
+                self._held = None
+            raise
+        finally:
+            if give_back:
+                if not pg.closed:
+                    pg.autocommit = False
+                conn.close()
 
     @contextmanager
     def write_batch(self) -> Iterator[Batch]:

@@ -102,6 +102,10 @@ class ResourceStore:
         self._targets = list(targets)
         self._max_members = max_members_per_request
 
+    def close(self) -> None:
+        """Give back the connection the event loop's thread keeps (see ``Rows``)."""
+        self._rows.close()
+
     @property
     def blocking(self) -> bool:
         """Whether calls wait on a server (PostgreSQL) rather than a local file (SQLite)."""

@@ -36,6 +36,7 @@ def add_target(runtime: Runtime, target: RefusingTarget) -> None:
     names = [t.name for t in runtime.targets]
     runtime.services.target_names[:] = names
     clock = runtime.services.clock
+    runtime.store.close()
     runtime.store = ResourceStore(
         runtime.staging_engine, clock=clock, on_change=runtime.nudge, targets=names
     )

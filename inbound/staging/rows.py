@@ -43,6 +43,8 @@ class Batch:
     not, the whole batch must be rolled back and its writes run again one by one."""
     connection: Any = None
     hooks: list[Callable[[], None]] = field(default_factory=list)
+    ahead: dict[str, Sequence[Any]] = field(default_factory=dict)
+    """Rows read and locked for the batch's writes before they ran, by ``scim_id``."""
 
 
 class DuplicateError(Exception):
@@ -286,6 +288,11 @@ class Rows:
             if not pg.closed:
                 pg.autocommit = False
             conn.close()
+
+    def open_batch(self) -> Batch | None:
+        """The write batch this thread has open, if any."""
+        batch: Batch | None = getattr(self._local, "batch", None)
+        return batch
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the current write is durable: now, or after the open batch

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 import msgspec
@@ -28,7 +28,15 @@ from inbound.web.responses import crash_error, decode_json
 from inbound.web.scim_ops import Reply, ScimOperations, make_query, search_body
 from inbound.web.services import InboundServices
 
-Offload = Callable[[Callable[[], Reply], bool], Awaitable[Reply]]
+
+class Offload(Protocol):
+    """Runs an operation: a read at once, a write in a batch (``changes``: the id it changes)."""
+
+    def __call__(
+        self, call: Callable[[], Reply], write: bool, changes: str | None = None
+    ) -> Awaitable[Reply]: ...
+
+
 _encode = msgspec.json.Encoder().encode
 _SCIM_JSON = (b"content-type", b"application/scim+json")
 _COLLECTION_METHODS = "GET, POST"
@@ -133,12 +141,14 @@ class ResourceEndpoint:
         if_match = _text(headers.get(b"if-match"))
         if method == "PATCH":
             body = await self._body(receive)
-            return await run(lambda: ops.patch(rt, scim_id, body, actor, if_match, params), True)
+            return await run(
+                lambda: ops.patch(rt, scim_id, body, actor, if_match, params), True, scim_id
+            )
         if method == "PUT":
             body = await self._body(receive)
-            return await run(lambda: ops.replace(rt, scim_id, body, actor, if_match), True)
+            return await run(lambda: ops.replace(rt, scim_id, body, actor, if_match), True, scim_id)
         if method == "DELETE":
-            return await run(lambda: ops.delete(rt, scim_id, actor, if_match), True)
+            return await run(lambda: ops.delete(rt, scim_id, actor, if_match), True, scim_id)
         raise _not_allowed(_RESOURCE_METHODS)
 
     async def _body(self, receive: Receive) -> Any:

@@ -55,12 +55,15 @@ def scim_routers(services: InboundServices, *, max_body_bytes: int) -> list[Rout
         offload=offload if limiter is not None else None,
         max_in_flight=WRITE_BATCHES_IN_FLIGHT,
         retry_alone=limiter is not None,
+        lock_ahead=lambda ids: services.store.lock_ahead(ids),
     )
 
-    async def run(call: Callable[[], Reply], write: bool = True) -> Reply:
+    async def run(
+        call: Callable[[], Reply], write: bool = True, changes: str | None = None
+    ) -> Reply:
         if not write:
             return call()
-        return await batcher.run(call)
+        return await batcher.run(call, changes)
 
     async def run_alone(call: Callable[[], Reply]) -> Reply:
         """A bulk request is many writes with its own error handling: never in a batch."""

@@ -40,6 +40,8 @@ Offload = Callable[[Callable[[], list[Outcome]]], Awaitable[list[Outcome]]]
 class _Queued(Generic[T]):
     call: Callable[[], T]
     future: asyncio.Future[T]
+    changes: str | None
+    """The ``scim_id`` the write changes, when it changes an existing resource."""
 
 
 class _Redo(Exception):
@@ -52,7 +54,8 @@ class WriteBatcher(Generic[T]):
     ``offload`` runs a batch away from the event loop (a worker thread), with up to
     ``max_in_flight`` batches at once; without it batches run in the loop, one at a time.
     ``retry_alone``: a batch that fails as a whole (its BEGIN or COMMIT) runs its writes again
-    one by one, rather than answering them all with its error.
+    one by one, rather than answering them all with its error. ``lock_ahead`` is given, inside
+    each batch, the resources its writes change.
     """
 
     def __init__(
@@ -62,8 +65,10 @@ class WriteBatcher(Generic[T]):
         offload: Offload | None = None,
         max_in_flight: int = 1,
         retry_alone: bool = False,
+        lock_ahead: Callable[[list[str]], None] = lambda _ids: None,
     ) -> None:
         self._batch = batch
+        self._lock_ahead = lock_ahead
         self._retry_alone = retry_alone
         self._offload = offload
         self._max_in_flight = max_in_flight if offload is not None else 1
@@ -71,9 +76,11 @@ class WriteBatcher(Generic[T]):
         self._in_flight = 0
         self._start_scheduled = False
 
-    async def run(self, call: Callable[[], T]) -> T:
+    async def run(self, call: Callable[[], T], changes: str | None = None) -> T:
+        """``changes``: the ``scim_id`` of the existing resource the write changes, read and
+        locked ahead with the rest of its batch's (``lock_ahead``)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(call, future))
+        self._queue.append(_Queued(call, future, changes))
         self._schedule_start()
         return await future
 
@@ -112,6 +119,7 @@ class WriteBatcher(Generic[T]):
         outcomes: list[Outcome] = []
         try:
             with self._batch() as batch:
+                self._lock_ahead([item.changes for item in queued if item.changes])
                 for item in queued:
                     try:
                         outcomes.append((item.call(), None))

@@ -16,7 +16,7 @@ from inbound.staging.store import Actor, ResourceStore
 from inbound.staging.tables import audit, resources
 from inbound.web.app import create_app
 from scheduler.composition import Runtime
-from tests.support import entra_user
+from tests.support import entra_user, patch_body
 
 ACTOR = Actor("test")
 
@@ -92,3 +92,26 @@ def test_nothing_of_a_failed_batch_is_written_and_nobody_is_told_of_a_change(
         store.create(USER_TYPE, entra_user("one"), ACTOR)
         store.create(USER_TYPE, entra_user("two"), ACTOR)
     assert told == ["x"]  # once, after the commit
+
+
+def test_rows_read_ahead_for_a_batch_never_answer_with_a_stale_state(runtime: Runtime) -> None:
+    """Two PATCHes of one user in a batch build on each other, and a group write in between
+    shows in the user's groups, though both users' rows were read (and locked) ahead."""
+    store, groups = runtime.store, runtime.services.catalog.group
+    one = store.create(USER_TYPE, entra_user("one"), ACTOR).scim_id
+    two = store.create(USER_TYPE, entra_user("two"), ACTOR).scim_id
+    team = store.create(groups, {"displayName": "team"}, ACTOR).scim_id
+
+    def rename(scim_id: str, name: str) -> Any:
+        body = patch_body({"op": "Replace", "path": "displayName", "value": name})
+        return store.patch(USER_TYPE, scim_id, body, ACTOR)
+
+    with store.write_batch():
+        store.lock_ahead([one, two, one])
+        assert rename(one, "first").data["displayName"] == "first"
+        assert rename(one, "second").generation == 3  # built on the first, not the row ahead
+        add = patch_body({"op": "Add", "path": "members", "value": [{"value": two}]})
+        store.patch(groups, team, add, ACTOR)
+        renamed = rename(two, "joined")
+    assert renamed.groups == [{"value": team, "display": "team"}]
+    assert store.get(USER_TYPE, one).data["displayName"] == "second"

@@ -556,20 +556,28 @@ class ResourceStore:
             [*values, self._rows.json_in(after), generation, self._rows.time_in(now), scim_id],
         )
         touched = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-        old_rows = set(index_rows(rt, before, touched))
-        new_rows = set(index_rows(rt, after, touched))
-        gone = old_rows - new_rows
+        old_rows = {(p, e): (t, n) for p, e, t, n in index_rows(rt, before, touched)}
+        new_rows = {(p, e): (t, n) for p, e, t, n in index_rows(rt, after, touched)}
+        gone = sorted(old_rows.keys() - new_rows.keys())
         if gone:
             cur.executemany(
                 self._rows.sql(
                     "DELETE FROM scim_attr_values WHERE scim_id = ? AND path = ? AND elem = ?"
                 ),
-                sorted({(scim_id, path, elem) for path, elem, _t, _n in gone}),
+                [(scim_id, path, elem) for path, elem in gone],
             )
-        # a (path, elem) whose value changed was deleted above; insert its new value
-        kept = {(path, elem) for path, elem, _t, _n in old_rows - gone}
-        added = [(scim_id, *row) for row in new_rows - old_rows if (row[0], row[1]) not in kept]
-        self._insert_index(cur, added)
+        # a value that changed in place is updated: its owner-index entry stays as it is
+        changed = sorted(k for k, v in new_rows.items() if k in old_rows and old_rows[k] != v)
+        if changed:
+            cur.executemany(
+                self._rows.sql(
+                    "UPDATE scim_attr_values SET text_value = ?, num_value = ? "
+                    "WHERE scim_id = ? AND path = ? AND elem = ?"
+                ),
+                [(*new_rows[k], scim_id, *k) for k in changed],
+            )
+        added = sorted(new_rows.keys() - old_rows.keys())
+        self._insert_index(cur, [(scim_id, *k, *new_rows[k]) for k in added])
 
     def _current(
         self,

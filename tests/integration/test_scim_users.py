@@ -340,3 +340,27 @@ def test_unknown_route_and_method_answer_in_scim_shape(client: TestClient[Any]) 
     response = client.put("/scim/v2/Users")
     assert_error(response, 405)
     assert "allow" in response.headers
+
+
+def test_filters_follow_a_patch_that_changes_adds_and_removes_values(
+    client: TestClient[Any],
+) -> None:
+    """The attribute index is rewritten in place: a changed value is found by its new value
+    only, a removed one no longer, an added one at once."""
+    user = create(client, "indexed", title="Engineer")
+    body = patch_body(
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "new@example.com"},
+        {"op": "Remove", "path": "title"},
+        {"op": "Add", "path": "nickName", "value": "Indy"},
+    )
+    response = client.patch(f"/scim/v2/Users/{user['id']}", json=body, headers=SCIM_JSON)
+    assert response.status_code == 200, response.text
+
+    def found(query: str) -> int:
+        return int(client.get("/scim/v2/Users", params={"filter": query}).json()["totalResults"])
+
+    assert found('emails.value eq "new@example.com"') == 1
+    assert found('emails.value eq "indexed@example.com"') == 0
+    assert found("title pr") == 0
+    assert found('nickName eq "indy"') == 1
+    assert found('emails[type eq "work" and value co "new@"]') == 1

@@ -18,6 +18,7 @@ from inbound.web.admin_routes import admin_routers
 from inbound.web.metrics import StateCollector, metrics_router
 from inbound.web.request_log import RequestObserver
 from inbound.web.responses import handle_crash, handle_http_error, handle_scim_error
+from inbound.web.scim_endpoint import DirectRoutes
 from inbound.web.scim_routes import scim_routers
 from inbound.web.services import InboundServices
 
@@ -37,9 +38,10 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
             target_names=services.target_names,
             clock=services.clock,
         )
+    scim, endpoints = scim_routers(services, max_body_bytes=MAX_BODY_BYTES)
     app = Litestar(
         route_handlers=[
-            *scim_routers(services, max_body_bytes=MAX_BODY_BYTES),
+            *scim,
             *admin_routers(services),
             metrics_router(services.metrics),
             *page,
@@ -59,6 +61,6 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
     )
     # Outermost, so unmatched routes (404/405) are logged and counted as well.
     app.asgi_handler = RequestObserver(
-        app.asgi_handler, metrics=services.metrics, clock=services.clock
+        DirectRoutes(app.asgi_handler, endpoints), metrics=services.metrics, clock=services.clock
     )
     return app

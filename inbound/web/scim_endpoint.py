@@ -13,12 +13,13 @@ the same :class:`ScimOperations` calls the rest of the SCIM router makes.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 import msgspec
-from litestar.types import Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from inbound.auth import SecretKind
 from inbound.errors import ScimError, not_found
@@ -99,6 +100,11 @@ class ResourceEndpoint:
         self._max_body = max_body_bytes
         self._prefix = f"/scim/v2/{rt.endpoint}"
 
+    @property
+    def prefix(self) -> str:
+        """The path the endpoint serves, and below it ``/.search`` and ``/{id}``."""
+        return self._prefix
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             reply = await self._dispatch(scope, receive)
@@ -165,6 +171,31 @@ class ResourceEndpoint:
             if not message.get("more_body", False):
                 break
         return decode_json(b"".join(chunks))
+
+
+class DirectRoutes:
+    """Hands requests for the resource endpoints straight to them, ahead of Litestar's
+    exception middleware, router and mount (a tenth of a GET's time in process); every other
+    path, and any unusual spelling of these (``//``, a longer name), goes on to Litestar, whose
+    mounts serve the same endpoints. Sits inside the request observer, so these requests are
+    logged and counted like any other."""
+
+    def __init__(self, app: ASGIApp, endpoints: Sequence[ResourceEndpoint]) -> None:
+        self._app = app
+        self._endpoints = [(e.prefix, e) for e in endpoints]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            path: str = scope["path"]
+            for prefix, endpoint in self._endpoints:
+                if not path.startswith(prefix):
+                    continue
+                rest = path[len(prefix) :]
+                if rest == "" or (rest[0] == "/" and "//" not in rest):
+                    scope["path"] = rest or "/"  # below the endpoint, as a mount leaves it
+                    await endpoint(scope, receive, send)
+                    return
+        await self._app(scope, receive, send)
 
 
 def _text(value: bytes | None) -> str | None:

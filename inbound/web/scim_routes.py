@@ -34,7 +34,9 @@ def _reply(reply: Reply) -> Response[bytes]:
     return scim_response(reply.body, reply.status, reply.headers)
 
 
-def scim_routers(services: InboundServices, *, max_body_bytes: int) -> list[Router]:
+def scim_routers(
+    services: InboundServices, *, max_body_bytes: int
+) -> tuple[list[Router], list[ResourceEndpoint]]:
     """The SCIM routes. On SQLite the store runs in the event loop: a local call takes
     microseconds and a thread hop would cost more; writes that arrive together share one
     commit (:mod:`inbound.web.write_batches`). On PostgreSQL reads run in the loop too
@@ -43,7 +45,8 @@ def scim_routers(services: InboundServices, *, max_body_bytes: int) -> list[Rout
     trips instead of queueing behind one another.
 
     /Users and /Groups are ASGI mounts (:mod:`inbound.web.scim_endpoint`); the rarer routes
-    (root search, Bulk, discovery) are ordinary Litestar handlers behind the same gate."""
+    (root search, Bulk, discovery) are ordinary Litestar handlers behind the same gate. The
+    endpoints are returned too, for :class:`~inbound.web.scim_endpoint.DirectRoutes`."""
     catalog = services.catalog
     limiter = anyio.CapacityLimiter(OFFLOAD_THREADS) if services.store.blocking else None
 
@@ -99,10 +102,10 @@ def scim_routers(services: InboundServices, *, max_body_bytes: int) -> list[Rout
     async def openapi() -> Response[bytes]:
         return json_response(openapi_document(services.endpoint_url))
 
-    mounts = [
-        _mount(ResourceEndpoint(rt, ops, gate, run, max_body_bytes=max_body_bytes))
-        for rt in catalog.types
+    endpoints = [
+        ResourceEndpoint(rt, ops, gate, run, max_body_bytes=max_body_bytes) for rt in catalog.types
     ]
+    mounts = [_mount(endpoint) for endpoint in endpoints]
     guarded = Router(
         "/scim/v2",
         route_handlers=[
@@ -113,7 +116,7 @@ def scim_routers(services: InboundServices, *, max_body_bytes: int) -> list[Rout
         ],
         guards=[guard],
     )
-    return [guarded, Router("/scim/v2", route_handlers=mounts)]
+    return [guarded, Router("/scim/v2", route_handlers=mounts)], endpoints
 
 
 def _mount(endpoint: ResourceEndpoint) -> ASGIRouteHandler:

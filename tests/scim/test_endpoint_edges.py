@@ -55,3 +55,18 @@ def test_the_mounted_endpoints_refuse_what_they_do_not_serve(client: TestClient[
     empty = client.post("/scim/v2/Users", content=b"  ")
     assert_error(empty, 400, "invalidSyntax")
     assert_error(client.post("/scim/v2/Users", content=b"{nope"), 400, "invalidSyntax")
+
+
+def test_direct_and_mounted_routes_answer_alike(client: TestClient[Any]) -> None:
+    """Requests for the endpoints go straight to them; unusual spellings go through Litestar's
+    mounts to the same endpoints, and names that only start like them are not theirs."""
+    user = create_user(client, "routed")
+    direct = client.get(f"/scim/v2/Users/{user['id']}")
+    mounted = client.get(f"/scim/v2/Users//{user['id']}")
+    assert direct.status_code == 200, direct.text
+    assert mounted.status_code == direct.status_code
+    assert client.get("/scim/v2/Users/").json()["totalResults"] == 1
+    assert client.get("/scim/v2/Users").json()["totalResults"] == 1
+    assert client.get("/scim/v2/UsersAndMore").status_code == 404
+    listed = client.get("/metrics").text
+    assert 'route="/scim/v2/Users/{scim_id}"' in listed  # logged and counted like the rest

@@ -219,7 +219,24 @@ def extension_of(rt: ResourceType, path: str) -> Schema | None:
     return schema if schema is not None and schema is not rt.core else None
 
 
+_RESOLVED: dict[tuple[int, str], tuple[ResourceType, Resolved]] = {}
+"""Body keys already resolved, by resource type and spelling: a create resolves a dozen, the
+same dozen every time. The entry holds its resource type, so that type's id cannot be reused
+while the entry lives."""
+
+
 def _resolve_body_key(rt: ResourceType, key: str) -> Resolved:
+    cached = _RESOLVED.get((id(rt), key))
+    if cached is not None and cached[0] is rt:
+        return cached[1]
+    resolved = _resolve_uncached(rt, key)
+    if len(_RESOLVED) >= 4096:
+        _RESOLVED.clear()
+    _RESOLVED[(id(rt), key)] = (rt, resolved)
+    return resolved
+
+
+def _resolve_uncached(rt: ResourceType, key: str) -> Resolved:
     try:
         resolved = resolve(rt, parse_attr_path(key))
     except ScimError as exc:

@@ -134,7 +134,9 @@ class Rows:
 
     def time_in(self, moment: datetime) -> Any:
         utc = moment.astimezone(UTC)
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else utc
+        if not self.sqlite:
+            return utc
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")  # as SQLAlchemy writes it
 
     @staticmethod
     def time_out(value: Any) -> datetime:

@@ -15,7 +15,8 @@ from inbound.errors import ScimError, invalid_value
 from inbound.filter import parse_attr_path, parse_filter
 from inbound.render import Projection, parse_projection, render
 from inbound.schema import Catalog, ResourceType
-from inbound.staging.store import Actor, Stored
+from inbound.staging.store import Actor
+from inbound.staging.stored import Stored
 from inbound.web.services import InboundServices
 
 log = logging.getLogger(__name__)

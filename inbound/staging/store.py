@@ -23,11 +23,11 @@ from inbound.filter import AttrPath, Filter
 from inbound.patch import MemberStep, apply_patch
 from inbound.resource import check_immutable, normalise
 from inbound.schema import ResourceType
-from inbound.staging.index import index_rows
 from inbound.staging.lookup import hot_lookup
 from inbound.staging.marks import mark_changed
 from inbound.staging.membership import apply_member_steps
 from inbound.staging.query import select_ids, sort_key
+from inbound.staging.resource_writes import columns, index, name_field, name_key, rewrite
 from inbound.staging.rows import COLUMNS, Batch, DuplicateError, Rows
 from inbound.staging.stored import Stored, StoredReader
 from inbound.staging.tables import reading, resources
@@ -44,17 +44,6 @@ class Actor:
 
     name: str
     request_id: str | None = None
-
-
-def _name_field(rt: ResourceType) -> str:
-    return "userName" if rt.is_user else "displayName"
-
-
-_COLUMN_NAMES = ("name_key", "external_id", "display_name", "active")
-
-
-def _name_key(rt: ResourceType, data: dict[str, Any]) -> str:
-    return str(data[_name_field(rt)]).casefold()
 
 
 class ResourceStore:
@@ -223,13 +212,13 @@ class ResourceStore:
                 [
                     scim_id,
                     rt.name,
-                    *self._columns(rt, data),
+                    *columns(self._rows, rt, data),
                     self._rows.json_in(data),
                     self._rows.time_in(now),
                     self._rows.time_in(now),
                 ],
             )
-            self._index(cur, rt, scim_id, data)
+            index(self._rows, cur, rt, scim_id, data)
             if initial_members:
                 apply_member_steps(
                     self._rows,
@@ -257,7 +246,7 @@ class ResourceStore:
             check_immutable(rt, current.data, data)
             self._check_unique(cur, rt, data, scim_id)
             generation = current.generation + 1
-            self._rewrite(cur, rt, scim_id, generation, now, current.data, data)
+            rewrite(self._rows, cur, rt, scim_id, generation, now, current.data, data)
             if rt.is_group and new_members is not None:
                 apply_member_steps(
                     self._rows,
@@ -301,9 +290,11 @@ class ResourceStore:
             if changed or member_changes:
                 generation = current.generation + 1
                 if changed:
-                    if _name_key(rt, result.data) != _name_key(rt, current.data):
+                    if name_key(rt, result.data) != name_key(rt, current.data):
                         self._check_unique(cur, rt, result.data, scim_id)
-                    self._rewrite(cur, rt, scim_id, generation, now, current.data, result.data)
+                    rewrite(
+                        self._rows, cur, rt, scim_id, generation, now, current.data, result.data
+                    )
                 else:
                     cur.execute(
                         self._rows.sql(
@@ -373,63 +364,8 @@ class ResourceStore:
             if data is not None:
                 with self._rows.transaction(write=False) as cur:
                     self._check_unique(cur, rt, data, None)
-            field = _name_field(rt)
+            field = name_field(rt)
             raise uniqueness(f"a {rt.name} with this {field} already exists") from error
-
-    def _columns(self, rt: ResourceType, data: dict[str, Any]) -> list[Any]:
-        """The indexed columns, in the order of ``_COLUMN_NAMES``."""
-        return [
-            _name_key(rt, data),
-            data.get("externalId"),
-            data.get("displayName"),
-            self._rows.bool_in(data.get("active", True) is not False),
-        ]
-
-    def _rewrite(
-        self,
-        cur: Any,
-        rt: ResourceType,
-        scim_id: str,
-        generation: int,
-        now: datetime,
-        before: dict[str, Any],
-        after: dict[str, Any],
-    ) -> None:
-        """Write only what changed: the columns whose value differs and the index rows that
-        differ, so a one-attribute PATCH touches one index entry, not the resource's fifteen."""
-        old, new = self._columns(rt, before), self._columns(rt, after)
-        sets = [f"{name} = ?" for name, a, b in zip(_COLUMN_NAMES, old, new, strict=True) if a != b]
-        values = [b for a, b in zip(old, new, strict=True) if a != b]
-        cur.execute(
-            self._rows.sql(
-                f"UPDATE scim_resources SET {', '.join([*sets, 'data = ?'])}, "  # noqa: S608
-                "generation = ?, updated_at = ? WHERE scim_id = ?"
-            ),
-            [*values, self._rows.json_in(after), generation, self._rows.time_in(now), scim_id],
-        )
-        touched = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-        old_rows = {(p, e): (t, n) for p, e, t, n in index_rows(rt, before, touched)}
-        new_rows = {(p, e): (t, n) for p, e, t, n in index_rows(rt, after, touched)}
-        gone = sorted(old_rows.keys() - new_rows.keys())
-        if gone:
-            cur.executemany(
-                self._rows.sql(
-                    "DELETE FROM scim_attr_values WHERE scim_id = ? AND path = ? AND elem = ?"
-                ),
-                [(scim_id, path, elem) for path, elem in gone],
-            )
-        # a value that changed in place is updated: its owner-index entry stays as it is
-        changed = sorted(k for k, v in new_rows.items() if k in old_rows and old_rows[k] != v)
-        if changed:
-            cur.executemany(
-                self._rows.sql(
-                    "UPDATE scim_attr_values SET text_value = ?, num_value = ? "
-                    "WHERE scim_id = ? AND path = ? AND elem = ?"
-                ),
-                [(*new_rows[k], scim_id, *k) for k in changed],
-            )
-        added = sorted(new_rows.keys() - old_rows.keys())
-        self._insert_index(cur, [(scim_id, *k, *new_rows[k]) for k in added])
 
     def _current(
         self,
@@ -462,38 +398,15 @@ class ResourceStore:
                 "SELECT scim_id FROM scim_resources WHERE kind = ? AND name_key = ? "
                 "AND deleted_at IS NULL AND scim_id <> ? LIMIT 1"
             ),
-            [rt.name, _name_key(rt, data), scim_id or ""],
+            [rt.name, name_key(rt, data), scim_id or ""],
         )
         clash = cur.fetchone()
         if clash is not None:
-            field = _name_field(rt)
+            field = name_field(rt)
             raise uniqueness(
                 f"a {rt.name} with {field} '{data[field]}' already exists (id {clash[0]}); "
                 f"{field} is unique, compared case-insensitively"
             )
-
-    def _index(self, cur: Any, rt: ResourceType, scim_id: str, data: dict[str, Any]) -> None:
-        self._insert_index(cur, [(scim_id, p, e, t, n) for p, e, t, n in index_rows(rt, data)])
-
-    def _insert_index(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
-        """On PostgreSQL one statement of arrays rather than a statement per row: a user has
-        about fifteen index rows, and each statement costs the client and the server more
-        than the row itself. SQLite's ``executemany`` is already one prepared loop in C."""
-        if not rows:
-            return
-        if self._rows.sqlite:
-            cur.executemany(
-                "INSERT INTO scim_attr_values (scim_id, path, elem, text_value, num_value) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-            return
-        columns = list(zip(*rows, strict=True))
-        cur.execute(
-            "INSERT INTO scim_attr_values (scim_id, path, elem, text_value, num_value) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::float8[])",
-            [list(c) for c in columns],
-        )
 
     def _mark(
         self,

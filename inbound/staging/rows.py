@@ -64,13 +64,22 @@ class Rows:
         self._local = threading.local()
         """``batch``: the write batch this thread has open, if any."""
 
+    def claim(self) -> None:
+        """Make the calling thread the one that keeps the connection (and, on SQLite, opens
+        write batches): the web app's startup calls it from the event loop's thread, so that
+        no other thread that happened to use the store first keeps it instead. Called while
+        no request is running; the previous owner borrows from the pool from then on."""
+        with self._claim:
+            self._owner = threading.get_ident()
+
     def _connection(self) -> tuple[Any, bool]:
         """A DBAPI connection and whether to give it back after use.
 
-        The first thread to use the store (the event loop's, which makes every SCIM read)
-        keeps one connection: a pool checkout and return cost as much as the query itself on
-        SQLite, and a sixth of a GET on PostgreSQL. Any other thread borrows from the pool.
-        On PostgreSQL the kept connection serves reads only, in autocommit.
+        The thread that claimed it, else the first thread to use the store (the event loop's,
+        which makes every SCIM read), keeps one connection: a pool checkout and return cost as
+        much as the query itself on SQLite, and a sixth of a GET on PostgreSQL. Any other
+        thread borrows from the pool. On PostgreSQL the kept connection serves reads only, in
+        autocommit.
         """
         me = threading.get_ident()
         with self._claim:

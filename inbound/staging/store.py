@@ -64,6 +64,10 @@ class ResourceStore:
         self._targets = list(targets)
         self._max_members = max_members_per_request
 
+    def claim_thread(self) -> None:
+        """Keep the store's own connection for the calling thread (see ``Rows.claim``)."""
+        self._rows.claim()
+
     def close(self) -> None:
         """Give back the connection the event loop's thread keeps (see ``Rows``)."""
         self._rows.close()

@@ -55,6 +55,8 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
             directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=configure_templates
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        # startup runs in the event loop's thread: the store keeps its connection for it
+        on_startup=[lambda: services.store.claim_thread()],
         openapi_config=None,
         logging_config=None,
         debug=debug,

@@ -8,12 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar.testing import TestClient
 from sqlalchemy import func, select
 
 from inbound.errors import ScimError
 from inbound.schema import USER_TYPE
 from inbound.staging.store import Actor, ResourceStore
-from inbound.staging.tables import audit, resources
+from inbound.staging.tables import audit, reading, resources
 from inbound.web.app import create_app
 from scheduler.composition import Runtime
 from tests.support import entra_user, patch_body
@@ -22,7 +23,7 @@ ACTOR = Actor("test")
 
 
 def _live_users(runtime: Runtime) -> list[str]:
-    with runtime.staging_engine.connect() as conn:
+    with reading(runtime.staging_engine) as conn:  # takes no write lock, even inside a batch
         query = select(resources.c.name_key).where(resources.c.deleted_at.is_(None))
         return sorted(conn.execute(query).scalars())
 
@@ -115,3 +116,21 @@ def test_rows_read_ahead_for_a_batch_never_answer_with_a_stale_state(runtime: Ru
         renamed = rename(two, "joined")
     assert renamed.groups == [{"value": team, "display": "team"}]
     assert store.get(USER_TYPE, one).data["displayName"] == "second"
+
+
+def test_the_app_claims_the_store_for_its_event_loop(runtime: Runtime) -> None:
+    """A thread that used the store first (here: the test's) must not keep the connection
+    SQLite write batches need: the app's startup hands it to the event loop's thread, where
+    a batch then really holds its writes until the COMMIT."""
+    store = runtime.store
+    store.create(USER_TYPE, entra_user("first"), ACTOR)  # this thread uses the store first
+
+    def batch_in_the_loop() -> list[str]:
+        with store.write_batch():
+            store.create(USER_TYPE, entra_user("batched"), ACTOR)
+            return _live_users(runtime)  # from another connection, before the COMMIT
+
+    with TestClient(create_app(runtime.services), base_url="http://scim.test") as client:
+        seen_before_commit = client.blocking_portal.call(batch_in_the_loop)
+    assert seen_before_commit == ["first"]
+    assert _live_users(runtime) == ["batched", "first"]

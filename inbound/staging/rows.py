@@ -173,7 +173,7 @@ class Rows:
             with self._sqlite_transaction(write) as cursor:
                 yield cursor
             return
-        batch = getattr(self._local, "batch", None)
+        batch = self.open_batch()
         if batch is not None:  # inside the batch's transaction, seeing its earlier writes
             if not write:
                 yield batch.connection.cursor()
@@ -186,25 +186,35 @@ class Rows:
             with self._pg_read() as cursor:
                 yield cursor
             return
+        try:
+            with self._pg_pipeline() as pg:
+                cursor = HeldWrites(pg)
+                yield cursor
+                cursor.commit()
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateError(str(exc)) from exc
+
+    @contextmanager
+    def _pg_pipeline(self) -> Iterator[Any]:
+        """A pooled psycopg connection in pipeline mode for one write transaction, which the
+        caller opens and commits with statements of its own; rolled back if anything fails,
+        and never handed back to the pool broken.
+
+        Autocommit, so psycopg sends no BEGIN of its own: in pipeline mode it would wait for
+        that BEGIN's answer, while ours is queued with the rest."""
         conn = self.engine.raw_connection()
         pg: Any = conn.driver_connection
-        # autocommit, so psycopg sends no BEGIN of its own: in pipeline mode it would wait
-        # for that BEGIN's answer. A write sends BEGIN and COMMIT itself, queued with the rest.
         pg.autocommit = True
         try:
             try:
                 with pg.pipeline():
-                    cursor = HeldWrites(pg)
-                    yield cursor
-                    cursor.commit()
+                    yield pg
             except BaseException:
                 if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                     pg.execute("ROLLBACK")
                 raise
-        except psycopg.errors.UniqueViolation as exc:
-            raise DuplicateError(str(exc)) from exc
         except psycopg.OperationalError:
-            conn.invalidate()  # never hand a broken connection back to the pool
+            conn.invalidate()
             raise
         finally:
             if not pg.closed:
@@ -244,8 +254,9 @@ class Rows:
         not isolate failures and the caller runs its writes again one by one.
         Nothing is acknowledged before the COMMIT; hooks given to :meth:`after_commit` run
         after it, once each."""
-        if getattr(self._local, "batch", None) is not None:
-            yield self._local.batch
+        current = self.open_batch()
+        if current is not None:
+            yield current
             return
         opened = self._open_sqlite_batch() if self.sqlite else self._open_pg_batch()
         with opened as batch:
@@ -279,26 +290,10 @@ class Rows:
 
     @contextmanager
     def _open_pg_batch(self) -> Iterator[Batch]:
-        conn = self.engine.raw_connection()
-        pg: Any = conn.driver_connection
-        pg.autocommit = True
-        try:
-            try:
-                with pg.pipeline():
-                    pg.cursor().execute("BEGIN")
-                    yield Batch(isolates_failures=False, connection=pg)
-                    pg.cursor().execute("COMMIT")
-            except BaseException:
-                if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    pg.execute("ROLLBACK")
-                raise
-        except psycopg.OperationalError:
-            conn.invalidate()
-            raise
-        finally:
-            if not pg.closed:
-                pg.autocommit = False
-            conn.close()
+        with self._pg_pipeline() as pg:
+            pg.cursor().execute("BEGIN")
+            yield Batch(isolates_failures=False, connection=pg)
+            pg.cursor().execute("COMMIT")
 
     def open_batch(self) -> Batch | None:
         """The write batch this thread has open, if any."""
@@ -308,7 +303,7 @@ class Rows:
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the current write is durable: now, or after the open batch
         commits (once per batch, however many writes asked)."""
-        batch = getattr(self._local, "batch", None)
+        batch = self.open_batch()
         if batch is not None:
             batch.hooks.append(hook)
         else:
@@ -328,7 +323,7 @@ class Rows:
                 if give_back:
                     conn.close()
             return
-        batched = getattr(self._local, "batch", None) is not None and not give_back
+        batched = self.open_batch() is not None and not give_back
         begin, commit, rollback = (
             ("SAVEPOINT w", "RELEASE w", "ROLLBACK TO w; RELEASE w")
             if batched

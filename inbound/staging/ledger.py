@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from inbound.staging.locks import lock_in_key_order
 from inbound.staging.sync_status import SyncStatusView
 from inbound.staging.tables import UtcDateTime, audit, reading, resources, sync_state
 from reconcile.model import ResourceKind
@@ -128,7 +129,9 @@ class StagingLedger(SyncStatusView):
                         "changed_at": changed,
                         "updated_at": now,
                     }
-                    for scim_id, kind, generation, deleted, active, changed in conn.execute(missing)
+                    for scim_id, kind, generation, deleted, active, changed in conn.execute(
+                        missing.order_by(R.scim_id)
+                    )
                 ]
                 for start in range(0, len(rows), 500):
                     conn.execute(
@@ -138,11 +141,9 @@ class StagingLedger(SyncStatusView):
                     )
                 added += len(rows)
             staged = select(R.generation).where(R.scim_id == S.scim_id).scalar_subquery()
-            conn.execute(
-                update(sync_state)
-                .where(S.desired_generation < staged)
-                .values(desired_generation=staged)
-            )
+            lagging = S.desired_generation < staged
+            lock_in_key_order(conn, lagging)
+            conn.execute(update(sync_state).where(lagging).values(desired_generation=staged))
         return added
 
     @staticmethod
@@ -256,6 +257,7 @@ class StagingLedger(SyncStatusView):
                     ).scalar()
                 ):
                     continue
+                lock_in_key_order(conn, S.claimed_by == holder)
                 released += conn.execute(
                     update(sync_state)
                     .where(S.claimed_by == holder)
@@ -270,19 +272,22 @@ class StagingLedger(SyncStatusView):
 
     def release(self, target: str) -> None:
         """Give back what this worker claimed but did not finish (the target went away)."""
+        mine = and_(S.target == target, S.claimed_by == self.worker_id)
         with self._engine.begin() as conn:
-            conn.execute(
-                update(sync_state)
-                .where(S.target == target, S.claimed_by == self.worker_id)
-                .values(claimed_by=None, claimed_until=None)
-            )
+            lock_in_key_order(conn, mine)
+            conn.execute(update(sync_state).where(mine).values(claimed_by=None, claimed_until=None))
 
     def record_many(
         self, target: str, outcomes: Sequence[tuple[WorkItem, Outcome]], now: datetime
     ) -> None:
-        """One transaction, two prepared statements executed for the whole batch."""
+        """One transaction, two prepared statements executed for the whole batch.
+
+        The rows are updated in ``scim_id`` order (see :func:`lock_in_key_order`): outcomes
+        arrive in the order the applies finished, and two batches updating overlapping rows
+        in different orders deadlocked on PostgreSQL."""
         if not outcomes:
             return
+        outcomes = sorted(outcomes, key=lambda pair: pair[0].scim_id)
         rows = [
             {
                 "w_target": target,
@@ -338,6 +343,16 @@ class StagingLedger(SyncStatusView):
                 conn.execute(select(R.scim_id).where(R.deleted_at.is_not(None), ~behind)).scalars()
             )
             if gone:
+                gone.sort()
+                # resources before ledger rows, each in key order: the order a SCIM write takes
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        select(R.scim_id)
+                        .where(R.scim_id.in_(gone))
+                        .order_by(R.scim_id)
+                        .with_for_update()
+                    )
+                lock_in_key_order(conn, S.scim_id.in_(gone))
                 conn.execute(delete(sync_state).where(S.scim_id.in_(gone)))
                 conn.execute(delete(resources).where(R.scim_id.in_(gone)))
         return len(gone)
@@ -353,11 +368,11 @@ class StagingLedger(SyncStatusView):
     def mark_held(self, target: str, now: datetime) -> int:
         """Show the held deletes and disables as such until an operator approves them;
         returns how many are held now."""
+        held = and_(self._due_filter(target, now), or_(self._deleting(), self._disabling()))
         with self._engine.begin() as conn:
+            lock_in_key_order(conn, held)
             conn.execute(
-                update(sync_state)
-                .where(self._due_filter(target, now), or_(self._deleting(), self._disabling()))
-                .values(status=SyncStatus.HELD.value, updated_at=now)
+                update(sync_state).where(held).values(status=SyncStatus.HELD.value, updated_at=now)
             )
             return int(
                 conn.execute(
@@ -417,10 +432,12 @@ class StagingLedger(SyncStatusView):
             }
 
     def mark_drifted(self, target: str, scim_ids: Sequence[str], now: datetime) -> None:
+        drifted = and_(S.target == target, S.scim_id.in_(sorted(set(scim_ids))))
         with self._engine.begin() as conn:
+            lock_in_key_order(conn, drifted)
             conn.execute(
                 update(sync_state)
-                .where(S.target == target, S.scim_id.in_(scim_ids))
+                .where(drifted)
                 .values(
                     observed_generation=0,
                     status=SyncStatus.PENDING.value,

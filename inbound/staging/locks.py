@@ -1,7 +1,8 @@
-"""Singleton jobs across processes: a PostgreSQL advisory lock, or a lease row on SQLite.
+"""Locks between processes: singleton jobs, and the order multi-row writes lock rows in.
 
 Token renewal and the full reconciliation must run once at a time however many workers run;
-the database every worker already shares is the coordinator, nothing else.
+the database every worker already shares is the coordinator, nothing else: a PostgreSQL
+advisory lock, or a lease row on SQLite.
 """
 
 from __future__ import annotations
@@ -9,12 +10,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
-from inbound.staging.tables import job_leases
+from inbound.staging.tables import job_leases, sync_state
 
 L = job_leases.c
+S = sync_state.c
+
+
+def lock_in_key_order(conn: Connection, *where: Any) -> None:
+    """Lock the ``sync_state`` rows a multi-row write is about to change, in key order.
+
+    PostgreSQL locks the rows of an UPDATE or DELETE in whatever order its plan visits them,
+    so two transactions changing overlapping rows can each hold one the other wants
+    (``deadlock detected``). Every multi-row write of the ledger, and a SCIM write batch
+    (``StoredReader.lock_ahead``), first takes its rows' locks ordered by
+    ``(target, scim_id)``: waits then all point the same way and cannot form a circle.
+    SQLite serialises writers at BEGIN, so there is nothing to order there."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            select(S.target, S.scim_id)
+            .where(*where)
+            .order_by(S.target, S.scim_id)
+            .with_for_update()
+        )
 
 
 class JobLock:

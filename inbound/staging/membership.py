@@ -24,7 +24,8 @@ def apply_member_steps(
     """Membership deltas as SQL; the group's members are never loaded."""
     counts: dict[str, int] = {}
     for step in steps:
-        ids = list(dict.fromkeys(m["value"] for m in step.members))
+        # in key order: two writes touching the same membership rows lock them the same way
+        ids = sorted({m["value"] for m in step.members})
         if len(ids) > max_members:
             raise invalid_value(f"{len(ids)} members in one operation; send at most {max_members}")
         if step.kind in ("replace", "clear"):

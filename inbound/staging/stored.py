@@ -80,16 +80,26 @@ class StoredReader:
     def lock_ahead(self, scim_ids: Sequence[str]) -> None:
         """Read and lock, in one round trip, the rows a PostgreSQL write batch is about to
         change, instead of one round trip per write (each write's ``fetch`` takes its row
-        from here). Locked in ``scim_id`` order, so two batches never wait on each other in a
-        circle. A no-op outside a PostgreSQL batch."""
+        from here). Locked in ``scim_id`` order, then their ``sync_state`` rows in the order
+        every multi-row ledger write uses (``inbound.staging.locks.lock_in_key_order``), so
+        two batches, or a batch and a worker, never wait on each other in a circle. A no-op
+        outside a PostgreSQL batch."""
         batch = self._rows.open_batch()
         if batch is None or self._rows.sqlite or not scim_ids:
             return
+        wanted = sorted(set(scim_ids))
         with self._rows.transaction(write=False) as cur:
             cur.execute(
                 f"SELECT {COLUMNS}, {_PG_GROUPS}, kind FROM scim_resources "  # noqa: S608 - constants only
                 "WHERE scim_id = ANY(%s) AND deleted_at IS NULL ORDER BY scim_id FOR UPDATE",
-                [sorted(set(scim_ids))],
+                [wanted],
+            )
+            # their ledger rows too, in the ledger's key order: the writes mark them in arrival
+            # order, which crossed the order a worker records outcomes in (a deadlock)
+            batch.connection.cursor().execute(
+                "SELECT 1 FROM sync_state WHERE scim_id = ANY(%s) "
+                "ORDER BY target, scim_id FOR UPDATE",
+                [wanted],
             )
             batch.ahead = {row[0]: row for row in cur.fetchall()}
 

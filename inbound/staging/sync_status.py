@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, insert, literal, select, update
 
+from inbound.staging.locks import lock_in_key_order
 from inbound.staging.tables import holds, reading, resources, sync_state
 from reconcile.ports import HoldDecision, SyncStatus
 
@@ -170,12 +171,14 @@ class SyncStatusView:
 
     def retry_dead(self, scim_id: str | None, target: str | None = None) -> int:
         """Put dead letters back in line (one, or all when ``scim_id`` is None)."""
-        query = update(sync_state).where(S.status == SyncStatus.DEAD.value)
+        chosen = [S.status == SyncStatus.DEAD.value]
         if scim_id is not None:
-            query = query.where(S.scim_id == scim_id)
+            chosen.append(S.scim_id == scim_id)
         if target is not None:
-            query = query.where(S.target == target)
+            chosen.append(S.target == target)
+        query = update(sync_state).where(*chosen)
         with self._engine.begin() as conn:
+            lock_in_key_order(conn, *chosen)
             return int(
                 conn.execute(
                     query.values(
@@ -265,9 +268,11 @@ class SyncStatusView:
                 conn.execute(
                     update(holds).where(H.id == chosen_id).values(approved_at=now, approved_by=by)
                 )
+                held = (S.target == target, S.status == SyncStatus.HELD.value)
+                lock_in_key_order(conn, *held)
                 conn.execute(
                     update(sync_state)
-                    .where(S.target == target, S.status == SyncStatus.HELD.value)
+                    .where(*held)
                     .values(status=SyncStatus.PENDING.value, updated_at=now)
                 )
         return len(chosen)

@@ -6,6 +6,7 @@ what the worker logs. Nothing sleeps; nothing is lost; nothing is applied twice.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Callable, Iterator
@@ -67,6 +68,13 @@ def counting(limit: int) -> Callable[[Event], bool]:
 
 def finished(event: Event) -> bool:
     return event.get("event") == "reconcile finished"
+
+
+def logged(process: ServiceProcess) -> list[Event]:
+    """Everything the stopped process logged, also what no ``wait_for`` has looked at yet."""
+    while not process.events.empty():
+        process.seen.append(process.events.get_nowait())
+    return process.seen
 
 
 def converged(runtime: Runtime) -> dict[str, Any]:
@@ -133,10 +141,13 @@ def test_two_workers_apply_each_change_once(
         )
     assert set(per_resource) == set(ids)
     assert set(per_resource.values()) == {1}  # applied exactly once each
-    applied_by = [
-        sum(1 for e in w.seen if e.get("event") == "resource applied") for w in (first, second)
-    ]
+    logs = [logged(w) for w in (first, second)]
+    applied_by = [sum(1 for e in log if e.get("event") == "resource applied") for log in logs]
     assert sum(applied_by) == 2_000
+    for log in logs:  # a clean run: no deadlock between the workers, no run redone
+        assert not [e for e in log if e.get("event") == "reconcile run failed"]
+        assert not [e for e in log if "deadlock detected" in json.dumps(e)]
+        assert not [e for e in log if e.get("level") == "error"]
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)

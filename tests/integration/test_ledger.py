@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from inbound.staging.ledger import StagingLedger
-from inbound.staging.tables import audit
+from inbound.staging.tables import audit, sync_state
 from reconcile.policy import MassChangeBrake
 from reconcile.ports import Outcome, SyncStatus
 from reconcile.runner import Reconciler
@@ -148,3 +150,73 @@ def test_dead_letter_skip_and_retry(
     assert runtime.ledger.retry_dead(user["id"]) == 1
     assert runtime.reconciler.run_once().targets[0].actions == {"created": 1}
     assert runtime.ledger.dead_letters() == []
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_recording_overlapping_batches_in_opposite_orders_cannot_deadlock(
+    client: TestClient[Any], runtime: Runtime, clock: FakeClock
+) -> None:
+    """Two workers record outcomes for overlapping rows, listed in opposite orders.
+
+    A third connection holds the lock on the middle row, so both recorders are forced to
+    reach it at the same time: before ledger writes were ordered by key, the first held ``a``
+    and the second ``b`` while both waited there, and once it was released each waited for
+    the other (``deadlock detected``). Ordering is the only thing that can save them here."""
+    a, b, middle = sorted(create(client, f"dl{i}")["id"] for i in range(3))
+    items = {i.scim_id: i for i in runtime.ledger.claim(TARGET, clock(), 10)}
+    applied = Outcome(SyncStatus.APPLIED, 1, None, 0, None, None)
+    first = StagingLedger(runtime.staging_engine, worker_id="w1")
+    second = StagingLedger(runtime.staging_engine, worker_id="w2")
+    errors: list[BaseException] = []
+
+    def record(ledger: StagingLedger, order: list[str]) -> None:
+        try:
+            ledger.record_many(TARGET, [(items[i], applied) for i in order], clock())
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    with runtime.staging_engine.connect() as blocker:
+        blocker.execute(
+            select(sync_state.c.scim_id).where(sync_state.c.scim_id == middle).with_for_update()
+        )
+        blocker_pid = blocker.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        threads = [
+            threading.Thread(target=record, args=(first, [a, middle, b])),
+            threading.Thread(target=record, args=(second, [b, middle, a])),
+        ]
+        for queued, thread in enumerate(threads, start=1):
+            thread.start()
+            wait_until_blocked(runtime, blocker_pid, queued)
+        blocker.rollback()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with runtime.staging_engine.connect() as conn:
+        observed = conn.execute(
+            select(sync_state.c.observed_generation).where(sync_state.c.scim_id.in_([a, b, middle]))
+        ).scalars()
+        assert set(observed) == {1}
+
+
+def wait_until_blocked(runtime: Runtime, blocker_pid: int, count: int) -> None:
+    """Poll (bounded) until ``count`` sessions wait, directly or not, on ``blocker_pid``."""
+    deadline = time.monotonic() + 30
+    with runtime.staging_engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = dict(
+                conn.execute(
+                    text(
+                        "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock'"
+                    )
+                ).all()
+            )
+            behind, grew = {blocker_pid}, True
+            while grew:
+                more = {pid for pid, by in waiting.items() if set(by) & behind} - behind
+                behind |= more
+                grew = bool(more)
+            if len(behind) - 1 >= count:
+                return
+            conn.rollback()
+    raise AssertionError(f"{count} recorders never queued behind the held row lock")

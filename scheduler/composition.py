@@ -14,6 +14,7 @@ from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
 from inbound.extensions import ExtensionSchemaError, load_catalog
+from inbound.staging.availability import DatabaseOutage
 from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
@@ -103,6 +104,15 @@ class Runtime:
             self.idm_engine.dispose()
 
 
+def _pool_dropper(engine: Engine) -> Callable[[], None]:
+    """When PostgreSQL goes away, every pooled connection is dead: drop them all at once,
+    instead of each failing one more request after the server is back. (A SQLite file has
+    no server to lose, and disposing its engine would stop the checkpoint thread.)"""
+    if engine.dialect.name != "postgresql":
+        return lambda: None
+    return lambda: engine.dispose()
+
+
 def brake_of(settings: Settings) -> MassChangeBrake:
     return MassChangeBrake(
         max_count=settings.mass_change_max_count,
@@ -189,6 +199,7 @@ def compose(
         console=ConsoleStores.on(staging_engine, clock),
         catalog=catalog,
         group_patch_body_max_members=settings.group_patch_body_max_members,
+        database=DatabaseOutage(on_down=_pool_dropper(staging_engine)),
     )
     rt = Runtime(
         settings=settings,

@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from inbound.staging.availability import database_unavailable
 from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
 from scheduler import renewal
@@ -47,6 +48,7 @@ class Jobs:
         self._lock = JobLock(
             runtime.staging_engine, runtime.ledger.worker_id, clock=runtime.services.clock
         )
+        self._database = runtime.services.database
 
     def start(self) -> None:
         self._runtime.prepare_worker()
@@ -102,27 +104,36 @@ class Jobs:
     def reconcile(self) -> None:
         """Run until no write arrived during the run, so no nudge is lost to max_instances;
         then wake up again when the earliest retry is due, not only at the next tick."""
-        for _ in range(100):
-            self._dirty.clear()
-            try:
+        try:
+            for _ in range(100):
+                self._dirty.clear()
                 self._runtime.ledger.release_dead_claims()
                 self.last_report = self._runtime.services.metrics.observe_run(
                     self._runtime.reconciler.run_once
                 )
-            except Exception:  # the database itself failed: try again soon, never kill the job
-                log.exception("reconcile run failed")
-                self._wake_at(self._now() + self._trouble_backoff())
-                return
-            if any(t.unavailable for t in self.last_report.targets):
-                self._wake_at(self._now() + self._trouble_backoff())
-                return
-            self._troubles = 0
-            log.info("reconcile finished", extra=self._summary(self.last_report))
-            if not self._dirty.is_set():
-                break
-        wakeup = self._runtime.ledger.next_wakeup()
+                self._database.succeeded()
+                if any(t.unavailable for t in self.last_report.targets):
+                    self._wake_at(self._now() + self._trouble_backoff())
+                    return
+                self._troubles = 0
+                log.info("reconcile finished", extra=self._summary(self.last_report))
+                if not self._dirty.is_set():
+                    break
+            wakeup = self._runtime.ledger.next_wakeup()
+        except Exception as exc:  # try again soon, never kill the job
+            self._failed("reconcile run failed", exc)
+            self._wake_at(self._now() + self._trouble_backoff())
+            return
         if wakeup is not None:
             self._wake_at(max(wakeup, self._now() + self._debounce))
+
+    def _failed(self, event: str, exc: Exception) -> None:
+        """An unreachable database is an outage, said once for the whole process (the web app
+        shares the record); anything else is a bug, logged with its traceback."""
+        if database_unavailable(exc):
+            self._database.failed(exc)
+        else:
+            log.error(event, exc_info=exc)
 
     @staticmethod
     def _summary(report: RunReport) -> dict[str, int]:
@@ -146,19 +157,21 @@ class Jobs:
 
     def full_reconcile(self) -> None:
         """Drift repair, once at a time across every worker process."""
-        with self._lock.hold(FULL_RECONCILE_JOB) as mine:
-            if not mine:
-                log.info("full reconcile skipped: another worker runs it")
-                return
-            try:
-                reports = self._runtime.full.run()
-            except Exception:  # retried at the next scheduled time; never kill the scheduler
-                log.exception("full reconcile failed")
-                return
-            self.nudge()
-            for report in reports:
-                if report.orphans_held:
-                    log.warning("orphans held by the brake", extra={"target": report.target})
+        try:
+            with self._lock.hold(FULL_RECONCILE_JOB) as mine:
+                self._full_reconcile(mine)
+        except Exception as exc:  # the lock itself needs the database
+            self._failed("full reconcile failed", exc)
+
+    def _full_reconcile(self, mine: bool) -> None:
+        if not mine:
+            log.info("full reconcile skipped: another worker runs it")
+            return
+        reports = self._runtime.full.run()  # on failure, retried at the next scheduled time
+        self.nudge()
+        for report in reports:
+            if report.orphans_held:
+                log.warning("orphans held by the brake", extra={"target": report.target})
 
     def describe(self) -> list[dict[str, Any]]:
         return [

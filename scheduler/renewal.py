@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.entra_graph.sink import TokenDelivery, TokenSink
 from inbound.auth import Delivery, SecretKind, TokenStore
+from inbound.staging.availability import database_unavailable
 from inbound.token_renewal import RenewalLedger
 from inbound.web.admin_routes import issue_scim_token
 from inbound.web.services import InboundServices
@@ -164,11 +165,20 @@ def register(scheduler: BaseScheduler, runtime: Runtime) -> Renewal:
     renewal = Renewal.from_runtime(runtime)
     clock = runtime.services.clock
 
+    database = runtime.services.database
+
+    def failed(event: str, exc: Exception) -> None:
+        """An unreachable database is said once for the process; anything else is a bug."""
+        if database_unavailable(exc):
+            database.failed(exc)
+        else:
+            log.error(event, exc_info=exc)
+
     def next_run() -> datetime:
         try:
             return renewal.next_run_at()
-        except Exception:  # database unreachable: look again soon
-            log.exception("token renewal could not read its due time")
+        except Exception as exc:  # database unreachable: look again soon
+            failed("token renewal could not read its due time", exc)
             return clock() + BUSY_RECHECK
 
     def reschedule(when: datetime | None = None) -> None:
@@ -181,8 +191,8 @@ def register(scheduler: BaseScheduler, runtime: Runtime) -> Renewal:
         busy = False
         try:
             busy = renewal.run_once().action == "busy"
-        except Exception:  # a database error; retried at the next run
-            log.exception("token renewal run failed")
+        except Exception as exc:  # a database error; retried at the next run
+            failed("token renewal run failed", exc)
         reschedule(clock() + BUSY_RECHECK if busy else None)
 
     scheduler.add_job(

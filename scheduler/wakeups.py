@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine
 
+from inbound.staging.availability import database_unavailable
 from inbound.staging.ledger import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,11 @@ class ChangeAnnouncer:
                         conn = psycopg.connect(self._dsn, autocommit=True)
                         self.backend_pid = conn.info.backend_pid
                     conn.execute("SELECT pg_notify(%s, '')", [CHANGES_CHANNEL])
-                except psycopg.Error:  # workers still pick the change up at their next tick
-                    log.warning("change notification failed", exc_info=True)
+                except psycopg.Error as exc:  # workers still pick it up at their next tick
+                    log.warning(
+                        "change notification failed",
+                        exc_info=None if database_unavailable(exc) else exc,
+                    )
                     conn = None
                     self._stop.wait(1)
         finally:
@@ -106,8 +110,9 @@ class ChangeListener:
                     self._listen()
                 else:
                     self._watch_sqlite()
-            except Exception:  # the database went away: try again after a pause
-                log.warning("change listener lost its connection; reconnecting", exc_info=True)
+            except Exception as exc:  # the database went away: try again after a pause
+                if not database_unavailable(exc):
+                    log.warning("change listener failed; reconnecting", exc_info=exc)
                 self._stop.wait(5)
 
     def _listen(self) -> None:

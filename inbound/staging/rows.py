@@ -106,7 +106,9 @@ class Rows:
                     pg.execute("SELECT 1")
             except psycopg.Error:
                 held.invalidate()
-                held = None
+                # forgotten before a new one is asked for: while the server is down that
+                # fails too, and the next request must ask again, not reuse the dead one
+                held = self._held = None
         if held is None:
             held = self.engine.raw_connection()
             fresh: Any = held.driver_connection

@@ -214,6 +214,7 @@ def admin_routers(services: InboundServices) -> list[Router]:
         problem = services.ready()
         if problem is not None:
             return json_response({"status": "not ready", "reason": problem}, 503)
+        services.database.succeeded()
         return json_response({"status": "ready"})
 
     probes = Router("/", route_handlers=[healthz, readyz])

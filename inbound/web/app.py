@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Litestar, Router
+from typing import Any
+
+from litestar import Litestar, Request, Response, Router
 from litestar.exceptions import HTTPException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
@@ -17,7 +19,12 @@ from inbound.web.admin_page import (
 from inbound.web.admin_routes import admin_routers
 from inbound.web.metrics import StateCollector, metrics_router
 from inbound.web.request_log import RequestObserver
-from inbound.web.responses import handle_crash, handle_http_error, handle_scim_error
+from inbound.web.responses import (
+    failure_error,
+    handle_http_error,
+    handle_scim_error,
+    scim_error_response,
+)
 from inbound.web.scim_endpoint import DirectRoutes
 from inbound.web.scim_routes import scim_routers
 from inbound.web.services import InboundServices
@@ -38,6 +45,11 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
             target_names=services.target_names,
             clock=services.clock,
         )
+
+    def handle_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+        """The app's one path for unexpected exceptions (the SCIM endpoints share it)."""
+        return scim_error_response(failure_error(exc, request.url.path, services.database))
+
     scim, endpoints = scim_routers(services, max_body_bytes=MAX_BODY_BYTES)
     app = Litestar(
         route_handlers=[
@@ -49,7 +61,7 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
         exception_handlers={
             ScimError: handle_scim_error,
             HTTPException: handle_http_error,
-            Exception: handle_crash,
+            Exception: handle_failure,
         },
         template_config=TemplateConfig(
             directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=configure_templates

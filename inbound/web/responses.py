@@ -11,6 +11,11 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from inbound.errors import ScimError, invalid_syntax
+from inbound.staging.availability import (
+    RETRY_AFTER_SECONDS,
+    DatabaseOutage,
+    database_unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +71,19 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
     return scim_error_response(error)
 
 
-def handle_crash(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    return scim_error_response(crash_error(request.url.path))
+def failure_error(error: Exception, path: str, outage: DatabaseOutage) -> ScimError:
+    """The answer to an exception no handler turned into a SCIM error (call it while handling
+    the exception). An unreachable database is a temporary outage, not a broken server: 503
+    with ``Retry-After``, said once in the log by ``outage``; anything else is a crash."""
+    if database_unavailable(error):
+        outage.failed(error)
+        return ScimError(
+            503,
+            "the staging database is unavailable; nothing was changed, retry after "
+            f"{RETRY_AFTER_SECONDS} seconds",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return crash_error(path)
 
 
 def crash_error(path: str) -> ScimError:

@@ -24,8 +24,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from inbound.auth import SecretKind
 from inbound.errors import ScimError, not_found
 from inbound.schema import ResourceType
+from inbound.staging.availability import DatabaseOutage
 from inbound.staging.store import Actor
-from inbound.web.responses import crash_error, decode_json
+from inbound.web.responses import decode_json, failure_error
 from inbound.web.scim_ops import Reply, ScimOperations, make_query, search_body
 from inbound.web.services import InboundServices
 
@@ -60,6 +61,11 @@ class ScimGate:
             self._enabled = self._services.runtime.scim_enabled()
             self._checked_at = now
         return self._enabled
+
+    @property
+    def outage(self) -> DatabaseOutage:
+        """The process's record of whether the database is reachable (logged once)."""
+        return self._services.database
 
     def admit(self, authorization: str) -> str:
         """The actor name for the audit log (``token:<id>``), or a 401/503 ScimError."""
@@ -106,12 +112,15 @@ class ResourceEndpoint:
         return self._prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        outage = self._gate.outage
         try:
             reply = await self._dispatch(scope, receive)
+            outage.succeeded()
         except ScimError as exc:
             reply = Reply(exc.status, exc.body(), dict(exc.headers))
-        except Exception:  # a bug, not a data problem
-            reply = Reply(500, crash_error(self._prefix).body())
+        except Exception as exc:  # the database went away, or a bug
+            error = failure_error(exc, self._prefix, outage)
+            reply = Reply(error.status, error.body(), dict(error.headers))
         await _send_reply(send, reply)
 
     async def _dispatch(self, scope: Any, receive: Receive) -> Reply:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from inbound.auth import TokenStore
 from inbound.schema import Catalog
 from inbound.staging.audit import AuditLog
+from inbound.staging.availability import DatabaseOutage
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.overview import TargetOverview
 from inbound.staging.runtime import RuntimeSettings
@@ -66,6 +67,9 @@ class InboundServices:
     """Resource types and schemas served, custom extensions from configuration included."""
     group_patch_body_max_members: int = 1000
     """A group PATCH returns the group (200) up to this many members, else 204."""
+    database: DatabaseOutage = field(default_factory=DatabaseOutage)
+    """Whether the staging database is reachable, shared by the requests and the scheduler
+    of one process, so that an outage is logged once."""
 
     @property
     def endpoint_url(self) -> str:

@@ -11,10 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from inbound.staging.tables import audit, sync_state
+from inbound.staging.tables import audit
 from scheduler.composition import compose
 from scheduler.settings import Settings
 from tests.e2e.process import ServiceProcess, free_port, issue_token
+from tests.faults.progress import behind
 from tests.support import entra_user, patch_body
 
 pytestmark = pytest.mark.slow
@@ -80,18 +81,7 @@ def test_two_web_two_workers(database_url: str, tmp_path: Path) -> None:
         assert set(statuses) <= {200, 201}, statuses
         check = compose(Settings(database_url=database_url), migrate=False)
         try:
-
-            def behind() -> int:
-                with check.staging_engine.connect() as conn:
-                    return int(
-                        conn.execute(
-                            select(func.count()).where(
-                                sync_state.c.observed_generation < sync_state.c.desired_generation
-                            )
-                        ).scalar_one()
-                    )
-
-            while behind():
+            while behind(check.staging_engine):
                 workers[0].wait_for(lambda e: e.get("event") == "reconcile finished", timeout=120)
                 workers[0].seen.clear()
             with check.staging_engine.connect() as conn:

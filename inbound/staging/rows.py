@@ -51,6 +51,12 @@ class DuplicateError(Exception):
     """A unique index refused a row (the live-name index, or a primary key)."""
 
 
+class WriteLockBusyError(Exception):
+    """SQLite's write lock is held elsewhere (another process, a backup, a ``sqlite3``
+    shell), and this thread asked not to wait for it (:meth:`Rows.without_lock_wait`):
+    nothing was written; run the write again where waiting blocks nothing."""
+
+
 class Rows:
     """Dialect-aware conversions and a transaction on a pooled DBAPI connection."""
 
@@ -62,7 +68,9 @@ class Rows:
         self._held_used_at = 0.0
         self._claim = threading.Lock()
         self._local = threading.local()
-        """``batch``: the write batch this thread has open, if any."""
+        """``batch``: the write batch this thread has open, if any; ``no_wait``: whether
+        this thread's SQLite writes give up at once when the write lock is taken."""
+        self._busy_timeout_ms: int | None = None
 
     def claim(self) -> None:
         """Make the calling thread the one that keeps the connection (and, on SQLite, opens
@@ -281,7 +289,7 @@ class Rows:
             yield None
             return
         cursor = conn.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
+        self._begin_immediate(cursor)
         try:
             yield Batch(isolates_failures=True)
             cursor.execute("COMMIT")
@@ -337,7 +345,10 @@ class Rows:
                 # an error inside the batch made SQLite roll all of it back: a SAVEPOINT now
                 # would open a new transaction, and commit this write while the batch fails
                 raise sqlite3.OperationalError("the write batch was rolled back")
-            cursor.execute(begin)
+            if batched:
+                cursor.execute(begin)
+            else:
+                self._begin_immediate(cursor, kept=not give_back)
             try:
                 yield cursor
             except BaseException:
@@ -351,6 +362,40 @@ class Rows:
         finally:
             if give_back:
                 conn.close()
+
+    @contextmanager
+    def without_lock_wait(self) -> Iterator[None]:
+        """SQLite writes of this thread on the kept connection raise
+        :class:`WriteLockBusyError` instead of waiting for a write lock held elsewhere.
+
+        The event loop's thread writes on SQLite (group commit, no thread hop); while another
+        process held the lock for 8 s, a POST waiting there also held up ``/healthz`` for
+        6.5 s. Inside this block the loop only tries the lock, and a busy write is handed to
+        a thread that may wait (``inbound.web.write_batches``)."""
+        before = getattr(self._local, "no_wait", False)
+        self._local.no_wait = True
+        try:
+            yield
+        finally:
+            self._local.no_wait = before
+
+    def _begin_immediate(self, cursor: Any, *, kept: bool = True) -> None:
+        """``BEGIN IMMEDIATE``, trying the lock just once when this thread asked not to wait
+        (the busy timeout set on connect is put back at once)."""
+        if not (kept and getattr(self._local, "no_wait", False)):
+            cursor.execute("BEGIN IMMEDIATE")
+            return
+        if self._busy_timeout_ms is None:
+            self._busy_timeout_ms = int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
+        cursor.execute("PRAGMA busy_timeout = 0")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise WriteLockBusyError(str(exc)) from exc
+            raise
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
 
     def select_in(self, cursor: Any, head: str, ids: Sequence[str], tail: str = "") -> list[Any]:
         """``head`` ends with ``IN``; ``ids`` become that many bound parameters."""

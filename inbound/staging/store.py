@@ -72,6 +72,11 @@ class ResourceStore:
         """Give back the connection the event loop's thread keeps (see ``Rows``)."""
         self._rows.close()
 
+    def without_lock_wait(self) -> AbstractContextManager[None]:
+        """This thread's SQLite writes fail fast instead of waiting for a lock held
+        elsewhere (see ``Rows.without_lock_wait``)."""
+        return self._rows.without_lock_wait()
+
     @property
     def blocking(self) -> bool:
         """Whether calls wait on a server (PostgreSQL) rather than a local file (SQLite)."""

@@ -59,6 +59,8 @@ def scim_routers(
         max_in_flight=WRITE_BATCHES_IN_FLIGHT,
         retry_alone=limiter is not None,
         lock_ahead=lambda ids: services.store.lock_ahead(ids),
+        no_wait=services.store.without_lock_wait,
+        wait_elsewhere=offload,
     )
 
     async def run(
@@ -69,8 +71,10 @@ def scim_routers(
         return await batcher.run(call, changes)
 
     async def run_alone(call: Callable[[], Reply]) -> Reply:
-        """A bulk request is many writes with its own error handling: never in a batch."""
-        return call() if limiter is None else await offload(call)
+        """A bulk request is many writes with its own error handling: never in a batch, and
+        in a thread on SQLite too, where waiting for the write lock blocks nothing else."""
+        reply: Reply = await offload(call)
+        return reply
 
     ops = ScimOperations(services, catalog)
     bulk = BulkProcessor(ops)

@@ -15,15 +15,22 @@ queued instead of run, and the queued writes then run one after another in one t
 Every answer waits for the COMMIT. If a batch fails as a whole on SQLite (BEGIN or COMMIT), no
 write of it is acknowledged, and each request gets the error instead; on PostgreSQL (an error
 surfaces at the COMMIT there) its writes run again one by one.
+
+On SQLite the event loop never waits for the write lock: it only tries it (``no_wait``). When
+another process holds it (a backup, a ``sqlite3`` shell), the batch's writes run instead in a
+thread that waits for it (``wait_elsewhere``), and writes arriving meanwhile queue behind them;
+the loop goes on serving reads and probes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
+
+from inbound.staging.rows import WriteLockBusyError
 
 T = TypeVar("T")
 
@@ -55,7 +62,9 @@ class WriteBatcher(Generic[T]):
     ``max_in_flight`` batches at once; without it batches run in the loop, one at a time.
     ``retry_alone``: a batch that fails as a whole (its BEGIN or COMMIT) runs its writes again
     one by one, rather than answering them all with its error. ``lock_ahead`` is given, inside
-    each batch, the resources its writes change.
+    each batch, the resources its writes change. Batches run in the loop do so inside
+    ``no_wait``; writes refused there with :class:`WriteLockBusyError` run again, one by one,
+    through ``wait_elsewhere``, which may block.
     """
 
     def __init__(
@@ -66,8 +75,12 @@ class WriteBatcher(Generic[T]):
         max_in_flight: int = 1,
         retry_alone: bool = False,
         lock_ahead: Callable[[list[str]], None] = lambda _ids: None,
+        no_wait: Callable[[], AbstractContextManager[None]] = nullcontext,
+        wait_elsewhere: Offload | None = None,
     ) -> None:
         self._batch = batch
+        self._no_wait = no_wait
+        self._wait_elsewhere = wait_elsewhere
         self._lock_ahead = lock_ahead
         self._retry_alone = retry_alone
         self._offload = offload
@@ -94,7 +107,17 @@ class WriteBatcher(Generic[T]):
         self._start_scheduled = False
         queued, self._queue = self._queue, []
         if self._offload is None:
-            self._deliver(queued, self._execute(queued))
+            with self._no_wait():
+                outcomes = self._execute(queued)
+            busy = [isinstance(error, WriteLockBusyError) for _result, error in outcomes]
+            if any(busy) and self._wait_elsewhere is not None:
+                done = [(q, o) for q, o, b in zip(queued, outcomes, busy, strict=True) if not b]
+                self._deliver([q for q, _o in done], [o for _q, o in done])
+                waiting = [q for q, b in zip(queued, busy, strict=True) if b]
+                self._in_flight += 1  # what arrives meanwhile queues behind them
+                asyncio.get_running_loop().create_task(self._run_waiting(waiting))
+                return
+            self._deliver(queued, outcomes)
             self._schedule_start()
             return
         self._in_flight += 1
@@ -105,6 +128,19 @@ class WriteBatcher(Generic[T]):
         try:
             outcomes = await self._offload(lambda: self._execute(queued))
         except BaseException as exc:  # the offload itself failed (cancelled at shutdown)
+            outcomes = [(None, exc)] * len(queued)
+        finally:
+            self._in_flight -= 1
+        self._deliver(queued, outcomes)
+        self._schedule_start()
+
+    async def _run_waiting(self, queued: list[_Queued[T]]) -> None:
+        """Writes the loop could not start without waiting for the lock, each alone in a
+        thread that may wait for it."""
+        assert self._wait_elsewhere is not None
+        try:
+            outcomes = await self._wait_elsewhere(lambda: [_alone(item.call) for item in queued])
+        except BaseException as exc:  # cancelled at shutdown
             outcomes = [(None, exc)] * len(queued)
         finally:
             self._in_flight -= 1

@@ -4,6 +4,8 @@ one by one, on SQLite (savepoints) and PostgreSQL (a failed batch reruns write b
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from inbound.staging.store import Actor, ResourceStore
 from inbound.staging.tables import audit, reading, resources
 from inbound.web.app import create_app
 from scheduler.composition import Runtime
+from tests.scim.live import serve
 from tests.support import entra_user, patch_body
 
 ACTOR = Actor("test")
@@ -134,3 +137,48 @@ def test_the_app_claims_the_store_for_its_event_loop(runtime: Runtime) -> None:
         seen_before_commit = client.blocking_portal.call(batch_in_the_loop)
     assert seen_before_commit == ["first"]
     assert _live_users(runtime) == ["batched", "first"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_write_waiting_for_a_sqlite_lock_held_elsewhere_leaves_the_loop_free(
+    runtime: Runtime, scim_token: str, database_url: str
+) -> None:
+    """Another process holds SQLite's write lock (a ``sqlite3`` shell, a backup): a POST
+    waits for it, and meanwhile ``/healthz`` answers, over real HTTP.
+
+    The create is observed as it reaches the store, where the wait for the lock starts;
+    only then is ``/healthz`` asked. While the event loop itself waited (busy timeout 30 s),
+    that probe could not be answered within its 10 s."""
+    reached = threading.Event()
+    create = runtime.store.create
+
+    def observed_create(*args: Any, **kwargs: Any) -> Any:
+        reached.set()
+        return create(*args, **kwargs)
+
+    runtime.store.create = observed_create  # type: ignore[method-assign]
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    headers = {"Authorization": f"Bearer {scim_token}"}
+    answers: dict[str, httpx.Response] = {}
+    with serve(runtime) as base, httpx.Client(base_url=base, timeout=60) as probe:
+        assert probe.get("/scim/v2/Users", headers=headers).status_code == 200  # token cached
+        holder.execute("BEGIN EXCLUSIVE")
+
+        def post() -> None:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                answers["post"] = client.post(
+                    "/scim/v2/Users", json=entra_user("waits"), headers=headers
+                )
+
+        poster = threading.Thread(target=post)
+        poster.start()
+        try:
+            assert reached.wait(30), "the POST never reached the store"
+            assert probe.get("/healthz", timeout=10).status_code == 200
+            assert "post" not in answers  # still waiting for the lock
+        finally:
+            holder.execute("COMMIT")
+            poster.join(60)
+    holder.close()
+    assert answers["post"].status_code == 201
+    assert _live_users(runtime) == ["waits"]

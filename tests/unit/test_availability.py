@@ -1,0 +1,80 @@
+"""Which database errors mean "unreachable now", and the outage said once each way."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+import psycopg
+import pytest
+from sqlalchemy import exc as sa_exc
+
+from inbound.staging.availability import DatabaseOutage, database_unavailable, reason_of
+
+
+def wrapped(orig: Exception) -> sa_exc.OperationalError:
+    return sa_exc.OperationalError("SELECT 1", {}, orig)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError("connection failed: Connection refused"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.CannotConnectNow("the database system is starting up"),
+        psycopg.errors.lookup("08006")("connection failure"),
+        psycopg.InterfaceError("the connection is closed"),
+        wrapped(psycopg.OperationalError("server closed the connection unexpectedly")),
+        sa_exc.TimeoutError("QueuePool limit of size 20 overflow 0 reached"),
+        sqlite3.OperationalError("unable to open database file"),
+    ],
+)
+def test_unreachable(error: Exception) -> None:
+    assert database_unavailable(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.UniqueViolation("duplicate key"),
+        psycopg.errors.PipelineAborted("pipeline aborted"),
+        psycopg.InterfaceError("cannot use a cursor in pipeline mode"),
+        sqlite3.OperationalError("database is locked"),
+        wrapped(psycopg.errors.UndefinedTable("relation does not exist")),
+        ValueError("a bug"),
+    ],
+)
+def test_not_an_outage(error: Exception) -> None:
+    assert not database_unavailable(error)
+
+
+def test_a_cause_counts() -> None:
+    outer = RuntimeError("the write failed")
+    outer.__cause__ = psycopg.errors.AdminShutdown("terminating connection")
+    assert database_unavailable(outer)
+
+
+def test_the_reason_names_the_driver_error_without_a_password() -> None:
+    error = wrapped(psycopg.OperationalError("connection failed: password=hunter2 refused\nmore"))
+    assert reason_of(error) == "OperationalError: connection failed: password=*** refused"
+
+
+def test_an_outage_is_logged_once_each_way(caplog: pytest.LogCaptureFixture) -> None:
+    dropped: list[bool] = []
+    outage = DatabaseOutage(on_down=lambda: dropped.append(True))
+    caplog.set_level(logging.INFO, logger="inbound.staging.availability")
+    outage.succeeded()
+    for _ in range(3):
+        outage.failed(psycopg.OperationalError("connection refused"))
+    assert outage.down
+    for _ in range(3):
+        outage.succeeded()
+    outage.failed(psycopg.OperationalError("connection refused"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "staging database unavailable",
+        "staging database is back",
+        "staging database unavailable",
+    ]
+    assert dropped == [True, True]
+    assert all(r.exc_info is None for r in caplog.records)

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from inbound.auth import SecretKind, TokenStore
 from inbound.staging.audit import AuditLog
+from inbound.staging.availability import database_unavailable
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from reconcile.ports import SyncStatus
@@ -217,8 +218,12 @@ class StateCollector(Collector):
             try:
                 families = self._families()
                 up = 1.0
-            except Exception:  # a scrape must still answer; the gauge below says why not
-                log.warning("metrics state unavailable", exc_info=True)
+            except Exception as exc:  # a scrape must still answer; the gauge says why not
+                # no traceback when the database is merely unreachable (said once elsewhere)
+                log.warning(
+                    "metrics state unavailable",
+                    exc_info=None if database_unavailable(exc) else exc,
+                )
                 families, up = [], 0.0
             families.append(
                 GaugeMetricFamily(

@@ -165,10 +165,12 @@ def run_outage(cluster: PrivateCluster, tmp_path: Path) -> None:
         check_answers(traffic.answers)
         check_nothing_lost(cluster.url, scim, traffic)
     finally:
-        traffic.stop()
-        scim.close()
-        probe.close()
-        service.stop()
+        try:
+            traffic.stop()
+        finally:
+            scim.close()
+            probe.close()
+            service.stop()
     check_log(service)
 
 

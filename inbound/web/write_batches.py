@@ -106,41 +106,36 @@ class WriteBatcher(Generic[T]):
     def _start(self) -> None:
         self._start_scheduled = False
         queued, self._queue = self._queue, []
-        if self._offload is None:
-            with self._no_wait():
-                outcomes = self._execute(queued)
-            busy = [isinstance(error, WriteLockBusyError) for _result, error in outcomes]
-            if any(busy) and self._wait_elsewhere is not None:
-                done = [(q, o) for q, o, b in zip(queued, outcomes, busy, strict=True) if not b]
-                self._deliver([q for q, _o in done], [o for _q, o in done])
-                waiting = [q for q, b in zip(queued, busy, strict=True) if b]
-                self._in_flight += 1  # what arrives meanwhile queues behind them
-                asyncio.get_running_loop().create_task(self._run_waiting(waiting))
-                return
+        if self._offload is not None:
+            self._spawn(self._offload, lambda: self._execute(queued), queued)
+            return
+        with self._no_wait():
+            outcomes = self._execute(queued)
+        busy = [isinstance(error, WriteLockBusyError) for _result, error in outcomes]
+        if self._wait_elsewhere is None or not any(busy):
             self._deliver(queued, outcomes)
             self._schedule_start()
             return
+        done = [(q, o) for q, o, b in zip(queued, outcomes, busy, strict=True) if not b]
+        self._deliver([q for q, _o in done], [o for _q, o in done])
+        waiting = [q for q, b in zip(queued, busy, strict=True) if b]
+        # in flight meanwhile: what arrives queues behind them instead of finding the lock busy
+        self._spawn(self._wait_elsewhere, lambda: [_alone(i.call) for i in waiting], waiting)
+
+    def _spawn(
+        self, offload: Offload, work: Callable[[], list[Outcome]], queued: list[_Queued[T]]
+    ) -> None:
         self._in_flight += 1
-        asyncio.get_running_loop().create_task(self._run_offloaded(queued))
+        asyncio.get_running_loop().create_task(self._run_offloaded(offload, work, queued))
 
-    async def _run_offloaded(self, queued: list[_Queued[T]]) -> None:
-        assert self._offload is not None
+    async def _run_offloaded(
+        self, offload: Offload, work: Callable[[], list[Outcome]], queued: list[_Queued[T]]
+    ) -> None:
+        """``work`` away from the loop: a PostgreSQL batch, or SQLite writes that must wait
+        for the write lock."""
         try:
-            outcomes = await self._offload(lambda: self._execute(queued))
+            outcomes = await offload(work)
         except BaseException as exc:  # the offload itself failed (cancelled at shutdown)
-            outcomes = [(None, exc)] * len(queued)
-        finally:
-            self._in_flight -= 1
-        self._deliver(queued, outcomes)
-        self._schedule_start()
-
-    async def _run_waiting(self, queued: list[_Queued[T]]) -> None:
-        """Writes the loop could not start without waiting for the lock, each alone in a
-        thread that may wait for it."""
-        assert self._wait_elsewhere is not None
-        try:
-            outcomes = await self._wait_elsewhere(lambda: [_alone(item.call) for item in queued])
-        except BaseException as exc:  # cancelled at shutdown
             outcomes = [(None, exc)] * len(queued)
         finally:
             self._in_flight -= 1

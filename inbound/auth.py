@@ -51,6 +51,11 @@ PREFIX = {SecretKind.SCIM: "sst_", SecretKind.ADMIN: "ssa_"}
 _NEGATIVE_LIMIT = 1000
 
 
+def admin_actor(key_id: str) -> str:
+    """How the audit trail names an administrator: by the admin key's id, never its secret."""
+    return f"admin:{key_id}"
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from typing import Any
 
 import click
 
+from inbound.web.admin_actions import AdminActions
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings
 
@@ -29,3 +31,21 @@ def runtime_for(ctx: click.Context, public_url: str = "http://127.0.0.1:8000") -
         yield rt
     finally:
         rt.dispose()
+
+
+def cli_actor() -> str:
+    """The audit trail's name for whoever runs the command: ``cli:<os user>``.
+
+    ``getpass.getuser`` reads the environment first, then the password database; a container
+    running under a uid with no passwd entry has neither, and the action is still audited.
+    """
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = ""
+    return f"cli:{user or 'unknown'}"[:64]
+
+
+def actions(rt: Runtime) -> AdminActions:
+    """This command's changes, audited as :func:`cli_actor`."""
+    return AdminActions(rt.services, cli_actor())

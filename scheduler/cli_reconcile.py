@@ -14,7 +14,7 @@ from reconcile.drift import PlannedChange
 from reconcile.full import DriftReport, Progress
 from reconcile.runner import RunReport
 from scheduler import renewal
-from scheduler.cli_common import emit, runtime_for
+from scheduler.cli_common import actions, emit, runtime_for
 from scheduler.composition import Runtime
 
 
@@ -191,7 +191,7 @@ def dead_retry(ctx: click.Context, scim_id: str | None, retry_all: bool) -> None
     if not scim_id and not retry_all:
         raise click.UsageError("give a SCIM id or --all")
     with runtime_for(ctx) as rt:
-        count = rt.ledger.retry_dead(None if retry_all else scim_id)
+        count = actions(rt).retry_dead(None if retry_all else scim_id)
     click.echo(f"{count} dead letter(s) queued for retry")
 
 
@@ -201,7 +201,7 @@ def dead_retry(ctx: click.Context, scim_id: str | None, retry_all: bool) -> None
 def dead_skip(ctx: click.Context, scim_id: str) -> None:
     """Accept that a target will not hold this change."""
     with runtime_for(ctx) as rt:
-        count = rt.ledger.skip_dead(scim_id)
+        count = actions(rt).skip_dead(scim_id)
     click.echo(f"{count} dead letter(s) skipped")
 
 
@@ -239,7 +239,7 @@ def holds_approve(ctx: click.Context, hold_id: int | None, approve_all: bool) ->
     if hold_id is None and not approve_all:
         raise click.UsageError("give a hold id or --all")
     with runtime_for(ctx) as rt:
-        count = rt.ledger.approve_hold(hold_id, "cli", rt.services.clock())
+        count = actions(rt).approve_hold(hold_id)
         if count:
             rt.reconciler.run_once()
     if not count:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from inbound.auth import SecretKind
-from inbound.web.admin_routes import issue_scim_token
 from scheduler import renewal
-from scheduler.cli_common import emit, runtime_for
+from scheduler.cli_common import actions, emit, runtime_for
 from scheduler.settings import parse_duration
 
 
@@ -29,7 +28,7 @@ def token_issue(ctx: click.Context, ttl: str | None, as_json: bool) -> None:
     with runtime_for(ctx) as rt:
         if ttl:
             rt.services.token_ttl = parse_duration(ttl, "--ttl")
-        issued = issue_scim_token(rt.services, "cli")
+        issued = actions(rt).issue_token("cli")
     emit(
         issued,
         as_json,
@@ -54,6 +53,11 @@ def token_renew(ctx: click.Context, as_json: bool) -> None:
             )
         outcome = renewal.Renewal.from_runtime(rt).run_once(force=True)
         sink = rt.renewal.sink
+        actions(rt).record(
+            "token.renew",
+            outcome.action == "renewed",
+            detail={"token_id": outcome.token_id, "action": outcome.action, "sink": sink},
+        )
     human = {
         "renewed": f"token {outcome.token_id} delivered to {sink}, expires {outcome.expires_at}",
         "failed": f"delivery to {sink} failed: {outcome.error}",
@@ -89,7 +93,7 @@ def token_list(ctx: click.Context, as_json: bool) -> None:
 def token_revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke one token now."""
     with runtime_for(ctx) as rt:
-        if not rt.tokens.revoke(token_id):
+        if not actions(rt).revoke_token(token_id):
             raise click.ClickException(f"no live token with id '{token_id}'")
     click.echo(f"revoked {token_id}")
 
@@ -104,7 +108,7 @@ def scim() -> None:
 def scim_enable(ctx: click.Context) -> None:
     """Accept SCIM requests from Entra."""
     with runtime_for(ctx) as rt:
-        rt.runtime.set_scim_enabled(True)
+        actions(rt).set_scim_enabled(True)
     click.echo("SCIM server enabled")
 
 
@@ -113,5 +117,5 @@ def scim_enable(ctx: click.Context) -> None:
 def scim_disable(ctx: click.Context) -> None:
     """Refuse SCIM requests (503) until enabled again."""
     with runtime_for(ctx) as rt:
-        rt.runtime.set_scim_enabled(False)
+        actions(rt).set_scim_enabled(False)
     click.echo("SCIM server disabled")

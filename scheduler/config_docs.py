@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from scheduler.settings import PREFIX, Settings, describe, format_duration, setting_groups
+from scheduler.unsafe_settings import MIN_KEY_BITS
 
 CONFIG_FILE_VARIABLE = PREFIX + "CONFIG"
 MASK = "***"
@@ -47,6 +48,32 @@ never in a ConfigMap or a file under version control. scim-sync never logs them.
 
 Check what a process would run with, secrets masked: `scim-sync config show` (`--json` for one
 JSON document).
+
+## Refused as unsafe
+
+These settings would work, but are refused at every start and by `scim-sync config show` (exit
+code 2, with the variable and the reason), because they expose the service:
+
+- **A bind password in clear text.** An `ldap://` URL (in any case) to a host other than this
+  machine, with `SCIM_SYNC_LDAP_PASSWORD` set and `SCIM_SYNC_LDAP_STARTTLS` off. Each URL of the
+  list is checked. Only `localhost`, `127.0.0.0/8`, `::1` and `::ffff:127.x.y.z` count as this
+  machine; any other name, an empty host, and shorthand such as `127.1` count as remote. Use
+  `ldaps://` or StartTLS; on a network you trust (a private container network),
+  `SCIM_SYNC_LDAP_ALLOW_CLEARTEXT=true` allows it, and each start still logs a warning.
+- **A placeholder of the deploy templates.** Any secret, or a database URL, that still contains
+  `CHANGE-ME` (also `CHANGE_ME`, `changeme`, `REPLACE-ME`, in any case) is refused with
+  "replace the placeholder".
+- **A guessable key.** `SCIM_SYNC_ADMIN_KEY` (after its `ssa_` prefix, at least 32 characters)
+  and `SCIM_SYNC_TOKEN_WEBHOOK_SECRET` need an estimated {MIN_KEY_BITS} bits of entropy. The
+  estimate gives each character `log2` of the alphabet the value draws from (10 for digits, 26
+  for each case of letters, 33 for anything else, summed over the classes present), and nothing
+  for a character a guesser would predict: one that continues a constant step from the two
+  before it (`aaaa`, `1234`, `fedc`) or ends a 4-character chunk seen earlier (`abcdabcd`, a
+  word typed twice). So `ssa_` followed by 32 `a`s (9 bits), `0123456789abcdef` repeated
+  (31 bits) or `Password1` four times (62 bits) are refused, while random keys pass with room:
+  keys scim-sync generates estimate at least ~190 bits, `openssl rand -hex 32` ~280. The
+  estimate does not know words or keyboard patterns: generate keys, do not type them
+  (`"ssa_$(openssl rand -hex 32)"`, `openssl rand -hex 32`).
 """
 
 

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from connectors.entra_graph.settings import GraphSettings
 from connectors.entra_graph.sink import sink_problems
 from connectors.ldap.settings import LdapSettings as LdapSettings
+from scheduler.unsafe_settings import PLACEHOLDER, unsafe_problems
 
 PREFIX = "SCIM_SYNC_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -238,13 +239,18 @@ def validate(settings: Settings) -> None:
     ldap_problems = settings.ldap.problems()
     if ldap_problems:
         raise SettingsError("; ".join(ldap_problems))
-    if settings.admin_key and not (
-        settings.admin_key.startswith("ssa_") and len(settings.admin_key) >= 36
+    if (
+        settings.admin_key
+        and not PLACEHOLDER.search(settings.admin_key)
+        and not (settings.admin_key.startswith("ssa_") and len(settings.admin_key) >= 36)
     ):
         raise SettingsError(
             "SCIM_SYNC_ADMIN_KEY must be 'ssa_' and at least 32 random characters, "
             'e.g. "ssa_$(openssl rand -hex 32)"'
         )
+    unsafe = unsafe_problems(settings, describe(type(settings)))
+    if unsafe:
+        raise SettingsError("; ".join(unsafe))
 
 
 def setting_groups(root: type = Settings) -> tuple[tuple[str, type], ...]:

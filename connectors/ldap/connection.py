@@ -11,7 +11,6 @@ server surfaces as a socket error on any send or receive.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import queue
 import socket
@@ -20,7 +19,6 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from ldap3 import NONE, SYNC, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException
@@ -77,9 +75,8 @@ class ConnectionPool:
         # Two more than the applies in flight: a batch reads ahead on one and writes on another
         # (batch.py).
         self._idle: queue.LifoQueue[_Link] = queue.LifoQueue(maxsize=size + 2)
-        for url in settings.urls:
-            if settings.password and not settings.starttls and _cleartext_remote(url):
-                log.warning("ldap password would cross the network in clear", extra={"url": url})
+        for url in settings.cleartext_urls():  # allowed by SCIM_SYNC_LDAP_ALLOW_CLEARTEXT
+            log.warning("ldap password would cross the network in clear", extra={"url": url})
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -161,20 +158,6 @@ class ConnectionPool:
                 _close(self._idle.get_nowait().conn)
             except queue.Empty:
                 return
-
-
-def _cleartext_remote(url: str) -> bool:
-    """An ldap:// URL to a host other than this machine (no TLS unless StartTLS is on)."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "ldap":
-        return False
-    host = parts.hostname or ""
-    if host == "localhost":
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return True
 
 
 def _set_timeouts(conn: Connection, seconds: float) -> None:

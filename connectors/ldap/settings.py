@@ -6,10 +6,12 @@ so the variables appear in ``describe()`` and the README like every other settin
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from connectors.ldap.names import DnSyntaxError, is_within
 
@@ -98,6 +100,14 @@ class LdapSettings:
     starttls: bool = field(
         default=False, metadata=_doc("upgrade ldap:// connections with StartTLS", "LDAP_STARTTLS")
     )
+    allow_cleartext: bool = field(
+        default=False,
+        metadata=_doc(
+            "allow the bind password over ldap:// without StartTLS to a host other than this "
+            "machine (refused at start otherwise)",
+            "LDAP_ALLOW_CLEARTEXT",
+        ),
+    )
     adopt: str = field(
         default="subtree",
         metadata=_doc(
@@ -156,6 +166,12 @@ class LdapSettings:
     @property
     def urls(self) -> list[str]:
         return self.url.split()
+
+    def cleartext_urls(self) -> list[str]:
+        """The URLs over which the bind password would cross a network in clear text."""
+        if not self.password or self.starttls:
+            return []
+        return [url for url in self.urls if _cleartext_remote(url)]
 
     def under_base(self, value: str, default_rdn: str) -> str:
         return value or f"{default_rdn},{self.base_dn}"
@@ -216,6 +232,27 @@ class LdapSettings:
             if self.base_dn and not _within(dn, self.base_dn):
                 out.append(f"SCIM_SYNC_LDAP_{name}: '{dn}' must lie below SCIM_SYNC_LDAP_BASE_DN")
         return out
+
+
+def _cleartext_remote(url: str) -> bool:
+    """An ``ldap://`` URL (any case) to a host that may not be this machine.
+
+    Only ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``, and IPv4 loopback
+    written as IPv6) count as this machine; any other name, an empty host, and shorthand such
+    as ``127.1`` are taken to be remote, since what they resolve to is not known here.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "ldap":
+        return False
+    host = (parts.hostname or "").rstrip(".")
+    if host == "localhost":
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    mapped = getattr(address, "ipv4_mapped", None)
+    return not (address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def _within(dn: str, base: str) -> bool:

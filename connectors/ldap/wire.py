@@ -6,8 +6,9 @@ socket itself: requests encoded by :mod:`connectors.ldap.requests`, responses de
 the directory works on one while the next is on its way. Responses are matched to requests
 by message ID (RFC 4511 section 4.1.1.1).
 
-A broken socket, a short read or an unsolicited notice (message ID 0, such as a
-notice of disconnection) raises :class:`ConnectionLostError`, and the wire is then marked
+A broken socket, a short read, octets that are not a well-formed message (or one above
+16 MiB) or an unsolicited notice (message ID 0, such as a notice of disconnection) raises
+:class:`ConnectionLostError`, and the wire is then marked
 broken so its connection is never handed out again: its stream may be out of step.
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 from connectors.ldap.errors import ConnectionLostError
 from connectors.ldap.requests import Control, message
-from connectors.ldap.responses import SEARCH_REFERENCE, Entry, Response, decode
+from connectors.ldap.responses import MAX_MESSAGE, SEARCH_REFERENCE, Entry, Response, decode
 
 WINDOW = 256
 """Requests in flight on one connection at most: several milliseconds of the server's work, so
@@ -144,16 +145,29 @@ class Wire:
 
 def _frame(buffer: bytearray, start: int) -> tuple[int, int]:
     """(content length, header length) of the message at ``start``; (-1, 0) if the header is
-    not all there yet."""
+    not all there yet.
+
+    A length above :data:`MAX_MESSAGE` is refused as soon as its header is in, before any of
+    the promised octets are waited for or buffered."""
     if buffer[start] != 0x30:
-        raise ConnectionLostError("a malformed message from the server")
+        raise ConnectionLostError("a malformed message from the server (not a SEQUENCE)")
     first = buffer[start + 1]
     if first < 0x80:
         return first, 2
     count = first & 0x7F
+    if not 0 < count <= 4:
+        raise ConnectionLostError(
+            f"a malformed message from the server (a length of {count} octets)"
+        )
     if len(buffer) - start < 2 + count:
         return -1, 0
-    return int.from_bytes(buffer[start + 2 : start + 2 + count], "big"), 2 + count
+    size = int.from_bytes(buffer[start + 2 : start + 2 + count], "big")
+    if 2 + count + size > MAX_MESSAGE:
+        raise ConnectionLostError(
+            f"a message of {2 + count + size} octets from the server, "
+            f"above the {MAX_MESSAGE} allowed"
+        )
+    return size, 2 + count
 
 
 def _unexpected(response: Response) -> str:

@@ -10,9 +10,10 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath
 
-from inbound.auth import SecretKind
+from inbound.auth import SecretKind, admin_actor
 from inbound.errors import ScimError, invalid_value, not_found
 from inbound.staging.audit import MAX_PAGE
+from inbound.web.admin_actions import AdminActions
 from inbound.web.responses import json_response, read_json
 from inbound.web.services import InboundServices
 
@@ -31,17 +32,6 @@ def status_report(services: InboundServices) -> dict[str, Any]:
             services.default_reconcile_interval
         ),
         "targets": {name: services.ledger.summary(name, now) for name in services.target_names},
-    }
-
-
-def issue_scim_token(services: InboundServices, label: str | None = None) -> dict[str, Any]:
-    issued = services.tokens.issue(SecretKind.SCIM, services.token_ttl, label)
-    services.on_token_change()
-    return {
-        "token": issued.secret,
-        "id": issued.id,
-        "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
-        "endpoint_url": services.endpoint_url,
     }
 
 
@@ -69,11 +59,18 @@ def audit_page(services: InboundServices, params: Mapping[str, str]) -> dict[str
 
 
 def admin_guard_for(services: InboundServices) -> Any:
+    """Admits a live admin key and keeps its id on the connection: the actor of the audit
+    events that request's changes write."""
+
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         scheme, _sep, secret = connection.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not services.tokens.verify(
-            secret.strip(), SecretKind.ADMIN
-        ):
+        key_id = (
+            services.tokens.verify(secret.strip(), SecretKind.ADMIN)
+            if scheme.lower() == "bearer"
+            else None
+        )
+        connection.state.admin_actor = admin_actor(key_id) if key_id else None
+        if key_id is None:
             raise ScimError(
                 401,
                 "the admin key is required (Authorization: Bearer <admin key>); "
@@ -87,9 +84,13 @@ def admin_guard_for(services: InboundServices) -> Any:
 def admin_routers(services: InboundServices) -> list[Router]:
     guard = admin_guard_for(services)
 
+    def acting(request: Request[Any, Any, Any]) -> AdminActions:
+        """The changes of this request, audited as the admin key the guard admitted."""
+        return AdminActions(services, str(request.state.admin_actor))
+
     @post("/provisioning/token", status_code=201)
-    async def provisioning_token() -> Response[bytes]:
-        return json_response(issue_scim_token(services), 201)
+    async def provisioning_token(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return json_response(acting(request).issue_token("admin API"), 201)
 
     @get("/status")
     async def status() -> Response[bytes]:
@@ -117,20 +118,21 @@ def admin_routers(services: InboundServices) -> list[Router]:
         unknown = set(body) - {"scim_enabled", "reconcile_interval_seconds"}
         if unknown:
             raise invalid_value(f"unknown settings: {', '.join(sorted(unknown))}")
-        if "scim_enabled" in body:
-            if not isinstance(body["scim_enabled"], bool):
-                raise invalid_value("scim_enabled must be true or false")
-            services.runtime.set_scim_enabled(body["scim_enabled"])
-        if "reconcile_interval_seconds" in body:
-            seconds = body["reconcile_interval_seconds"]
-            if (
-                isinstance(seconds, bool)
-                or not isinstance(seconds, int | float)
-                or not 1 <= seconds <= 86400
-            ):
-                raise invalid_value("reconcile_interval_seconds must be a number from 1 to 86400")
-            services.runtime.set_reconcile_interval(float(seconds))
-            services.on_interval_change(float(seconds))
+        enabled = body.get("scim_enabled")
+        if "scim_enabled" in body and not isinstance(enabled, bool):
+            raise invalid_value("scim_enabled must be true or false")
+        seconds = body.get("reconcile_interval_seconds")
+        if "reconcile_interval_seconds" in body and (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 1 <= seconds <= 86400
+        ):
+            raise invalid_value("reconcile_interval_seconds must be a number from 1 to 86400")
+        actions = acting(request)
+        if isinstance(enabled, bool):
+            actions.set_scim_enabled(enabled)
+        if isinstance(seconds, int | float):
+            actions.set_reconcile_interval(float(seconds))
         return await get_settings.fn()  # type: ignore[no-any-return]
 
     @get("/tokens")
@@ -138,14 +140,13 @@ def admin_routers(services: InboundServices) -> list[Router]:
         return json_response([t.to_json() for t in services.tokens.list(SecretKind.SCIM)])
 
     @post("/tokens", status_code=201)
-    async def new_token() -> Response[bytes]:
-        return json_response(issue_scim_token(services), 201)
+    async def new_token(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return json_response(acting(request).issue_token("admin API"), 201)
 
     @delete("/tokens/{token_id:str}", status_code=204)
-    async def revoke_token(token_id: FromPath[str]) -> None:
-        if not services.tokens.revoke(token_id):
+    async def revoke_token(request: Request[Any, Any, Any], token_id: FromPath[str]) -> None:
+        if not acting(request).revoke_token(token_id):
             raise not_found(f"no live token with id '{token_id}'")
-        services.on_token_change()
 
     @get("/identities/{user_id:str}")
     async def identity(user_id: FromPath[str]) -> Response[bytes]:
@@ -159,25 +160,25 @@ def admin_routers(services: InboundServices) -> list[Router]:
         return json_response(services.ledger.dead_letters())
 
     @post("/dead-letters/{scim_id:str}/retry", status_code=200)
-    async def retry(scim_id: FromPath[str]) -> Response[bytes]:
-        return json_response(
-            {"retried": services.ledger.retry_dead(None if scim_id == "all" else scim_id)}
-        )
+    async def retry(request: Request[Any, Any, Any], scim_id: FromPath[str]) -> Response[bytes]:
+        retried = acting(request).retry_dead(None if scim_id == "all" else scim_id)
+        return json_response({"retried": retried})
 
     @post("/dead-letters/{scim_id:str}/skip", status_code=200)
-    async def skip(scim_id: FromPath[str]) -> Response[bytes]:
-        return json_response({"skipped": services.ledger.skip_dead(scim_id)})
+    async def skip(request: Request[Any, Any, Any], scim_id: FromPath[str]) -> Response[bytes]:
+        return json_response({"skipped": acting(request).skip_dead(scim_id)})
 
     @get("/holds")
     async def list_holds() -> Response[bytes]:
         return json_response(services.ledger.holds())
 
     @post("/holds/{hold_id:int}/approve", status_code=200)
-    async def approve_hold(hold_id: FromPath[int]) -> Response[bytes]:
-        approved = services.ledger.approve_hold(hold_id, "admin", services.clock())
+    async def approve_hold(
+        request: Request[Any, Any, Any], hold_id: FromPath[int]
+    ) -> Response[bytes]:
+        approved = acting(request).approve_hold(hold_id)
         if not approved:
             raise not_found(f"no open, unapproved hold with id {hold_id}")
-        services.on_hold_approved()
         return json_response({"approved": approved})
 
     @get("/audit")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,8 @@ from scheduler import config_docs
 from scheduler.cli import main
 from scheduler.settings import Settings, describe, setting_groups
 from tests.deploy.artefacts import DOCS
+
+ADMIN_KEY = "ssa_" + secrets.token_urlsafe(32)
 
 
 def test_the_committed_page_is_the_generated_one() -> None:
@@ -66,14 +69,14 @@ def test_config_docs_command_writes_the_page(tmp_path: pytest.TempPathFactory) -
 def test_config_show_masks_secrets_and_url_passwords() -> None:
     env = {
         "SCIM_SYNC_DATABASE_URL": "postgresql://app:hunter2-db@db.internal/scim",
-        "SCIM_SYNC_ADMIN_KEY": "ssa_" + "a" * 32,
+        "SCIM_SYNC_ADMIN_KEY": ADMIN_KEY,
         "SCIM_SYNC_LDAP_PASSWORD": "hunter2-ldap",
         "SCIM_SYNC_TOKEN_TTL": "8h",
     }
     result = CliRunner().invoke(main, ["config", "show", "--json"], env=env)
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
-    assert "hunter2" not in result.output and "a" * 32 not in result.output
+    assert "hunter2" not in result.output and ADMIN_KEY not in result.output
     assert shown["SCIM_SYNC_DATABASE_URL"] == "postgresql://app:***@db.internal/scim"
     assert shown["SCIM_SYNC_ADMIN_KEY"] == "***"
     assert shown["SCIM_SYNC_TOKEN_TTL"] == "8h"
@@ -99,3 +102,30 @@ def test_config_show_leaves_unset_secrets_empty() -> None:
 )
 def test_url_passwords_are_masked(url: str, shown: str) -> None:
     assert config_docs.mask_url_password(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"SCIM_SYNC_ADMIN_KEY": "ssa_" + "a" * 32}, "SCIM_SYNC_ADMIN_KEY has too little entropy"),
+        (
+            {"SCIM_SYNC_ADMIN_KEY": "ssa_CHANGE-ME-echo-ssa_-then-openssl-rand-hex-32"},
+            "SCIM_SYNC_ADMIN_KEY: replace the placeholder 'CHANGE-ME'",
+        ),
+        (
+            {
+                "SCIM_SYNC_LDAP_URL": "ldap://directory.example.org",
+                "SCIM_SYNC_LDAP_BASE_DN": "dc=example,dc=org",
+                "SCIM_SYNC_LDAP_PASSWORD": "hunter2-ldap",
+            },
+            "SCIM_SYNC_LDAP_URL: 'ldap://directory.example.org' would send "
+            "SCIM_SYNC_LDAP_PASSWORD in clear text",
+        ),
+    ],
+)
+def test_config_show_refuses_unsafe_settings(env: dict[str, str], reason: str) -> None:
+    """The same check as every start: exit code 2, the variable, the reason, no secret."""
+    result = CliRunner().invoke(main, ["config", "show"], env=env)
+    assert result.exit_code == 2
+    assert reason in result.output
+    assert "hunter2" not in result.output and "a" * 32 not in result.output

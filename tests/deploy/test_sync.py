@@ -5,6 +5,7 @@ publish is served by the real app."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from inbound.web.app import create_app
 from scheduler.cli import main
 from scheduler.composition import compose as compose_runtime
 from scheduler.config_docs import setting_names
-from scheduler.settings import Settings, load_settings
+from scheduler.settings import Settings, SettingsError, load_settings
 from tests.deploy import artefacts
 from tests.deploy.artefacts import DOCS, ROOT, Use
 
@@ -152,7 +153,8 @@ def test_pending_entries_are_still_missing(app_paths: set[str]) -> None:
 
 
 def test_the_shipped_values_are_accepted_by_the_settings_model() -> None:
-    """The env example, and the ConfigMap with the Secret template, load without an error."""
+    """The env example loads; the ConfigMap with the Secret template loads once every
+    placeholder of the template is replaced, and is refused, naming each one, before."""
     example = {
         key: value
         for key, _sep, value in (
@@ -168,8 +170,21 @@ def test_the_shipped_values_are_accepted_by_the_settings_model() -> None:
         if obj["kind"] == "ConfigMap":
             cluster.update(obj["data"])
     secret = artefacts.yaml_documents(artefacts.KUBERNETES / "secret.template.yaml")[0]
-    assert all("CHANGE-ME" in value for value in secret["stringData"].values())
-    settings = load_settings(env={**cluster, **secret["stringData"]})
+    template = secret["stringData"]
+    assert all("CHANGE-ME" in value for value in template.values())
+    with pytest.raises(SettingsError) as refused:
+        load_settings(env={**cluster, **template})
+    for name in template:
+        assert f"{name}: replace the placeholder 'CHANGE-ME'" in str(refused.value)
+    real = {
+        "SCIM_SYNC_ADMIN_KEY": "ssa_" + secrets.token_hex(32),
+        "SCIM_SYNC_TOKEN_WEBHOOK_SECRET": secrets.token_hex(32),
+    }
+    filled = {
+        name: real.get(name) or value.replace("CHANGE-ME", secrets.token_urlsafe(16))
+        for name, value in template.items()
+    }
+    settings = load_settings(env={**cluster, **filled})
     assert settings.public_url.startswith("https://")
 
 

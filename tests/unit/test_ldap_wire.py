@@ -4,6 +4,7 @@ stream never used again. A scripted socket plays the server; slapd is exercised 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -282,3 +283,127 @@ def test_a_post_read_value_and_a_paged_cookie_are_read() -> None:
     assert read_back(b"") is None
     value = paged_control(10, b"\x00" * 300)[2]
     assert value is not None and paged_cookie(value) == b"\x00" * 300
+
+
+# Hostile or broken octets: whatever a server sends, the decoder answers with a decoded
+# response or a lost connection, never another exception and never a read past the message.
+
+VALID_FRAMES = st.one_of(
+    st.builds(
+        lambda message_id, dn, attrs: sequence([integer(message_id) + entry_op(dn, attrs)]),
+        st.integers(1, 2**31 - 1),
+        st.text(max_size=30),
+        st.dictionaries(NAME, st.lists(st.text(max_size=140), max_size=3), max_size=4),
+    ),
+    st.builds(
+        lambda message_id, code, text, paged: result(
+            message_id, 9, code, text, controls((PAGED_RESULTS, paged), (POST_READ, b"\x64\x00"))
+        ),
+        st.integers(0, 2**31 - 1),
+        st.integers(0, 127),
+        st.text(max_size=200),
+        st.binary(max_size=200).map(lambda cookie: paged_control(10, cookie)[2] or b""),
+    ),
+)
+
+
+def decoded_or_lost(decoder: Callable[[bytes], object], data: bytes) -> None:
+    """``decoder`` answers, or fails with the lost-connection error only."""
+    try:
+        decoder(data)
+    except ConnectionLostError as exc:
+        lost = str(exc)
+    else:
+        return
+    assert "malformed" in lost
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=300) | st.binary(max_size=40).map(lambda b: b"\x30" + b))
+def test_random_octets_decode_or_lose_the_connection(data: bytes) -> None:
+    decoded_or_lost(decode, data)
+    for value in (data, b"\x64" + data):
+        decoded_or_lost(read_back, value)
+        decoded_or_lost(paged_cookie, value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(frame=VALID_FRAMES, data=st.data())
+def test_a_truncated_frame_is_a_lost_connection(frame: bytes, data: st.DataObject) -> None:
+    decode(frame)  # the whole frame is fine
+    cut = data.draw(st.integers(0, len(frame) - 1))
+    with pytest.raises(ConnectionLostError, match="malformed"):
+        decode(frame[:cut])
+
+
+@settings(max_examples=400, deadline=None)
+@given(frame=VALID_FRAMES, data=st.data())
+def test_a_mutated_frame_decodes_or_loses_the_connection(frame: bytes, data: st.DataObject) -> None:
+    mutated = bytearray(frame)
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(mutated) - 1))
+        how = data.draw(st.sampled_from(["set", "insert", "delete"]))
+        octet = data.draw(st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0x81, 0x84, 0x85, 0xFF]))
+        if how == "set":
+            mutated[at] = octet
+        elif how == "insert":
+            mutated.insert(at, octet)
+        elif len(mutated) > 1:
+            del mutated[at]
+    decoded_or_lost(decode, bytes(mutated))
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=st.binary(min_size=1, max_size=200), chunk=st.integers(1, 64))
+def test_a_garbage_stream_breaks_the_wire_and_nothing_else(stream: bytes, chunk: int) -> None:
+    link, _ = wire(b"\x30" + stream, chunk)
+    try:
+        link.exchange([(b"", ())])
+    except ConnectionLostError:
+        assert link.broken
+
+
+def test_a_value_running_past_its_attribute_is_caught() -> None:
+    """Within the message, but past the end of its own set: read as the next attribute's
+    octets before, now refused."""
+    good = sequence([integer(1) + entry_op("uid=a,o=x", {"cn": ["ab"], "sn": ["cd"]})])
+    # the value "ab" (04 02 61 62) claims four octets, reaching into the next attribute
+    bad = good.replace(b"\x04\x02ab", b"\x04\x04ab", 1)
+    assert len(bad) == len(good)
+    with pytest.raises(ConnectionLostError, match="runs past"):
+        decode(bad)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"\x64", b"\x64\x05\x04\x01a", b"\x64\x03\x04\x01a\x30", b"\x64\x84\xff\xff\xff\xff"],
+)
+def test_a_broken_post_read_value_is_a_lost_connection(value: bytes) -> None:
+    with pytest.raises(ConnectionLostError, match="malformed"):
+        read_back(value)
+
+
+@pytest.mark.parametrize(
+    "value", [b"\x30", b"\x30\x03\x02\x01\x0a", b"\x30\x05\x02\x01\x0a\x02\x00", b"\x04\x00"]
+)
+def test_a_broken_paged_results_value_is_a_lost_connection(value: bytes) -> None:
+    with pytest.raises(ConnectionLostError, match="malformed"):
+        paged_cookie(value)
+
+
+def test_a_message_above_16_mib_is_refused_from_its_header() -> None:
+    """The length alone decides: nothing more is read or buffered."""
+    header = b"\x30\x84" + (16 * 1024 * 1024).to_bytes(4, "big")
+    link, scripted = wire(header + b"\x02\x01\x01", chunk=len(header))
+    with pytest.raises(ConnectionLostError, match="above the 16777216 allowed"):
+        link.exchange([(b"", ())])
+    assert scripted.replies == b"\x02\x01\x01"  # not waited for
+
+
+def test_a_message_at_the_cap_still_decodes() -> None:
+    value = "v" * (16 * 1024 * 1024 - 64)
+    frame = sequence([integer(1) + entry_op("uid=a", {"cn": [value]})])
+    assert len(frame) <= 16 * 1024 * 1024
+    link, _ = wire(frame + result(1, 5, 0))
+    (search,) = link.exchange([(b"", ())])
+    assert search.entries[0].get("cn") == [value]

@@ -18,7 +18,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import Cookie
 
-from inbound.auth import SecretKind
+from inbound.auth import SecretKind, admin_actor
 from inbound.staging.sessions import AdminSession
 from inbound.web.services import ConsoleStores, InboundServices
 
@@ -45,7 +45,7 @@ class Operator:
 
     @property
     def actor(self) -> str:
-        return f"admin:{self.session.admin_token_id}"
+        return admin_actor(self.session.admin_token_id)
 
     @property
     def csrf_token(self) -> str:

@@ -18,7 +18,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
-from inbound.auth import SecretKind
+from inbound.auth import SecretKind, admin_actor
+from inbound.web.admin_actions import AdminActions
 from inbound.web.admin_page.login import (
     CsrfRefusedError,
     LoginRequiredError,
@@ -29,7 +30,6 @@ from inbound.web.admin_page.login import (
     session_cookie,
 )
 from inbound.web.admin_page.views import human_seconds, page_context, when
-from inbound.web.admin_routes import issue_scim_token
 from inbound.web.services import InboundServices
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def admin_page_router(services: InboundServices) -> Router:
             )
             return Template("login.html", context={"error": error, "notice": ""}, status_code=401)
         secret = console.sessions.open(token_id)
-        console.audit.append(f"admin:{token_id}", "admin.login")
+        console.audit.append(admin_actor(token_id), "admin.login")
         log.info("admin logged in", extra={"admin_token_id": token_id})
         max_age = int(console.sessions.ttl.total_seconds())
         return Redirect(
@@ -144,16 +144,14 @@ def admin_page_router(services: InboundServices) -> Router:
     async def switch(request: Request[Any, Any, Any]) -> Response[Any]:
         who, form = await checked_form(request, services)
         enabled = form.get("enabled") == "true"
-        services.runtime.set_scim_enabled(enabled)
-        console.audit.append(who.actor, "scim.enable" if enabled else "scim.disable")
+        AdminActions(services, who.actor).set_scim_enabled(enabled)
         return _back("enabled" if enabled else "disabled", "scim")
 
     @post("/tokens", status_code=200)
     async def generate(request: Request[Any, Any, Any]) -> Template:
         who, form = await checked_form(request, services)
         label = form.get("label", "").strip()[:128] or "admin page"
-        issued = issue_scim_token(services, label)
-        console.audit.append(who.actor, "token.issue", detail={"token_id": issued["id"]})
+        issued = AdminActions(services, who.actor).issue_token(label)
         expires_in = services.token_ttl.total_seconds()
         return Template(
             "token.html",
@@ -167,10 +165,7 @@ def admin_page_router(services: InboundServices) -> Router:
     @post("/tokens/{token_id:str}/revoke", status_code=303)
     async def revoke(request: Request[Any, Any, Any], token_id: FromPath[str]) -> Response[Any]:
         who, _ = await checked_form(request, services)
-        revoked = services.tokens.revoke(token_id)
-        if revoked:
-            services.on_token_change()
-            console.audit.append(who.actor, "token.revoke", detail={"token_id": token_id})
+        revoked = AdminActions(services, who.actor).revoke_token(token_id)
         return _back("revoked" if revoked else "", "tokens")
 
     @post("/frequency", status_code=303)
@@ -190,9 +185,7 @@ def admin_page_router(services: InboundServices) -> Router:
                     f"(got {raw[:20]!r})."
                 ),
             )
-        services.runtime.set_reconcile_interval(seconds)
-        services.on_interval_change(seconds)
-        console.audit.append(who.actor, "settings.interval", detail={"seconds": seconds})
+        AdminActions(services, who.actor).set_reconcile_interval(seconds)
         return _back("frequency", "frequency")
 
     @post("/dead-letters/{scim_id:str}/{action:str}", status_code=303)
@@ -201,33 +194,19 @@ def admin_page_router(services: InboundServices) -> Router:
     ) -> Response[Any]:
         who, form = await checked_form(request, services)
         target = form.get("target") or None
+        actions = AdminActions(services, who.actor)
         if action == "retry":
-            done = services.ledger.retry_dead(scim_id, target)
+            actions.retry_dead(scim_id, target)
         elif action == "skip":
-            done = services.ledger.skip_dead(scim_id, target)
+            actions.skip_dead(scim_id, target)
         else:
             return Template("refused.html", context={"reason": "Unknown action."}, status_code=404)
-        console.audit.append(
-            who.actor,
-            f"dead_letter.{action}",
-            scim_id=scim_id,
-            outcome="ok" if done else "none",
-            detail={"target": target, "rows": done},
-        )
         return _back("retried" if action == "retry" else "skipped", "dead-letters")
 
     @post("/holds/{hold_id:int}/approve", status_code=303)
     async def approve(request: Request[Any, Any, Any], hold_id: FromPath[int]) -> Response[Any]:
         who, _ = await checked_form(request, services)
-        approved = services.ledger.approve_hold(hold_id, who.actor, services.clock())
-        if approved:
-            services.on_hold_approved()
-        console.audit.append(
-            who.actor,
-            "hold.approve",
-            outcome="ok" if approved else "none",
-            detail={"hold": hold_id},
-        )
+        approved = AdminActions(services, who.actor).approve_hold(hold_id)
         return _back("approved" if approved else "", "holds")
 
     return Router(

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from inbound.input_rules import name_key as fold_name
 from inbound.staging.sync_status import SyncStatusView
 from inbound.staging.tables import UtcDateTime, audit, reading, resources, sync_state
 from reconcile.model import ResourceKind
@@ -403,18 +404,19 @@ class StagingLedger(SyncStatusView):
             yield from conn.execution_options(yield_per=1000).execute(query).scalars()
 
     def ids_by_name(self, kind: ResourceKind, names: Sequence[str]) -> dict[str, str]:
-        keys = sorted({n.casefold() for n in names})
+        wanted = {n.casefold(): fold_name(n) for n in names}
+        keys = sorted(set(wanted.values()))
         if not keys:
             return {}
         with reading(self._engine) as conn:
-            return {
-                name_key: scim_id
-                for name_key, scim_id in conn.execute(
+            found = dict(
+                conn.execute(
                     select(R.name_key, R.scim_id).where(
                         R.kind == kind.value, R.name_key.in_(keys), R.deleted_at.is_(None)
                     )
-                )
-            }
+                ).tuples()
+            )
+        return {name: found[key] for name, key in wanted.items() if key in found}
 
     def mark_drifted(self, target: str, scim_ids: Sequence[str], now: datetime) -> None:
         with self._engine.begin() as conn:

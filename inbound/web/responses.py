@@ -11,6 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from inbound.errors import ScimError, invalid_syntax
+from inbound.input_rules import MAX_JSON_DEPTH, check_body, too_deep
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,23 @@ async def read_json(request: Request[Any, Any, Any]) -> Any:
 
 
 def decode_json(raw: bytes) -> Any:
-    """A request body as JSON; empty or malformed bodies are a 400 that says so."""
+    """A request body as JSON; empty, malformed, too deeply nested bodies, and bodies with a
+    control character in a string, are a 400 that says so (see :func:`check_body`).
+
+    The walk over the decoded body is skipped when the bytes show it cannot find anything:
+    no more brackets than the depth allowed, and neither an escape (``\\u0000``) nor a C1
+    control (UTF-8 lead byte ``\\xc2``) that could spell a control character."""
     if not raw.strip():
         raise invalid_syntax("the request body is empty; send a JSON object")
     try:
-        return _decoder.decode(raw)
+        body = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         raise invalid_syntax(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise too_deep() from None
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH or b"\\" in raw or b"\xc2" in raw:
+        check_body(body)
+    return body
 
 
 def scim_error_response(exc: ScimError) -> Response[bytes]:

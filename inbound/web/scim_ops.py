@@ -72,7 +72,7 @@ def _integer(raw: Any, name: str) -> int | None:
         raise invalid_value(f"'{name}' must be an integer, got {raw!r}")
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and len(raw) <= 20:
+    if isinstance(raw, str) and len(raw) <= 64:  # a longer one is no number we could use
         try:
             return int(raw)
         except ValueError:

@@ -409,13 +409,14 @@ class StagingLedger(SyncStatusView):
         if not keys:
             return {}
         with reading(self._engine) as conn:
-            found = dict(
-                conn.execute(
+            found = {
+                key: scim_id
+                for key, scim_id in conn.execute(
                     select(R.name_key, R.scim_id).where(
                         R.kind == kind.value, R.name_key.in_(keys), R.deleted_at.is_(None)
                     )
-                ).tuples()
-            )
+                )
+            }
         return {name: found[key] for name, key in wanted.items() if key in found}
 
     def mark_drifted(self, target: str, scim_ids: Sequence[str], now: datetime) -> None:

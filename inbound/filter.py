@@ -309,6 +309,11 @@ _SIMPLE_EQ = re.compile(
 (a quoted value without escapes, an unqualified name); the parser gives the same tree."""
 
 
+def is_simple_eq(text: str) -> bool:
+    """Whether a filter is the one-comparison shape the staging store answers by an index."""
+    return len(text) <= MAX_FILTER_LENGTH and _SIMPLE_EQ.fullmatch(text) is not None
+
+
 def parse_filter(text: str) -> Filter:
     """Parse a filter; a syntax error is a 400 ``invalidFilter`` that says where."""
     if len(text) > MAX_FILTER_LENGTH:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inbound.errors import ScimError, invalid_value, not_found
-from inbound.filter import parse_attr_path, parse_filter
+from inbound.filter import is_simple_eq, parse_attr_path, parse_filter
 from inbound.input_rules import CONTROL_CHARACTER
 from inbound.render import Projection, parse_projection, render
 from inbound.schema import Catalog, ResourceType
@@ -131,6 +131,15 @@ def make_query(params: Mapping[str, Any]) -> Query:
         sort_by=sort_by or None,
         descending=order == "descending",
     )
+
+
+def may_be_slow(query: Query) -> bool:
+    """Whether a search may cost more than a lookup: anything but Entra's ``attr eq "x"``.
+
+    Those run in a worker thread, so the event loop keeps serving other requests while a
+    general filter compiles to SQL (about 50 ms for the largest one accepted), runs, and up
+    to 1,000 resources render."""
+    return query.filter is None or query.sort_by is not None or not is_simple_eq(query.filter)
 
 
 def search_body(body: Any) -> Query:

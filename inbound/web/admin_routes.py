@@ -62,7 +62,7 @@ def audit_page(services: InboundServices, params: Mapping[str, str]) -> dict[str
         if not _DIGITS.fullmatch(raw) or int(raw) > MAX_EVENT_ID:
             shown = raw if len(raw) <= 24 else raw[:24] + "..."
             raise invalid_value(
-                f"'{name}' must be a whole number from 0 to {MAX_EVENT_ID}, got {shown!r}"
+                f"'{name}' must be a positive integer no larger than {MAX_EVENT_ID}, got {shown!r}"
             )
         return int(raw)
 

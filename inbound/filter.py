@@ -7,12 +7,14 @@ memory for PATCH value paths (:mod:`inbound.patch`), so both agree on what a fil
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from inbound.errors import ScimError, invalid_filter
+from inbound.input_rules import CONTROL_CHARACTER
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 
@@ -97,16 +99,35 @@ def parse_attr_path(text: str) -> AttrPath:
     return AttrPath(urn, attr, sub or None)
 
 
+_TRAILING_SPACE = re.compile(r"\s*\Z")
+
+MAX_FILTER_LENGTH = 4096
+"""Characters in one filter. Entra sends one or two comparisons (under 200 characters); the
+caps bound what one request can make the event loop parse and the database evaluate."""
+MAX_FILTER_TOKENS = 256
+"""Names, operators, values and brackets in one filter: about 60 comparisons."""
+MAX_FILTER_DEPTH = 16
+"""Parentheses, value filters (``emails[…]``) and ``not`` nested in one another."""
+
+
 def _tokens(text: str) -> Iterator[tuple[str, str, int]]:
+    """One compiled scanner moving ``pos`` along the text: linear in its length."""
     pos = 0
     end = len(text)
+    count = 0
     while pos < end:
-        if text[pos:].strip() == "":
-            return
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
+            if _TRAILING_SPACE.match(text, pos) is not None:
+                return
             raise invalid_filter(
                 f"cannot read the filter at position {pos + 1}: '{text[pos : pos + 20]}'"
+            )
+        count += 1
+        if count > MAX_FILTER_TOKENS:
+            raise invalid_filter(
+                f"the filter has more than {MAX_FILTER_TOKENS} tokens (names, operators, "
+                "values, brackets); split the search into several requests"
             )
         kind = match.lastgroup
         assert kind is not None
@@ -114,11 +135,32 @@ def _tokens(text: str) -> Iterator[tuple[str, str, int]]:
         pos = match.end()
 
 
+def _balanced(make: type[And] | type[Or], items: list[Filter]) -> Filter:
+    """``a and b and c and …`` as a balanced tree: the same meaning (both operators are
+    associative), but a depth of log2(n), so every recursive walk over a tree (SQL
+    compilation, in-memory matching) stays shallow however long the chain."""
+    while len(items) > 1:
+        paired: list[Filter] = [make(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+        if len(items) % 2:
+            paired.append(items[-1])
+        items = paired
+    return items[0]
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = list(_tokens(text))
         self.i = 0
+        self.depth = 0
+
+    def descend(self, pos: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_FILTER_DEPTH:
+            raise invalid_filter(
+                f"the filter nests parentheses, brackets and 'not' more than {MAX_FILTER_DEPTH} "
+                f"levels deep (at position {pos + 1})"
+            )
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -145,16 +187,16 @@ class _Parser:
         return result
 
     def or_expr(self) -> Filter:
-        left = self.and_expr()
+        items = [self.and_expr()]
         while self.keyword("or"):
-            left = Or(left, self.and_expr())
-        return left
+            items.append(self.and_expr())
+        return _balanced(Or, items)
 
     def and_expr(self) -> Filter:
-        left = self.unary()
+        items = [self.unary()]
         while self.keyword("and"):
-            left = And(left, self.unary())
-        return left
+            items.append(self.unary())
+        return _balanced(And, items)
 
     def unary(self) -> Filter:
         tok = self.peek()
@@ -162,15 +204,21 @@ class _Parser:
             nxt = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else None
             if nxt and nxt[0] == "lparen":
                 self.i += 1
-                return Not(self.group())
+                self.descend(tok[2])
+                inner = self.group()
+                self.depth -= 1
+                return Not(inner)
         if tok and tok[0] == "lparen":
             return self.group()
         return self.attr_expr()
 
     def group(self) -> Filter:
+        tok = self.peek()
+        self.descend(tok[2] if tok else len(self.text))
         self.expect("lparen", "(")
         inner = self.or_expr()
         self.expect("rparen", ")")
+        self.depth -= 1
         return inner
 
     def expect(self, kind: str, shown: str) -> None:
@@ -192,8 +240,10 @@ class _Parser:
                     f"'{text}[' : a value filter follows an attribute, not a sub-attribute"
                 )
             self.i += 1
+            self.descend(nxt[2])
             inner = self.or_expr()
             self.expect("rbracket", "]")
+            self.depth -= 1
             after = self.peek()
             if after and after[0] == "subattr":
                 # Entra's form `emails[type eq "work"].value eq "x"`: the comparison applies to
@@ -220,11 +270,18 @@ class _Parser:
         kind, text, pos = self.take()
         if kind == "string":
             try:
-                return json.loads(text)
+                value = json.loads(text)
             except ValueError:
                 raise invalid_filter(f"the string at position {pos + 1} is not valid") from None
+            control = CONTROL_CHARACTER.search(value)
+            if control is not None:
+                raise invalid_filter(
+                    f"the string at position {pos + 1} holds the control character "
+                    f"U+{ord(control.group()):04X}; control characters are refused"
+                )
+            return value
         if kind == "number":
-            return float(text) if any(c in text for c in ".eE") else int(text)
+            return _number(text, pos)
         if kind == "word" and text.lower() in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[text.lower()]
         raise invalid_filter(
@@ -233,15 +290,36 @@ class _Parser:
         )
 
 
+def _number(text: str, pos: int) -> int | float:
+    """A number the databases can compare: a 64-bit integer or a finite double."""
+    if any(c in text for c in ".eE"):
+        number = float(text)
+        if math.isfinite(number):
+            return number
+    elif len(text) <= 20 and -(2**63) <= (whole := int(text)) < 2**63:
+        return whole
+    raise invalid_filter(f"the number at position {pos + 1} is out of range")
+
+
 _SIMPLE_EQ = re.compile(
-    r'\s*([A-Za-z$_][\w$\-]*(?:\.[A-Za-z$_][\w$\-]*)?)\s+(?i:eq)\s+"([^"\\\x00-\x1f]*)"\s*'
+    r"\s*([A-Za-z$_][\w$\-]*(?:\.[A-Za-z$_][\w$\-]*)?)\s+(?i:eq)\s+"
+    r'"([^"\\\x00-\x1f\x7f-\x9f]*)"\s*'
 )
 """``userName eq "x"``: the shape of nearly every filter Entra sends, recognised in one match
 (a quoted value without escapes, an unqualified name); the parser gives the same tree."""
 
 
+def is_simple_eq(text: str) -> bool:
+    """Whether a filter is the one-comparison shape the staging store answers by an index."""
+    return len(text) <= MAX_FILTER_LENGTH and _SIMPLE_EQ.fullmatch(text) is not None
+
+
 def parse_filter(text: str) -> Filter:
     """Parse a filter; a syntax error is a 400 ``invalidFilter`` that says where."""
+    if len(text) > MAX_FILTER_LENGTH:
+        raise invalid_filter(
+            f"the filter is {len(text)} characters long; the maximum is {MAX_FILTER_LENGTH}"
+        )
     simple = _SIMPLE_EQ.fullmatch(text)
     if simple is not None:
         return Compare(parse_attr_path(simple.group(1)), "eq", simple.group(2))

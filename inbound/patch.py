@@ -24,7 +24,16 @@ from inbound.errors import (
     no_target,
 )
 from inbound.errors import mutability as mutability_error
-from inbound.filter import And, AttrPath, Compare, Filter, Or, parse_attr_path, parse_filter
+from inbound.filter import (
+    MAX_FILTER_LENGTH,
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Or,
+    parse_attr_path,
+    parse_filter,
+)
 from inbound.matching import element_matches
 from inbound.resource import (
     Resolved,
@@ -38,6 +47,10 @@ from inbound.schema import GROUP_TYPE, Attribute, ResourceType, Schema
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 OPS = frozenset({"add", "replace", "remove"})
+MAX_OPERATIONS = 1000
+"""Operations in one PATCH (Entra sends a few; group members travel many to one operation)."""
+MAX_PATH_LENGTH = MAX_FILTER_LENGTH + 256
+"""A path is an attribute name and at most one value filter, capped as filters are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +79,10 @@ def parse_patch_path(text: str) -> PatchPath:
     """``attr``, ``attr.sub``, ``urn:…:attr``, ``attr[filter]`` or ``attr[filter].sub``."""
     if not isinstance(text, str) or not text.strip():
         raise invalid_path("'path' must be a non-empty string")
+    if len(text) > MAX_PATH_LENGTH:
+        raise invalid_path(
+            f"'path' is {len(text)} characters long; the maximum is {MAX_PATH_LENGTH}"
+        )
     text = text.strip()
     if "[" not in text:
         try:
@@ -101,6 +118,8 @@ def _operations(body: Any) -> list[dict[str, Any]]:
     ops = lowered.get("operations")
     if not isinstance(ops, list) or not ops:
         raise invalid_syntax("'Operations' must be a non-empty list of operations")
+    if len(ops) > MAX_OPERATIONS:
+        raise invalid_value(f"{len(ops)} operations in one PATCH; the maximum is {MAX_OPERATIONS}")
     for op in ops:
         if not isinstance(op, dict):
             raise invalid_syntax("each operation must be an object with 'op', 'path' and 'value'")

@@ -51,11 +51,26 @@ def parse_projection(rt: ResourceType, attributes: str | None, excluded: str | N
     return Projection(_keys(rt, attributes), _keys(rt, excluded))
 
 
+MAX_PROJECTION_LENGTH = 4096
+MAX_PROJECTION_NAMES = 100
+"""``attributes``/``excludedAttributes``: a User has about 60 attribute names in all."""
+
+
 def _keys(rt: ResourceType, text: str | None) -> frozenset[str]:
     if not text:
         return frozenset()
+    if len(text) > MAX_PROJECTION_LENGTH:
+        raise invalid_value(
+            f"attributes: the list is {len(text)} characters long; the maximum is "
+            f"{MAX_PROJECTION_LENGTH}"
+        )
+    parts = text.split(",")
+    if len(parts) > MAX_PROJECTION_NAMES:
+        raise invalid_value(
+            f"attributes: {len(parts)} names listed; the maximum is {MAX_PROJECTION_NAMES}"
+        )
     keys = set()
-    for part in text.split(","):
+    for part in parts:
         part = part.strip()
         if not part:
             continue

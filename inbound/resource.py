@@ -13,6 +13,14 @@ from typing import Any
 
 from inbound.errors import ScimError, invalid_path, invalid_syntax, invalid_value
 from inbound.filter import AttrPath, parse_attr_path
+from inbound.input_rules import (
+    check_finite,
+    check_integer,
+    check_length,
+    check_name,
+    check_no_controls,
+    check_single_line,
+)
 from inbound.schema import (
     COMMON,
     IGNORED_SCHEMAS,
@@ -83,13 +91,34 @@ def resolve(rt: ResourceType, path: AttrPath, *, error: type[ScimError] | None =
     return Resolved(urn, attr, sub)
 
 
+def _shown(value: Any) -> str:
+    """A refused value as the error repeats it: short, whatever was sent."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_indexed(rt: ResourceType, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+    """The values kept in indexed columns, checked when they are new or change: a name by
+    the name policy, every one against its column's length. Unchanged values are left alone,
+    so a resource stored before these rules can still be patched, and renamed by Entra."""
+    name = "userName" if rt.is_user else "displayName"
+    for field in dict.fromkeys((name, "displayName", "externalId")):
+        value = after.get(field)
+        if not isinstance(value, str) or (before is not None and before.get(field) == value):
+            continue
+        if field == name:
+            check_name(value, field)
+        else:
+            check_length(value, field)
+
+
 def coerce_boolean(value: Any, where: str) -> bool:
     """Entra sends booleans as "True"/"False" strings in some bodies (ENTRA.md, PATCH 2)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise invalid_value(f"'{where}' must be a boolean (true or false), got {value!r}")
+    raise invalid_value(f"'{where}' must be a boolean (true or false), got {_shown(value)}")
 
 
 def coerce(attr: Attribute, value: Any, where: str) -> Any:
@@ -132,16 +161,24 @@ def coerce_single(attr: Attribute, value: Any, where: str) -> Any:
         return coerce_boolean(value, where)
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise invalid_value(f"'{where}' must be an integer, got {value!r}")
+            raise invalid_value(f"'{where}' must be an integer, got {_shown(value)}")
+        check_integer(value, where)
         return value
     if kind == "decimal":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise invalid_value(f"'{where}' must be a number, got {value!r}")
+            raise invalid_value(f"'{where}' must be a number, got {_shown(value)}")
+        if isinstance(value, int):
+            check_integer(value, where)
+        else:
+            check_finite(value, where)
         return value
     if not isinstance(value, str):
         raise invalid_value(f"'{where}' must be a string, got {type(value).__name__}")
     if value == "":
         return None
+    check_no_controls(value, where)
+    if not attr.multi_line:
+        check_single_line(value, where)
     if kind == "dateTime":
         try:
             datetime.fromisoformat(value)

@@ -34,6 +34,8 @@ class Attribute:
     sub_attributes: tuple[Attribute, ...] = ()
     canonical_values: tuple[str, ...] = ()
     reference_types: tuple[str, ...] = ()
+    multi_line: bool = False
+    """Tab, CR and LF are accepted in its values (postal addresses); elsewhere refused."""
 
     def sub(self, name: str) -> Attribute | None:
         lowered = name.lower()
@@ -115,8 +117,8 @@ _ADDRESS = Attribute(
     "complex",
     multi_valued=True,
     sub_attributes=(
-        Attribute("formatted"),
-        Attribute("streetAddress"),
+        Attribute("formatted", multi_line=True),
+        Attribute("streetAddress", multi_line=True),
         Attribute("locality"),
         Attribute("region"),
         Attribute("postalCode"),

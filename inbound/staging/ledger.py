@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from inbound.input_rules import name_key as fold_name
 from inbound.staging.locks import lock_in_key_order
 from inbound.staging.sync_status import SyncStatusView
 from inbound.staging.tables import UtcDateTime, audit, reading, resources, sync_state
@@ -418,18 +419,20 @@ class StagingLedger(SyncStatusView):
             yield from conn.execution_options(yield_per=1000).execute(query).scalars()
 
     def ids_by_name(self, kind: ResourceKind, names: Sequence[str]) -> dict[str, str]:
-        keys = sorted({n.casefold() for n in names})
+        wanted = {n.casefold(): fold_name(n) for n in names}
+        keys = sorted(set(wanted.values()))
         if not keys:
             return {}
         with reading(self._engine) as conn:
-            return {
-                name_key: scim_id
-                for name_key, scim_id in conn.execute(
+            found = {
+                key: scim_id
+                for key, scim_id in conn.execute(
                     select(R.name_key, R.scim_id).where(
                         R.kind == kind.value, R.name_key.in_(keys), R.deleted_at.is_(None)
                     )
                 )
             }
+        return {name: found[key] for name, key in wanted.items() if key in found}
 
     def mark_drifted(self, target: str, scim_ids: Sequence[str], now: datetime) -> None:
         drifted = and_(S.target == target, S.scim_id.in_(sorted(set(scim_ids))))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from inbound.errors import ScimError
 from inbound.filter import And, Compare, Filter
+from inbound.input_rules import name_key
 from inbound.resource import resolve
 from inbound.schema import ResourceType
 
@@ -25,15 +26,31 @@ class HotLookup:
     by_id: bool = False
     """The filter names an ``id``: the caller leaves ``kind`` out of the SQL and checks it
     on the row, so the primary key is the only index that fits (see ``ResourceStore``)."""
+    names: tuple[str, ...] = ()
+    """Casefolded names the row's own name must equal. ``name_key`` also folds width and
+    spacing (that is the uniqueness rule), while ``eq`` keeps its meaning of RFC 7643: equal
+    ignoring case only. So ``userName eq "alice "`` narrows to the row of ``alice`` by the
+    index, and this check leaves it out."""
+
+    def confirms(self, name: str) -> bool:
+        folded = name.casefold()
+        return all(folded == wanted for wanted in self.names)
 
 
 def _terms(node: Filter) -> list[Compare] | None:
-    if isinstance(node, And):
-        left, right = _terms(node.left), _terms(node.right)
-        return None if left is None or right is None else left + right
-    if isinstance(node, Compare) and node.op == "eq" and isinstance(node.value, str):
-        return [node]
-    return None
+    """The ``eq`` comparisons of an ``and`` chain, in order; None for any other shape.
+    Iterative: a chain is a tree whose depth the parser bounds, but no walk here relies on it."""
+    terms: list[Compare] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, And):
+            stack.extend((current.right, current.left))
+        elif isinstance(current, Compare) and current.op == "eq" and isinstance(current.value, str):
+            terms.append(current)
+        else:
+            return None
+    return terms
 
 
 def hot_lookup(rt: ResourceType, node: Filter | None) -> HotLookup | None:
@@ -44,6 +61,7 @@ def hot_lookup(rt: ResourceType, node: Filter | None) -> HotLookup | None:
         return None
     clauses: list[str] = []
     params: list[str] = []
+    names: list[str] = []
     for term in terms:
         try:
             resolved = resolve(rt, term.path)
@@ -52,10 +70,11 @@ def hot_lookup(rt: ResourceType, node: Filter | None) -> HotLookup | None:
         key = resolved.key.lower()
         if key == ("username" if rt.is_user else "displayname"):
             clauses.append("name_key = ?")
-            params.append(term.value.casefold())
+            params.append(name_key(term.value))
+            names.append(term.value.casefold())
         elif key in _COLUMNS:
             clauses.append(f"{_COLUMNS[key]} = ?")
             params.append(term.value)
         else:
             return None
-    return HotLookup(" AND ".join(clauses), tuple(params), "scim_id = ?" in clauses)
+    return HotLookup(" AND ".join(clauses), tuple(params), "scim_id = ?" in clauses, tuple(names))

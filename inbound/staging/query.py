@@ -160,7 +160,9 @@ class _Compiler:
         if op == "ne":  # an absent value is "not equal" too, as in memory
             return not_(self.compare(r, "eq", value))
         column = self.hot_column(r)
-        if column is not None:
+        if column is not None and column is not R.name_key:
+            # names compare through the attribute index: ``name_key`` also folds width and
+            # spacing (the uniqueness rule), filters compare ignoring case only (RFC 7643)
             text, _ = comparable(attr, value)
             operand = datetime.fromisoformat(value) if attr.type == "dateTime" else text
             return and_(column.is_not(None), _cmp(column, op, operand))

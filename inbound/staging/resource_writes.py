@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from inbound.input_rules import name_key as fold_name
 from inbound.schema import ResourceType
 from inbound.staging.index import index_rows
 from inbound.staging.rows import Rows
@@ -22,7 +23,8 @@ COLUMN_NAMES = ("name_key", "external_id", "display_name", "active")
 
 
 def name_key(rt: ResourceType, data: dict[str, Any]) -> str:
-    return str(data[name_field(rt)]).casefold()
+    """The uniqueness key of the resource's name (see :func:`inbound.input_rules.name_key`)."""
+    return fold_name(str(data[name_field(rt)]))
 
 
 def columns(rows: Rows, rt: ResourceType, data: dict[str, Any]) -> list[Any]:

@@ -21,7 +21,7 @@ from uuid_utils import uuid7
 from inbound.errors import ScimError, uniqueness
 from inbound.filter import AttrPath, Filter
 from inbound.patch import MemberStep, apply_patch
-from inbound.resource import check_immutable, normalise
+from inbound.resource import check_immutable, check_indexed, normalise
 from inbound.schema import ResourceType
 from inbound.staging.lookup import hot_lookup
 from inbound.staging.marks import mark_changed
@@ -131,10 +131,15 @@ class ResourceStore:
                     ),
                     [*hot.params] if hot.by_id else [*hot.params, rt.name],
                 )
+                field = name_field(rt)
                 matches = [
-                    self._reader.with_groups(row[:-1], groups)
-                    for row in cur.fetchall()
-                    if row[-1] == rt.name
+                    stored
+                    for stored in (
+                        self._reader.with_groups(row[:-1], groups)
+                        for row in cur.fetchall()
+                        if row[-1] == rt.name
+                    )
+                    if not hot.names or hot.confirms(str(stored.data.get(field, "")))
                 ]
                 end = None if count is None else start_index - 1 + count
                 page = matches[start_index - 1 : end]
@@ -207,6 +212,7 @@ class ResourceStore:
 
     def create(self, rt: ResourceType, body: Any, actor: Actor) -> Stored:
         data, initial_members = normalise(rt, body)
+        check_indexed(rt, None, data)
         now = self._clock()
         scim_id = str(uuid7())
         # no uniqueness pre-check: the live-name index refuses a duplicate, and skipping the
@@ -253,6 +259,7 @@ class ResourceStore:
         with self._write(rt) as cur:
             current = self._current(cur, rt, scim_id, if_match)
             check_immutable(rt, current.data, data)
+            check_indexed(rt, current.data, data)
             self._check_unique(cur, rt, data, scim_id)
             generation = current.generation + 1
             rewrite(self._rows, cur, rt, scim_id, generation, now, current.data, data)
@@ -299,6 +306,7 @@ class ResourceStore:
             if changed or member_changes:
                 generation = current.generation + 1
                 if changed:
+                    check_indexed(rt, current.data, result.data)
                     if name_key(rt, result.data) != name_key(rt, current.data):
                         self._check_unique(cur, rt, result.data, scim_id)
                     rewrite(
@@ -413,8 +421,9 @@ class ResourceStore:
         if clash is not None:
             field = name_field(rt)
             raise uniqueness(
-                f"a {rt.name} with {field} '{data[field]}' already exists (id {clash[0]}); "
-                f"{field} is unique, compared case-insensitively"
+                f"{field} '{data[field]}' is taken by the {rt.name} with id {clash[0]}: "
+                f"{field}s are compared ignoring case, Unicode width and spacing (leading, "
+                "trailing and repeated spaces)"
             )
 
     def _mark(

@@ -67,7 +67,10 @@ resources = Table(
     Column("scim_id", String(36), primary_key=True),
     Column("kind", String(8), nullable=False),
     Column(
-        "name_key", String(512), nullable=False, doc="userName or group displayName, casefolded"
+        "name_key",
+        String(512),
+        nullable=False,
+        doc="userName or group displayName folded by inbound.input_rules.name_key",
     ),
     Column("external_id", String(512)),
     Column("display_name", String(512)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,10 @@ from inbound.staging.audit import MAX_PAGE
 from inbound.web.admin_actions import AdminActions
 from inbound.web.responses import json_response, read_json
 from inbound.web.services import InboundServices
+
+_DIGITS = re.compile("[0-9]{1,19}")
+MAX_EVENT_ID = 2**63 - 1
+"""Audit event ids are 64-bit integers; a larger ``before`` would overflow the query."""
 
 
 def status_report(services: InboundServices) -> dict[str, Any]:
@@ -44,8 +49,11 @@ def audit_page(services: InboundServices, params: Mapping[str, str]) -> dict[str
         raw = params.get(name)
         if raw in (None, ""):
             return default
-        if not raw.isdigit():
-            raise invalid_value(f"'{name}' must be a positive integer, got {raw!r}")
+        if not _DIGITS.fullmatch(raw) or int(raw) > MAX_EVENT_ID:
+            shown = raw if len(raw) <= 24 else raw[:24] + "..."
+            raise invalid_value(
+                f"'{name}' must be a positive integer no larger than {MAX_EVENT_ID}, got {shown!r}"
+            )
         return int(raw)
 
     limit = number("limit", 100) or 100

@@ -11,6 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from inbound.errors import ScimError, invalid_syntax
+from inbound.input_rules import MAX_JSON_DEPTH, check_body, too_deep
 from inbound.staging.availability import (
     RETRY_AFTER_SECONDS,
     DatabaseOutage,
@@ -43,14 +44,33 @@ async def read_json(request: Request[Any, Any, Any]) -> Any:
     return decode_json(await request.body())
 
 
+_MAY_SPELL_A_CONTROL = (b"\\", b"\x7f", b"\xc2")
+"""Bytes without which a JSON text holds no control character: JSON refuses raw C0 bytes in
+strings, so a control is an escape (``\\u0000``, ``\\b``), a raw DEL, or a C1 control
+(UTF-8 lead byte ``\\xc2``). One-byte searches run at memchr speed."""
+
+
 def decode_json(raw: bytes) -> Any:
-    """A request body as JSON; empty or malformed bodies are a 400 that says so."""
+    """A request body as JSON; empty, malformed, too deeply nested bodies, and bodies with a
+    control character in a string, are a 400 that says so (see :func:`check_body`).
+
+    The walk over the decoded body runs only when the bytes show it could find something:
+    more brackets than the depth allowed, or a sequence that may spell a control character.
+    Most bodies skip it; a 1.2 MB search body full of escaped quotes is walked in about a
+    millisecond (:func:`check_body` looks closer only at strings that are not printable)."""
     if not raw.strip():
         raise invalid_syntax("the request body is empty; send a JSON object")
     try:
-        return _decoder.decode(raw)
+        body = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         raise invalid_syntax(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise too_deep() from None
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH or any(
+        sequence in raw for sequence in _MAY_SPELL_A_CONTROL
+    ):
+        check_body(body)
+    return body
 
 
 def scim_error_response(exc: ScimError) -> Response[bytes]:

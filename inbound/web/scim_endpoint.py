@@ -27,20 +27,29 @@ from inbound.schema import ResourceType
 from inbound.staging.availability import DatabaseOutage
 from inbound.staging.store import Actor
 from inbound.web.responses import decode_json, failure_error
-from inbound.web.scim_ops import Reply, ScimOperations, make_query, search_body
+from inbound.web.scim_ops import Reply, ScimOperations, make_query, may_be_slow, search_body
 from inbound.web.services import InboundServices
 
 
 class Offload(Protocol):
-    """Runs an operation: a read at once, a write in a batch (``changes``: the id it changes)."""
+    """Runs an operation: a read at once, a write in a batch (``changes``: the id it changes),
+    a read that may be slow (``slow``) in a worker thread."""
 
     def __call__(
-        self, call: Callable[[], Reply], write: bool, changes: str | None = None
+        self,
+        call: Callable[[], Reply],
+        write: bool,
+        changes: str | None = None,
+        *,
+        slow: bool = False,
     ) -> Awaitable[Reply]: ...
 
 
 _encode = msgspec.json.Encoder().encode
 _SCIM_JSON = (b"content-type", b"application/scim+json")
+MAX_SEARCH_BODY_BYTES = 64 * 1024
+"""A SearchRequest holds a filter (at most 4,096 characters) and attribute lists: 64 KiB is
+ample, and a larger body is refused before it is read whole or decoded."""
 _COLLECTION_METHODS = "GET, POST"
 _RESOURCE_METHODS = "GET, PUT, PATCH, DELETE"
 
@@ -137,7 +146,7 @@ class ResourceEndpoint:
         if not rest:
             if method == "GET":
                 query = make_query(_params(scope))
-                return await run(lambda: ops.search(rt, query), False)
+                return await run(lambda: ops.search(rt, query), False, slow=may_be_slow(query))
             if method == "POST":
                 body = await self._body(receive)
                 return await run(lambda: ops.create(rt, body, actor), True)
@@ -145,8 +154,8 @@ class ResourceEndpoint:
         if rest == ".search":
             if method != "POST":
                 raise _not_allowed("POST")
-            query = search_body(await self._body(receive))
-            return await run(lambda: ops.search(rt, query), False)
+            query = search_body(await self._body(receive, MAX_SEARCH_BODY_BYTES))
+            return await run(lambda: ops.search(rt, query), False, slow=may_be_slow(query))
         if "/" in rest:
             raise not_found(f"no such endpoint: {self._prefix}/{rest}")
         scim_id, params = rest, _params(scope)
@@ -166,16 +175,20 @@ class ResourceEndpoint:
             return await run(lambda: ops.delete(rt, scim_id, actor, if_match), True, scim_id)
         raise _not_allowed(_RESOURCE_METHODS)
 
-    async def _body(self, receive: Receive) -> Any:
-        """The request body as JSON; empty, oversized or malformed bodies are refused."""
+    async def _body(self, receive: Receive, limit: int | None = None) -> Any:
+        """The request body as JSON; empty, oversized or malformed bodies are refused, an
+        oversized one as soon as it passes the limit, before the rest is read."""
+        limit = self._max_body if limit is None else limit
         chunks: list[bytes] = []
         size = 0
         while True:
             message: Any = await receive()
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
-            if size > self._max_body:
-                raise ScimError(413, "the request body is too large")
+            if size > limit:
+                raise ScimError(
+                    413, f"the request body is larger than {limit:,} bytes, the maximum here"
+                )
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from inbound.errors import ScimError, invalid_value
-from inbound.filter import parse_attr_path, parse_filter
+from inbound.errors import ScimError, invalid_value, not_found
+from inbound.filter import is_simple_eq, parse_attr_path, parse_filter
+from inbound.input_rules import CONTROL_CHARACTER
 from inbound.render import Projection, parse_projection, render
 from inbound.schema import Catalog, ResourceType
 from inbound.staging.store import Actor
@@ -57,6 +58,13 @@ class Query:
     descending: bool = False
 
 
+MAX_START_INDEX = 2**31 - 1
+MAX_SORT_BY_LENGTH = 512
+MAX_RESOURCE_ID_LENGTH = 64
+"""Our ids are 36 characters; a longer one, or one with a control character, names nothing
+(and a NUL would be refused by PostgreSQL), so it is a 404 before any query."""
+
+
 def _integer(raw: Any, name: str) -> int | None:
     if raw is None or raw == "":
         return None
@@ -64,12 +72,18 @@ def _integer(raw: Any, name: str) -> int | None:
         raise invalid_value(f"'{name}' must be an integer, got {raw!r}")
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str):
+    if isinstance(raw, str) and len(raw) <= 64:  # a longer one is no number we could use
         try:
             return int(raw)
         except ValueError:
             pass
-    raise invalid_value(f"'{name}' must be an integer, got {raw!r}")
+    shown = raw if not isinstance(raw, str) or len(raw) <= 20 else raw[:20] + "..."
+    raise invalid_value(f"'{name}' must be an integer, got {shown!r}")
+
+
+def check_resource_id(rt: ResourceType, scim_id: str) -> None:
+    if len(scim_id) > MAX_RESOURCE_ID_LENGTH or CONTROL_CHARACTER.search(scim_id):
+        raise not_found(f"no {rt.name} with that id")
 
 
 def _names(raw: Any, name: str) -> str | None:
@@ -93,10 +107,16 @@ def make_query(params: Mapping[str, Any]) -> Query:
     if text is not None and not isinstance(text, str):
         raise ScimError(400, "'filter' must be a string", "invalidFilter")
     start = _integer(p.get("startindex"), "startIndex")
+    if start is not None and start > MAX_START_INDEX:
+        raise invalid_value(f"'startIndex' is {start}; the maximum is {MAX_START_INDEX}")
     count = _integer(p.get("count"), "count")
     sort_by = p.get("sortby")
     if sort_by is not None and not isinstance(sort_by, str):
         raise invalid_value("'sortBy' must be an attribute name")
+    if sort_by is not None and len(sort_by) > MAX_SORT_BY_LENGTH:
+        raise invalid_value(
+            f"'sortBy' is {len(sort_by)} characters long; the maximum is {MAX_SORT_BY_LENGTH}"
+        )
     order = p.get("sortorder")
     if order is not None and (
         not isinstance(order, str) or order not in ("ascending", "descending")
@@ -111,6 +131,15 @@ def make_query(params: Mapping[str, Any]) -> Query:
         sort_by=sort_by or None,
         descending=order == "descending",
     )
+
+
+def may_be_slow(query: Query) -> bool:
+    """Whether a search may cost more than a lookup: anything but Entra's ``attr eq "x"``.
+
+    Those run in a worker thread, so the event loop keeps serving other requests while a
+    general filter compiles to SQL (about 50 ms for the largest one accepted), runs, and up
+    to 1,000 resources render."""
+    return query.filter is None or query.sort_by is not None or not is_simple_eq(query.filter)
 
 
 def search_body(body: Any) -> Query:
@@ -237,6 +266,7 @@ class ScimOperations:
     def get(
         self, rt: ResourceType, scim_id: str, params: Mapping[str, Any], if_none_match: str | None
     ) -> Reply:
+        check_resource_id(rt, scim_id)
         projection = parse_projection(
             rt, params.get("attributes"), params.get("excludedAttributes")
         )
@@ -257,6 +287,7 @@ class ScimOperations:
     def replace(
         self, rt: ResourceType, scim_id: str, body: Any, actor: Actor, if_match: str | None
     ) -> Reply:
+        check_resource_id(rt, scim_id)
         return self.one(rt, self.services.store.replace(rt, scim_id, body, actor, if_match))
 
     def patch(
@@ -273,6 +304,7 @@ class ScimOperations:
         where they answer 204 (RFC 7644 §3.5.2 allows either) so that adding one member to a
         100k-member group never renders the other 99,999. Asking for ``attributes`` or
         ``excludedAttributes`` always gets the body, projected."""
+        check_resource_id(rt, scim_id)
         wants_body = (
             rt.is_user
             or "attributes" in params
@@ -312,6 +344,7 @@ class ScimOperations:
         return self.one(rt, stored, projection=projection)
 
     def delete(self, rt: ResourceType, scim_id: str, actor: Actor, if_match: str | None) -> Reply:
+        check_resource_id(rt, scim_id)
         self.services.store.delete(rt, scim_id, actor, if_match)
         return Reply(204)
 

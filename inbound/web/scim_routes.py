@@ -16,8 +16,8 @@ from inbound.staging.store import Actor
 from inbound.web.bulk import MAX_PAYLOAD_BYTES, BulkProcessor
 from inbound.web.discovery_routes import discovery_handlers
 from inbound.web.openapi import openapi_document
-from inbound.web.responses import json_response, read_json, scim_response
-from inbound.web.scim_endpoint import ResourceEndpoint, ScimGate
+from inbound.web.responses import decode_json, json_response, read_json, scim_response
+from inbound.web.scim_endpoint import MAX_SEARCH_BODY_BYTES, ResourceEndpoint, ScimGate
 from inbound.web.scim_ops import Reply, ScimOperations, search_body
 from inbound.web.services import InboundServices
 from inbound.web.write_batches import WriteBatcher
@@ -26,6 +26,9 @@ Req = Request[Any, Any, Any]
 OFFLOAD_THREADS = 16
 WRITE_BATCHES_IN_FLIGHT = 4
 """PostgreSQL: batches of writes running at once, each on its own connection and thread."""
+SLOW_READ_THREADS = 2
+"""Searches with a general filter, a sort or no filter, run at once in worker threads: the
+event loop's thread keeps answering lookups, writes and probes meanwhile."""
 
 
 def _reply(reply: Reply) -> Response[bytes]:
@@ -39,7 +42,8 @@ def scim_routers(
 ) -> tuple[list[Router], list[ResourceEndpoint]]:
     """The SCIM routes. On SQLite the store runs in the event loop: a local call takes
     microseconds and a thread hop would cost more; writes that arrive together share one
-    commit (:mod:`inbound.web.write_batches`). On PostgreSQL reads run in the loop too
+    commit (:mod:`inbound.web.write_batches`); a search that may be slow runs in a worker
+    thread (:func:`~inbound.web.scim_ops.may_be_slow`). On PostgreSQL reads run in the loop too
     (autocommit, one round trip per statement), while writes go to worker threads in batches:
     a commit waits for the server's WAL flush, and a few batches at once overlap their round
     trips instead of queueing behind one another.
@@ -63,10 +67,18 @@ def scim_routers(
         wait_elsewhere=offload,
     )
 
+    slow_reads = anyio.CapacityLimiter(SLOW_READ_THREADS)
+
     async def run(
-        call: Callable[[], Reply], write: bool = True, changes: str | None = None
+        call: Callable[[], Reply],
+        write: bool = True,
+        changes: str | None = None,
+        *,
+        slow: bool = False,
     ) -> Reply:
         if not write:
+            if slow:  # another thread borrows a pooled connection (see ``Rows``)
+                return await anyio.to_thread.run_sync(call, limiter=slow_reads)
             return call()
         return await batcher.run(call, changes)
 
@@ -89,8 +101,15 @@ def scim_routers(
 
     @post("/.search", status_code=200)
     async def search_root(request: Req) -> Response[bytes]:
-        query = search_body(await read_json(request))
-        return _reply(await run(lambda: ops.search_all(query), write=False))
+        raw = await request.body()
+        if len(raw) > MAX_SEARCH_BODY_BYTES:
+            raise ScimError(
+                413,
+                f"the request body is larger than {MAX_SEARCH_BODY_BYTES:,} bytes, "
+                "the maximum here",
+            )
+        query = search_body(decode_json(raw))
+        return _reply(await run(lambda: ops.search_all(query), write=False, slow=True))
 
     @post("/Bulk", status_code=200)
     async def bulk_request(request: Req) -> Response[bytes]:

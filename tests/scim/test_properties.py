@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from litestar.testing import TestClient
 from scim2_models import EnterpriseUser, ScimFilter, User
 from sqlalchemy import delete
 
@@ -25,6 +26,8 @@ from inbound.schema import USER_TYPE
 from inbound.staging.store import Actor
 from inbound.staging.tables import attr_values, audit, members, resources
 from scheduler.composition import Runtime
+from tests.scim import hostile
+from tests.scim.helpers import create_user
 from tests.support import ENTERPRISE, USER
 
 WORDS = ["a", "ab", "Ab", "abc", "b", "ba", "x y", "é", "_", "%"]
@@ -208,3 +211,25 @@ def test_patch_agrees_with_an_rfc_oracle(
     result = apply_patch(USER_TYPE, data, {"Operations": operations})
     assert result.data == expected
     assert data == normalise(USER_TYPE, {**start, "userName": "p"})[0]  # input untouched
+
+
+def test_hostile_requests_never_answer_5xx(client: TestClient[Any]) -> None:
+    """Deep nesting, long strings, NUL and other controls, huge numbers, in bodies, filters,
+    paths and parameters: on SQLite and PostgreSQL alike the answer is a SCIM 2xx or 4xx."""
+    user_id = create_user(client, "hostile-target")["id"]
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(request=hostile.requests(user_id))
+    def check(request: hostile.HostileRequest) -> None:
+        answer = client.request(
+            request.method,
+            request.path,
+            content=request.body,
+            params=request.params,
+            headers={"Content-Type": "application/scim+json"},
+        )
+        assert answer.status_code < 500, (request, answer.text)
+        if answer.status_code >= 400:
+            assert answer.json()["detail"], answer.text
+
+    check()

@@ -84,7 +84,8 @@ def resolve(rt: ResourceType, path: AttrPath, *, error: type[ScimError] | None =
 
 
 def coerce_boolean(value: Any, where: str) -> bool:
-    """Entra sends booleans as "True"/"False" strings in some bodies (ENTRA.md, PATCH 2)."""
+    """Entra sends booleans as "True"/"False" strings in some bodies (docs/entra-dialect.md,
+    PATCH 2)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):

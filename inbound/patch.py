@@ -1,6 +1,6 @@
 """PATCH (RFC 7644 §3.5.2) applied to a canonical resource, Entra's dialect included.
 
-Entra's quirks are normalised here and nowhere else (ENTRA.md, "PATCH — the quirks"):
+Entra's quirks are normalised here and nowhere else (docs/entra-dialect.md, PATCH):
 op names in any case, string booleans, path-less replace with dotted and URN keys, filtered
 paths that create the typed element they select, the manager as a bare id, "" or null as clear,
 Add on a single-valued attribute as replace, and member removal by a value list.

@@ -113,7 +113,8 @@ def check_indexed(rt: ResourceType, before: dict[str, Any] | None, after: dict[s
 
 
 def coerce_boolean(value: Any, where: str) -> bool:
-    """Entra sends booleans as "True"/"False" strings in some bodies (ENTRA.md, PATCH 2)."""
+    """Entra sends booleans as "True"/"False" strings in some bodies (docs/entra-dialect.md,
+    PATCH 2)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):

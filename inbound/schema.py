@@ -15,7 +15,8 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 MS_GROUP_SCHEMA = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
-"""Entra sends this extra URI on group creation; accepted and ignored (ENTRA.md, Groups)."""
+"""Entra sends this extra URI on group creation; accepted and ignored (docs/entra-dialect.md,
+Groups)."""
 
 IGNORED_SCHEMAS = frozenset({MS_GROUP_SCHEMA.lower()})
 

@@ -35,7 +35,7 @@ def _bootstrap_secrets(rt: Runtime) -> list[str]:
 
 def _serve(ctx: click.Context, host: str, port: int, *, web: bool, worker: bool) -> None:
     settings: Settings = ctx.obj
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, logs.LogFormat(settings.log_format))
     with runtime_for(ctx, public_url=f"http://{host}:{port}") as rt:
         jobs = Jobs(rt, listen=not web) if worker else None
         if web:

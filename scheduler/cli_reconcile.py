@@ -137,13 +137,51 @@ def reconcile(
     emit({"targets": _run_json(report)}, as_json, _run_text(report))
 
 
+APPROVE_ALL = "scim-sync holds approve --all"
+
+
+def _held_approval(rt: Runtime, name: str, summary: dict[str, Any]) -> str | None:
+    """The command that lets a target's held changes through, when some are held."""
+    if not summary["held"]:
+        return None
+    hold = rt.ledger.open_hold(name)
+    return f"scim-sync holds approve {hold.id}" if hold and not hold.approved else APPROVE_ALL
+
+
+def _age(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:g}s"
+
+
+def _target_text(name: str, summary: dict[str, Any]) -> list[str]:
+    line = (
+        f"{name}: applied {summary['applied']}, pending {summary['pending']}, "
+        f"retrying {summary['retrying']}, dead {summary['dead']}, held {summary['held']}"
+    )
+    if summary["pending"]:
+        line += f", oldest pending {_age(summary['oldest_pending_seconds'])}"
+    if summary["retrying"]:
+        line += f", oldest retrying {_age(summary['oldest_retrying_seconds'])}"
+    lines = [line + f", last applied {summary['last_applied_at'] or 'never'}"]
+    if summary["held"]:
+        kinds = summary["held_changes"]
+        lines.append(
+            f"  held by the mass-change brake: {kinds['delete']} delete(s), "
+            f"{kinds['disable']} disable(s); check with 'scim-sync reconcile --dry-run', "
+            f"approve with '{summary['approve_with']}'"
+        )
+    return lines
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Per target: applied, pending, retrying, dead, oldest pending; token expiry; SCIM switch."""
+    """Per target: applied, pending, retrying, dead, held, oldest pending; token expiry; SCIM
+    switch. Held changes name the command that approves them."""
     with runtime_for(ctx) as rt:
         report = status_report(rt.services)
+        for name, summary in report["targets"].items():
+            summary["approve_with"] = _held_approval(rt, name, summary)
     lines = [
         f"SCIM server: {'enabled' if report['scim_enabled'] else 'disabled'}"
         f"  ({report['endpoint_url']})",
@@ -152,12 +190,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         f"reconcile every {report['reconcile_interval_seconds']:g}s",
     ]
     for name, summary in report["targets"].items():
-        lines.append(
-            f"{name}: applied {summary['applied']}, pending {summary['pending']}, "
-            f"retrying {summary['retrying']}, dead {summary['dead']}, "
-            f"oldest pending {summary['oldest_pending_seconds']}s, "
-            f"last applied {summary['last_applied_at']}"
-        )
+        lines.extend(_target_text(name, summary))
     emit(report, as_json, "\n".join(lines))
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import shlex
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import click
 
+from connectors.identity_store.target import IdentityReader
 from scheduler import config_docs, db
 from scheduler.cli_common import emit, runtime_for
 from scheduler.settings import Settings
+
+Record = dict[str, Any]
 
 
 @click.group()
@@ -33,24 +39,81 @@ def identities_get(ctx: click.Context, user_id: str, as_json: bool) -> None:
     emit(record, as_json, "\n".join(f"{k}: {v}" for k, v in (record or {}).items()))
 
 
+PAGE = 500
+"""Identities read per query while listing: memory stays flat however large the store is."""
+
+
+def _walk(reader: IdentityReader, after: str | None, limit: int | None) -> Iterator[Record]:
+    """Identities in user ID order after ``after``, ``limit`` of them (all when None), read a
+    page at a time by key."""
+    remaining = limit
+    while remaining is None or remaining > 0:
+        size = PAGE if remaining is None else min(PAGE, remaining)
+        rows = reader.list(size, after)
+        yield from rows
+        if len(rows) < size:
+            return
+        after = rows[-1]["user_id"]
+        if remaining is not None:
+            remaining -= len(rows)
+
+
+def _human(record: Record) -> str:
+    state = "active" if record["active"] else "inactive"
+    return f"{record['user_id']}\t{record['email'] or ''}\t{state}\t" + ", ".join(record["groups"])
+
+
+def _stream_json_array(records: Iterable[Record]) -> None:
+    """One JSON array, one record per line, written as it is read."""
+    click.echo("[", nl=False)
+    for n, record in enumerate(records):
+        click.echo(("," if n else "") + "\n  " + json.dumps(record, default=str), nl=False)
+    click.echo("\n]")
+
+
 @identities.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-@click.option("--limit", default=1000, show_default=True)
-@click.option("--offset", default=0, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many, and say where the next page starts (default: every identity).",
+)
+@click.option("--after", default=None, help="Start after this user ID (where a page ended).")
 @click.pass_context
-def identities_list(ctx: click.Context, as_json: bool, limit: int, offset: int) -> None:
-    """Identities of the Identity Manager store, by user ID."""
+def identities_list(
+    ctx: click.Context, as_json: bool, limit: int | None, after: str | None
+) -> None:
+    """Identities of the Identity Manager store, by user ID: all of them, or a page.
+
+    Without --limit every identity is printed (--json: one array, streamed). With --limit,
+    --json prints {"identities": [...], "next_after": <user ID or null>}, and the text output
+    ends with the command for the next page when more exist.
+    """
     with runtime_for(ctx) as rt:
-        rows = rt.identities.list(limit, offset)
-    human = (
-        "\n".join(
-            f"{r['user_id']}\t{r['email'] or ''}\t{'active' if r['active'] else 'inactive'}\t"
-            + ", ".join(r["groups"])
-            for r in rows
+        records = _walk(rt.identities, after, limit)
+        if limit is None:
+            if as_json:
+                _stream_json_array(records)
+                return
+            printed = False
+            for record in records:
+                click.echo(_human(record))
+                printed = True
+            if not printed:
+                click.echo("no identities")
+            return
+        page = list(records)
+        last = page[-1]["user_id"] if page else after
+        more = len(page) == limit and bool(rt.identities.list(1, last))
+    next_after = last if more else None
+    human = "\n".join(_human(r) for r in page) or "no identities"
+    if next_after is not None:
+        human += (
+            f"\n… more identities: scim-sync identities list --after {shlex.quote(next_after)}"
+            f" --limit {limit}"
         )
-        or "no identities"
-    )
-    emit(rows, as_json, human)
+    emit({"identities": page, "next_after": next_after}, as_json, human)
 
 
 @click.group("db")

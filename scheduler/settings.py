@@ -136,6 +136,14 @@ class Settings:
         ),
     )
     log_level: str = field(default="INFO", metadata=_doc("log level", "LOG_LEVEL"))
+    log_format: str = field(
+        default="auto",
+        metadata=_doc(
+            "log lines on stderr: json, console (for people), or auto (console at a terminal, "
+            "json otherwise)",
+            "LOG_FORMAT",
+        ),
+    )
     scim_extension_schemas: str = field(
         default="",
         metadata=_doc(
@@ -209,6 +217,10 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: str | None 
 
 
 def validate(settings: Settings) -> None:
+    if settings.log_format not in ("auto", "json", "console"):
+        raise SettingsError(
+            f"SCIM_SYNC_LOG_FORMAT must be auto, json or console, not '{settings.log_format}'"
+        )
     if settings.mass_change_max_count < 0 or not 0 < settings.mass_change_max_share <= 1:
         raise SettingsError(
             "SCIM_SYNC_MASS_CHANGE_MAX_COUNT must be >= 0 and "

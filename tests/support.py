@@ -31,7 +31,7 @@ class FakeClock:
 
 
 def entra_user(user_name: str, **overrides: Any) -> dict[str, Any]:
-    """A POST /Users body as Entra sends it (ENTRA.md, Users)."""
+    """A POST /Users body as Entra sends it (docs/entra-dialect.md, Users)."""
     body: dict[str, Any] = {
         "schemas": [USER, ENTERPRISE],
         "externalId": f"ext-{user_name}",

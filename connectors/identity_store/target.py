@@ -253,13 +253,15 @@ class IdentityReader:
             )
         return _record(row, names)
 
-    def list(self, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
+    def list(self, limit: int = 1000, after: str | None = None) -> list[dict[str, Any]]:
+        """Up to ``limit`` identities in user ID order, from the one after ``after``: keyset
+        paging, so a page costs the same wherever it starts and a reader walking the whole
+        store holds one page at a time."""
+        query = select(identities).order_by(I.user_id).limit(limit)
+        if after is not None:
+            query = query.where(I.user_id > after)
         with self._engine.connect() as conn:
-            rows = (
-                conn.execute(select(identities).order_by(I.user_id).limit(limit).offset(offset))
-                .mappings()
-                .all()
-            )
+            rows = conn.execute(query).mappings().all()
             memberships: dict[str, list[str]] = {}
             if rows:
                 for user_id, name in conn.execute(

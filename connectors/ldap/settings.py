@@ -37,7 +37,7 @@ DEFAULT_ATTRIBUTE_MAP: Mapping[str, str] = {
     "employee_number": "employeeNumber",
     "manager": "manager",
 }
-"""Model field → LDAP attribute (INTERFACE.md, LDAP defaults). ``common_name`` is the display
+"""Model field → LDAP attribute (docs/ldap.md, Mapping). ``common_name`` is the display
 name, else "given family", else the user ID (``cn`` is mandatory); ``family_name`` falls back to
 the user ID (``sn`` is mandatory); ``manager`` holds the manager's DN."""
 

@@ -1,9 +1,9 @@
 """Recognise the filters Entra actually sends, so they skip the general SQL compiler.
 
 Entra matches with ``eq`` (joined by ``and``) on ``userName``, ``externalId``, ``id`` or a
-group's ``displayName`` (ENTRA.md, Transport and discovery). Those land on indexed columns of
-``scim_resources`` and run as one precompiled statement; every other filter returns None here
-and goes through :mod:`inbound.staging.query`, which gives the same answers more slowly.
+group's ``displayName`` (docs/entra-dialect.md, Transport and discovery). Those land on indexed
+columns of ``scim_resources`` and run as one precompiled statement; every other filter returns
+None here and goes through :mod:`inbound.staging.query`, which gives the same answers more slowly.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, insert, literal, select, update
@@ -71,6 +72,13 @@ def effective_status() -> Any:
     )
 
 
+class HeldKind(StrEnum):
+    """What a change held by the mass-change brake would do to the target."""
+
+    DELETE = "delete"
+    DISABLE = "disable"
+
+
 def _age(now: datetime, moment: Any) -> float | None:
     if moment is None:
         return None
@@ -110,21 +118,35 @@ class SyncStatusView:
         ]
 
     def summary(self, target: str, now: datetime) -> dict[str, Any]:
+        """Counts per status, the age of the oldest change of each waiting status, and the
+        held changes by kind (``delete`` / ``disable``).
+
+        Ages are read per status in the same grouped query as the counts, so an age is never
+        shown for a status that counts none: dead and held rows are behind too, but they wait
+        for a person, not for a run, and have counts of their own.
+        """
         status = effective_status().label("status")
         with reading(self._engine) as conn:
-            counts: dict[str, int] = {
-                row.status: int(row.n)
-                for row in conn.execute(
-                    select(status, func.count().label("n"))
-                    .where(S.target == target)
-                    .group_by(status)
+            grouped = conn.execute(
+                select(status, func.count().label("n"), func.min(S.changed_at).label("oldest"))
+                .where(S.target == target)
+                .group_by(status)
+            ).all()
+            counts: dict[str, int] = {row.status: int(row.n) for row in grouped}
+            oldest = {row.status: row.oldest for row in grouped}
+            held = {kind.value: 0 for kind in HeldKind}
+            if counts.get(SyncStatus.HELD.value):
+                # The brake holds deletes (the resource is a tombstone) and disables.
+                deleted = R.deleted_at.is_not(None)
+                held.update(
+                    (HeldKind.DELETE.value if is_delete else HeldKind.DISABLE.value, int(n))
+                    for is_delete, n in conn.execute(
+                        select(deleted, func.count())
+                        .join(resources, R.scim_id == S.scim_id)
+                        .where(S.target == target, S.status == SyncStatus.HELD.value)
+                        .group_by(deleted)
+                    )
                 )
-            }
-            oldest = conn.execute(
-                select(func.min(S.changed_at)).where(
-                    S.target == target, S.observed_generation < S.desired_generation
-                )
-            ).scalar()
             last = conn.execute(
                 select(func.max(S.updated_at)).where(
                     S.target == target, S.status == SyncStatus.APPLIED.value
@@ -137,7 +159,9 @@ class SyncStatusView:
                 .limit(1)
             ).scalar()
         out: dict[str, Any] = {s.value: counts.get(s.value, 0) for s in SyncStatus}
-        out["oldest_pending_seconds"] = _age(now, oldest)
+        out["oldest_pending_seconds"] = _age(now, oldest.get(SyncStatus.PENDING.value))
+        out["oldest_retrying_seconds"] = _age(now, oldest.get(SyncStatus.RETRYING.value))
+        out["held_changes"] = held
         out["last_applied_at"] = last.isoformat() if last is not None else None
         out["last_error"] = last_error
         return out

@@ -247,8 +247,15 @@ class StateCollector(Collector):
         )
         oldest = GaugeMetricFamily(
             "scim_sync_oldest_pending_age_seconds",
-            "Age of the oldest change a target has not applied; 0 when none.",
+            "Age of the oldest change a target has yet to apply (pending or retrying); 0 when "
+            "none. Dead letters and held changes wait for a person: see their own gauges.",
             labels=["target"],
+        )
+        held = GaugeMetricFamily(
+            "scim_sync_held_changes",
+            "Deletes and disables the mass-change brake holds until an operator approves them "
+            "(scim-sync holds approve), by target and kind.",
+            labels=["target", "kind"],
         )
         dead = GaugeMetricFamily(
             "scim_sync_dead_letters", "Changes a target refused for good.", labels=["target"]
@@ -260,7 +267,10 @@ class StateCollector(Collector):
             pending.add_metric(
                 [target], summary[SyncStatus.PENDING.value] + summary[SyncStatus.RETRYING.value]
             )
-            oldest.add_metric([target], summary["oldest_pending_seconds"] or 0.0)
+            ages = [summary["oldest_pending_seconds"], summary["oldest_retrying_seconds"]]
+            oldest.add_metric([target], max((a for a in ages if a is not None), default=0.0))
+            for kind, count in summary["held_changes"].items():
+                held.add_metric([target, kind], count)
             dead.add_metric([target], summary[SyncStatus.DEAD.value])
         expiry = self.tokens.newest_expiry(SecretKind.SCIM)
         token = GaugeMetricFamily(
@@ -279,7 +289,7 @@ class StateCollector(Collector):
             "1 when the SCIM server is enabled.",
             value=1.0 if self.runtime.scim_enabled() else 0.0,
         )
-        return [by_status, pending, oldest, dead, token, silence, enabled]
+        return [by_status, pending, oldest, held, dead, token, silence, enabled]
 
     def _silence(self, now: datetime) -> float:
         self._audit_seen_to, written = self.audit.last_entra_write_after(self._audit_seen_to)

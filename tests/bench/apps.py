@@ -21,12 +21,16 @@ from scim2_server.utils import (
 )
 
 from inbound.web.app import create_app
+from scheduler import logs
 from scheduler.composition import compose
 from scheduler.settings import Settings
 
 
 def scim_sync() -> Any:
-    """scim-sync's own app on the database in ``BENCH_DATABASE_URL`` (already migrated)."""
+    """scim-sync's own app on the database in ``BENCH_DATABASE_URL`` (already migrated), with
+    logging set up as ``scim-sync serve`` sets it up: at ``BENCH_LOG_LEVEL`` (INFO, as shipped,
+    writes the request log line; WARNING leaves it out), to stderr."""
+    logs.configure(os.environ.get("BENCH_LOG_LEVEL", "INFO"), logs.LogFormat.AUTO)
     runtime = compose(
         Settings(database_url=os.environ["BENCH_DATABASE_URL"]),
         public_url=os.environ["BENCH_PUBLIC_URL"],

@@ -1,4 +1,4 @@
-"""The project's Entra corpus: every request shape of ENTRA.md as a JSON fixture with the
+"""The project's Entra corpus: every request shape of docs/entra-dialect.md as a JSON fixture with the
 expected response, replayed in order over real HTTP against the app under uvicorn.
 
 A fixture step is ``{"request": {method, path, headers?, body? | raw?}, "expect": {status,

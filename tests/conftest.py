@@ -17,6 +17,7 @@ from inbound.auth import SecretKind
 from inbound.web.app import create_app
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings
+from tests.e2e.process import stop_leftovers
 from tests.support import FakeClock, pg_schema
 
 PG_DSN = os.environ.get("SCIM_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -47,6 +48,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         pytest.skip(f"PostgreSQL unreachable: {_PG_PROBLEM}")
     with pg_schema(PG_DSN) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes() -> Iterator[None]:
+    """A test that fails before stopping its ``scim-sync`` children must not leave them running
+    into the next test (they would be reported there, as a still-running subprocess)."""
+    yield
+    stop_leftovers()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 Event = dict[str, Any]
 
@@ -44,8 +44,17 @@ def scim_sync_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "scheduler.cli"]
 
 
+STARTUP_TIMEOUT = 90
+"""Seconds a child may take to listen: generous, since a busy CI machine starts Python slowly."""
+
+
 class ServiceProcess:
-    """A ``scim-sync`` child whose stdout lines and JSON log events arrive on queues."""
+    """A ``scim-sync`` child whose stdout lines and JSON log events arrive on queues.
+
+    Every child is remembered until it is stopped, so a test that fails before its own cleanup
+    still has its processes stopped by the suite (see :func:`stop_leftovers`)."""
+
+    live: ClassVar[set[ServiceProcess]] = set()
 
     def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str]) -> None:
         self.stdout_lines: queue.Queue[str] = queue.Queue()
@@ -64,6 +73,7 @@ class ServiceProcess:
             self._pump(self.proc.stdout, lambda line: self.stdout_lines.put(line.rstrip("\n"))),
             self._pump(self.proc.stderr, self._on_log),
         ]
+        ServiceProcess.live.add(self)
 
     @staticmethod
     def _pump(stream: IO[str], sink: Callable[[str], None]) -> threading.Thread:
@@ -115,12 +125,13 @@ class ServiceProcess:
                 return lines
 
     def wait_listening(self) -> None:
-        self.wait_for(lambda e: "Uvicorn running" in str(e.get("event")))
+        self.wait_for(lambda e: "Uvicorn running" in str(e.get("event")), STARTUP_TIMEOUT)
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
         self._drain()
+        ServiceProcess.live.discard(self)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -130,3 +141,10 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._drain()
+        ServiceProcess.live.discard(self)
+
+
+def stop_leftovers() -> None:
+    """Stop every child a test started and did not stop (it failed before its cleanup)."""
+    for process in list(ServiceProcess.live):
+        process.stop()

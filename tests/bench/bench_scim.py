@@ -343,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
                         group = large_group(
                             runtime, url, token, ids, args.big_group, min(200, len(ids) // 2)
                         )
-                    logged_lines = sum(1 for _ in log.open())
+                    with log.open() as written:
+                        logged_lines = sum(1 for _ in written)
                 finally:
                     runtime.dispose()
             print(f"{kind}: the shipped run wrote {logged_lines} log lines", flush=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DIALECT = ROOT / "docs" / "entra-dialect.md"
-OUTSIDE = re.compile(r"\bshared/|/work/|\b(?:ENTRA|DESIGN|INTERFACE|NOTES|STYLE)\.md\b")
+OUTSIDE = re.compile(r"\bshared[/]|/work/|\b(?:ENTRA|DESIGN|INTERFACE|NOTES|STYLE)\.md\b")
 """Paths of the notes the project was started from, which the repository does not hold."""
 
 

@@ -19,7 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
-from scheduler import renewal
+from scheduler import entra, renewal
 from scheduler.composition import Runtime
 from scheduler.wakeups import ChangeListener
 
@@ -70,6 +70,14 @@ class Jobs:
         self._runtime.services.on_interval_change = self.set_interval
         self._runtime.services.on_hold_approved = self.nudge
         renewal.register(self._scheduler, self._runtime)
+        if self._runtime.entra_watch is not None:
+            entra.register(
+                self._scheduler,
+                self._runtime.entra_watch,
+                self._lock,
+                interval=self._runtime.settings.entra_health_interval,
+                first_run=self._now(),
+            )
         self._scheduler.start()
         if self._listener is not None:
             self._listener.start()

@@ -134,6 +134,20 @@ class Settings:
             "GROUP_PATCH_BODY_MAX_MEMBERS",
         ),
     )
+    entra_health_interval: timedelta = field(
+        default=timedelta(minutes=5),
+        metadata=_doc(
+            "how often the Entra provisioning job and its provisioning log are read through "
+            "Graph (needs the SCIM_SYNC_GRAPH_* settings; 0: never)",
+            "ENTRA_HEALTH_INTERVAL",
+        ),
+    )
+    entra_log_retention: timedelta = field(
+        default=timedelta(days=30),
+        metadata=_doc(
+            "how long Entra's provisioning log entries are kept here", "ENTRA_LOG_RETENTION"
+        ),
+    )
     log_level: str = field(default="INFO", metadata=_doc("log level", "LOG_LEVEL"))
     scim_extension_schemas: str = field(
         default="",
@@ -148,6 +162,11 @@ class Settings:
     @property
     def idm_url(self) -> str:
         return self.idm_database_url or self.database_url
+
+    @property
+    def entra_watched(self) -> bool:
+        """Entra's job and log are read when the interval is set and Graph is configured."""
+        return self.entra_health_interval > timedelta(0) and not self.graph.missing()
 
 
 def _convert(kind: Any, raw: Any, name: str) -> Any:
@@ -228,7 +247,13 @@ def validate(settings: Settings) -> None:
         raise SettingsError("SCIM_SYNC_GROUP_PATCH_BODY_MAX_MEMBERS must be >= 0")
     if settings.reconcile_interval < timedelta(seconds=1):
         raise SettingsError("SCIM_SYNC_RECONCILE_INTERVAL must be at least 1s")
+    if timedelta(0) < settings.entra_health_interval < timedelta(seconds=10):
+        raise SettingsError("SCIM_SYNC_ENTRA_HEALTH_INTERVAL must be 0 (off) or at least 10s")
+    if settings.entra_log_retention < timedelta(hours=1):
+        raise SettingsError("SCIM_SYNC_ENTRA_LOG_RETENTION must be at least 1h")
     problems = sink_problems(settings.token_sink, settings.graph, settings.token_webhook_secret)
+    if settings.entra_watched and settings.token_sink != "graph":  # noqa: S105 (a sink name)
+        problems += sink_problems("graph", settings.graph, settings.token_webhook_secret)
     if problems:
         raise SettingsError("; ".join(problems))
     try:

@@ -37,6 +37,8 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
             metrics=services.metrics,
             target_names=services.target_names,
             clock=services.clock,
+            entra=services.console.entra,
+            renewal=services.renewal,
         )
     scim, endpoints = scim_routers(services, max_body_bytes=MAX_BODY_BYTES)
     app = Litestar(

@@ -85,6 +85,7 @@ class EntraHealthStore:
             values["state"] = "not configured"
         else:
             values.update({name: job.get(name) for name in JOB_FIELDS})
+            values["successive_failures"] = job.get("successive_failures") or 0
         self._write(**values, job_read_at=self._clock(), job_problem=None)
 
     def record_job_problem(self, problem: str) -> None:

@@ -7,11 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.entra_graph.health import EntraReader
 from inbound.staging.entra_health import NEVER_REACHED_US, EntraHealthStore
+from inbound.staging.locks import JobLock
+from scheduler import entra
 from scheduler.composition import Runtime
 from scheduler.entra import PERMISSION_RECHECK, EntraWatch
 from tests.entra import fake_graph as graph
@@ -237,3 +240,28 @@ def test_retention_drops_old_entries(
     graph.serve_logs(server, [[]])
     clock.advance(31 * 86400)
     assert poller.poll()["entries_pruned"] == 1
+
+
+def test_the_scheduled_poll_runs_in_one_process_at_a_time(
+    runtime: Runtime, server: Loopback, clock: FakeClock, sleeps: list[float]
+) -> None:
+    server.route("GET", graph.JOB_PATH, Reply(200, graph.job("Paused")))
+    graph.serve_logs(server, [[]])
+    scheduler = BackgroundScheduler(timezone="UTC")
+    lock = JobLock(runtime.staging_engine, "worker-a", clock=clock)
+    other = JobLock(runtime.staging_engine, "worker-b", clock=clock)
+    entra.register(
+        scheduler,
+        watch(runtime, server.url, sleeps),
+        lock,
+        interval=timedelta(minutes=5),
+        first_run=clock.now,
+    )
+    job = scheduler.get_job(entra.JOB_ID)
+    assert job.next_run_time == clock.now
+    with other.hold(entra.JOB_ID) as mine:
+        assert mine
+        job.func()
+    assert server.calls() == [] and store_of(runtime).state() is None
+    job.func()
+    assert store_of(runtime).report()["state"] == "paused"  # type: ignore[index]

@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.entra_graph.health import EntraReader, not_permitted
 from inbound.staging.entra_health import EntraHealthStore
 from inbound.staging.locks import JobLock
 from reconcile.policy import RetryPolicy
+from scheduler.singleton import add_singleton_job
 
 log = logging.getLogger(__name__)
 
@@ -118,20 +118,4 @@ def register(
     first_run: datetime,
 ) -> None:
     """Poll every ``interval`` (and once at start), one process at a time."""
-
-    def tick() -> None:
-        with lock.hold(JOB_ID, ttl=timedelta(minutes=10)) as mine:
-            if not mine:
-                return
-            try:
-                watch.poll()
-            except Exception:  # the database itself failed; the next tick tries again
-                log.exception("entra poll could not record its result")
-
-    scheduler.add_job(
-        tick,
-        IntervalTrigger(seconds=interval.total_seconds()),
-        id=JOB_ID,
-        replace_existing=True,
-        next_run_time=first_run,
-    )
+    add_singleton_job(scheduler, JOB_ID, watch.poll, lock, interval=interval, first_run=first_run)

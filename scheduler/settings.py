@@ -17,7 +17,7 @@ from typing import Any, get_type_hints
 from apscheduler.triggers.cron import CronTrigger
 
 from connectors.entra_graph.settings import GraphSettings
-from connectors.entra_graph.sink import sink_problems
+from connectors.entra_graph.sink import MIN_WEBHOOK_SECRET, sink_problems, url_problem
 from connectors.ldap.settings import LdapSettings as LdapSettings
 
 PREFIX = "SCIM_SYNC_"
@@ -148,6 +148,22 @@ class Settings:
             "how long Entra's provisioning log entries are kept here", "ENTRA_LOG_RETENTION"
         ),
     )
+    alert_webhook: str = field(
+        default="",
+        metadata=_doc(
+            "URL that receives each alert once per change of state (firing, resolved), signed; "
+            "empty: no alert webhook",
+            "ALERT_WEBHOOK",
+        ),
+    )
+    alert_webhook_secret: str = field(
+        default="",
+        metadata=_doc(
+            "HMAC-SHA256 key that signs alert webhook posts (shared with the receiver)",
+            "ALERT_WEBHOOK_SECRET",
+            True,
+        ),
+    )
     log_level: str = field(default="INFO", metadata=_doc("log level", "LOG_LEVEL"))
     scim_extension_schemas: str = field(
         default="",
@@ -254,6 +270,15 @@ def validate(settings: Settings) -> None:
     problems = sink_problems(settings.token_sink, settings.graph, settings.token_webhook_secret)
     if settings.entra_watched and settings.token_sink != "graph":  # noqa: S105 (a sink name)
         problems += sink_problems("graph", settings.graph, settings.token_webhook_secret)
+    if settings.alert_webhook:
+        problem = url_problem("SCIM_SYNC_ALERT_WEBHOOK", settings.alert_webhook, "alerts")
+        if problem:
+            problems.append(problem)
+        if len(settings.alert_webhook_secret) < MIN_WEBHOOK_SECRET:
+            problems.append(
+                "SCIM_SYNC_ALERT_WEBHOOK needs SCIM_SYNC_ALERT_WEBHOOK_SECRET, a shared secret of "
+                f"at least {MIN_WEBHOOK_SECRET} characters (e.g. openssl rand -hex 32)"
+            )
     if problems:
         raise SettingsError("; ".join(problems))
     try:

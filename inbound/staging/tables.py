@@ -270,3 +270,18 @@ entra_provisioning_log = Table(
     Index("ix_entra_provisioning_log_target", "target_id"),
     Index("ix_entra_provisioning_log_source", "source_id"),
 )
+
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("key", String(200), primary_key=True, doc="alert name and its labels"),
+    Column("alert", String(64), nullable=False),
+    Column("labels", Json, nullable=False),
+    Column("state", String(16), nullable=False, doc="inactive, pending, firing"),
+    Column("since", UtcDateTime, nullable=False, doc="when the state began"),
+    Column("value", Float, doc="what the condition saw; a baseline for 'rising' alerts"),
+    Column("notified", String(16), doc="the last state the webhook accepted: firing/resolved"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -15,6 +15,7 @@ import yaml
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from scheduler.alerts import RULES as WEBHOOK_RULES
 from scheduler.composition import Runtime
 from tests.deploy.artefacts import DEPLOY, KUBERNETES, ROOT
 from tests.deploy.test_kustomize import kubectl
@@ -99,3 +100,19 @@ def test_the_prometheus_rule_carries_the_same_rules(tmp_path: Path) -> None:
     assert rule["metadata"]["namespace"] == "scim-sync"
     assert rule["spec"]["groups"] == rule_groups()
     assert len(rendered) > 1  # the base came along
+
+
+def test_the_alert_webhook_announces_the_same_alerts() -> None:
+    rules = {rule["alert"]: rule for group in rule_groups() for rule in group["rules"]}
+    assert set(WEBHOOK_RULES) == set(rules)
+    for name, rule in WEBHOOK_RULES.items():
+        summary = re.sub(
+            r"\{\{ \$labels\.(\w+) \}\}", r"{\1}", rules[name]["annotations"]["summary"]
+        )
+        assert rule.summary == summary.replace(" in the last hour", ""), name
+        assert rule.runbook == rules[name]["annotations"]["runbook"], name
+        assert rule.duration.total_seconds() == _seconds(rules[name].get("for", "0m")), name
+
+
+def _seconds(duration: str) -> float:
+    return float(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]

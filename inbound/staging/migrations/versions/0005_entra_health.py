@@ -1,4 +1,5 @@
-"""Entra's side: the provisioning job's health and a bounded copy of its provisioning log
+"""Entra's side: the provisioning job's health, a bounded copy of its provisioning log, and the
+state of the alerts the alert webhook announces
 
 Revision ID: 0005_entra_health
 Revises: 0003_tokens
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0005_entra_health"
 down_revision: str | None = "0003_tokens"
@@ -65,8 +67,27 @@ def upgrade() -> None:
     op.create_index("ix_entra_provisioning_log_at", "entra_provisioning_log", ["at"])
     op.create_index("ix_entra_provisioning_log_target", "entra_provisioning_log", ["target_id"])
     op.create_index("ix_entra_provisioning_log_source", "entra_provisioning_log", ["source_id"])
+    op.create_table(
+        "alert_states",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("alert", sa.String(length=64), nullable=False),
+        sa.Column(
+            "labels",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("value", sa.Float(), nullable=True),
+        sa.Column("notified", sa.String(length=16), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("alert_states")
     op.drop_table("entra_provisioning_log")
     op.drop_table("entra_health")

@@ -265,3 +265,24 @@ def test_the_scheduled_poll_runs_in_one_process_at_a_time(
     assert server.calls() == [] and store_of(runtime).state() is None
     job.func()
     assert store_of(runtime).report()["state"] == "paused"  # type: ignore[index]
+
+
+def test_a_next_link_to_another_origin_is_not_followed(
+    runtime: Runtime, server: Loopback, clock: FakeClock, sleeps: list[float]
+) -> None:
+    server.route("GET", graph.JOB_PATH, Reply(200, graph.job()))
+    with Loopback().running() as elsewhere:
+        server.route(
+            "GET",
+            graph.LOGS_PATH,
+            Reply(
+                200,
+                {
+                    "value": [graph.entry("e1", clock.now)],
+                    "@odata.nextLink": f"http://localhost:{elsewhere.url.rsplit(':', 1)[1]}/x",
+                },
+            ),
+        )
+        outcome = watch(runtime, server.url, sleeps).poll()
+        assert elsewhere.requests == []  # our Graph token never left for another host
+    assert "paged to another origin (localhost)" in outcome["problems"]["logs"]

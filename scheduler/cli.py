@@ -10,7 +10,7 @@ import click
 import uvicorn
 
 from inbound.web.app import create_app
-from scheduler import cli_reconcile, cli_records, cli_tokens, logs, renewal
+from scheduler import cli_entra, cli_reconcile, cli_records, cli_tokens, logs, renewal
 from scheduler.cli_common import runtime_for
 from scheduler.composition import Runtime
 from scheduler.jobs import Jobs
@@ -106,5 +106,6 @@ for command in (
     cli_records.identities,
     cli_records.db_group,
     cli_records.config_group,
+    cli_entra.entra,
 ):
     main.add_command(command)

@@ -13,7 +13,7 @@ from inbound.web.admin_routes import status_report
 from reconcile.drift import PlannedChange
 from reconcile.full import DriftReport, Progress
 from reconcile.runner import RunReport
-from scheduler import renewal
+from scheduler import cli_entra, renewal
 from scheduler.cli_common import actions, emit, runtime_for
 from scheduler.composition import Runtime
 
@@ -191,6 +191,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     ]
     for name, summary in report["targets"].items():
         lines.extend(_target_text(name, summary))
+    lines.append(cli_entra.describe(report.get("entra")))
     emit(report, as_json, "\n".join(lines))
 
 

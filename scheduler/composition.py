@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from connectors.entra_graph.health import EntraReader
 from connectors.entra_graph.sink import TokenSink, build_sink, describe_sink
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
@@ -26,6 +27,7 @@ from reconcile.policy import MassChangeBrake
 from reconcile.ports import Target
 from reconcile.runner import Reconciler
 from scheduler import db
+from scheduler.entra import EntraWatch
 from scheduler.settings import Settings, SettingsError
 from scheduler.wakeups import ChangeAnnouncer
 
@@ -63,6 +65,8 @@ class Runtime:
     token_sink: TokenSink | None
     nudge: Nudge = field(default_factory=Nudge)
     announcer: ChangeAnnouncer | None = None
+    entra_watch: EntraWatch | None = None
+    """Reads Entra's job and provisioning log; None unless Graph is configured."""
 
     def identity_record(self, user_id: str) -> dict[str, Any] | None:
         """An Identity Manager record with its per-target sync state."""
@@ -82,7 +86,15 @@ class Runtime:
             if record.get("scim_id")
             else {}
         )
+        record["entra"] = self.entra_timeline(record.get("scim_id"))
         return record
+
+    def entra_timeline(self, scim_id: str | None) -> list[dict[str, Any]]:
+        """Entra's provisioning log entries about one resource, joined with our audit."""
+        console = self.services.console
+        if not scim_id or console is None:
+            return []
+        return console.entra.timeline(scim_id)
 
     def prepare_worker(self) -> None:
         """Before reconciling: every resource has a ledger row for every configured target,
@@ -220,5 +232,12 @@ def compose(
         nudge=nudge,
         announcer=announcer,
     )
+    if settings.entra_watched and services.console is not None:
+        rt.entra_watch = EntraWatch(
+            EntraReader(settings.graph),
+            services.console.entra,
+            clock=clock,
+            retention=settings.entra_log_retention,
+        )
     services.identity_lookup = rt.identity_record
     return rt

@@ -17,10 +17,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from connectors.entra_graph.alert_webhook import AlertWebhook
 from inbound.staging.availability import database_unavailable
 from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
-from scheduler import renewal
+from scheduler import alerts, entra, renewal
 from scheduler.composition import Runtime
 from scheduler.wakeups import ChangeListener
 
@@ -72,10 +73,36 @@ class Jobs:
         self._runtime.services.on_interval_change = self.set_interval
         self._runtime.services.on_hold_approved = self.nudge
         renewal.register(self._scheduler, self._runtime)
+        self.register_entra_jobs()
         self._scheduler.start()
         if self._listener is not None:
             self._listener.start()
         log.info("scheduler started", extra={"reconcile_interval_seconds": interval})
+
+    def register_entra_jobs(self) -> None:
+        """The Entra watch (with the Graph settings) and the alert webhook (when configured)."""
+        if self._runtime.entra_watch is not None:
+            entra.register(
+                self._scheduler,
+                self._runtime.entra_watch,
+                self._lock,
+                interval=self._runtime.settings.entra_health_interval,
+                first_run=self._now(),
+            )
+        settings = self._runtime.settings
+        if settings.alert_webhook:
+            webhook = AlertWebhook(
+                settings.alert_webhook,
+                settings.alert_webhook_secret.encode(),
+                clock=self._runtime.services.clock,
+            )
+            watch = alerts.AlertWatch(self._runtime, webhook, unavailable=self.unavailable_targets)
+            alerts.register(self._scheduler, watch, self._lock, self._now())
+
+    def unavailable_targets(self) -> set[str]:
+        """Targets the last reconcile run found unreachable."""
+        report = self.last_report
+        return {t.target for t in report.targets if t.unavailable} if report else set()
 
     def shutdown(self) -> None:
         self._runtime.nudge.callback = lambda: None

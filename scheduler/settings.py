@@ -17,7 +17,7 @@ from typing import Any, get_type_hints
 from apscheduler.triggers.cron import CronTrigger
 
 from connectors.entra_graph.settings import GraphSettings
-from connectors.entra_graph.sink import sink_problems
+from connectors.entra_graph.sink import MIN_WEBHOOK_SECRET, sink_problems, url_problem
 from connectors.ldap.settings import LdapSettings as LdapSettings
 from scheduler.unsafe_settings import PLACEHOLDER, unsafe_problems
 
@@ -135,6 +135,36 @@ class Settings:
             "GROUP_PATCH_BODY_MAX_MEMBERS",
         ),
     )
+    entra_health_interval: timedelta = field(
+        default=timedelta(minutes=5),
+        metadata=_doc(
+            "how often the Entra provisioning job and its provisioning log are read through "
+            "Graph (needs the SCIM_SYNC_GRAPH_* settings; 0: never)",
+            "ENTRA_HEALTH_INTERVAL",
+        ),
+    )
+    entra_log_retention: timedelta = field(
+        default=timedelta(days=30),
+        metadata=_doc(
+            "how long Entra's provisioning log entries are kept here", "ENTRA_LOG_RETENTION"
+        ),
+    )
+    alert_webhook: str = field(
+        default="",
+        metadata=_doc(
+            "URL that receives each alert once per change of state (firing, resolved), signed; "
+            "empty: no alert webhook",
+            "ALERT_WEBHOOK",
+        ),
+    )
+    alert_webhook_secret: str = field(
+        default="",
+        metadata=_doc(
+            "HMAC-SHA256 key that signs alert webhook posts (shared with the receiver)",
+            "ALERT_WEBHOOK_SECRET",
+            True,
+        ),
+    )
     log_level: str = field(default="INFO", metadata=_doc("log level", "LOG_LEVEL"))
     log_format: str = field(
         default="auto",
@@ -157,6 +187,11 @@ class Settings:
     @property
     def idm_url(self) -> str:
         return self.idm_database_url or self.database_url
+
+    @property
+    def entra_watched(self) -> bool:
+        """Entra's job and log are read when the interval is set and Graph is configured."""
+        return self.entra_health_interval > timedelta(0) and not self.graph.missing()
 
 
 def _convert(kind: Any, raw: Any, name: str) -> Any:
@@ -241,7 +276,22 @@ def validate(settings: Settings) -> None:
         raise SettingsError("SCIM_SYNC_GROUP_PATCH_BODY_MAX_MEMBERS must be >= 0")
     if settings.reconcile_interval < timedelta(seconds=1):
         raise SettingsError("SCIM_SYNC_RECONCILE_INTERVAL must be at least 1s")
+    if timedelta(0) < settings.entra_health_interval < timedelta(seconds=10):
+        raise SettingsError("SCIM_SYNC_ENTRA_HEALTH_INTERVAL must be 0 (off) or at least 10s")
+    if settings.entra_log_retention < timedelta(hours=1):
+        raise SettingsError("SCIM_SYNC_ENTRA_LOG_RETENTION must be at least 1h")
     problems = sink_problems(settings.token_sink, settings.graph, settings.token_webhook_secret)
+    if settings.entra_watched and settings.token_sink != "graph":  # noqa: S105 (a sink name)
+        problems += sink_problems("graph", settings.graph, settings.token_webhook_secret)
+    if settings.alert_webhook:
+        problem = url_problem("SCIM_SYNC_ALERT_WEBHOOK", settings.alert_webhook, "alerts")
+        if problem:
+            problems.append(problem)
+        if len(settings.alert_webhook_secret) < MIN_WEBHOOK_SECRET:
+            problems.append(
+                "SCIM_SYNC_ALERT_WEBHOOK needs SCIM_SYNC_ALERT_WEBHOOK_SECRET, a shared secret of "
+                f"at least {MIN_WEBHOOK_SECRET} characters (e.g. openssl rand -hex 32)"
+            )
     if problems:
         raise SettingsError("; ".join(problems))
     try:

@@ -129,10 +129,12 @@ def _once(
         delay = retry_after_seconds(response.headers.get("retry-after"))
         if delay is not None and delay > policy.max_retry_after:
             raise DeliveryUnavailableError(
-                f"{what}: {reason}; asked to retry after {delay:g}s", retry_after=delay
+                f"{what}: {reason}; asked to retry after {delay:g}s",
+                retry_after=delay,
+                status=response.status_code,
             )
         raise _TransientError(reason, delay)
-    raise DeliveryRefusedError(f"{what}: {reason}")
+    raise DeliveryRefusedError(f"{what}: {reason}", status=response.status_code)
 
 
 def _origin(url: str) -> str:

@@ -21,7 +21,14 @@ from connectors.entra_graph.settings import GraphSettings
 from connectors.entra_graph.webhook import WEBHOOK_SECRET_ENV, WebhookSink
 from connectors.entra_graph.wire import TokenDelivery
 
-__all__ = ["TokenDelivery", "TokenSink", "build_sink", "describe_sink", "sink_problems"]
+__all__ = [
+    "TokenDelivery",
+    "TokenSink",
+    "build_sink",
+    "describe_sink",
+    "sink_problems",
+    "url_problem",
+]
 
 MIN_WEBHOOK_SECRET = 32
 
@@ -41,7 +48,8 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def _url_problem(name: str, url: str) -> str | None:
+def url_problem(name: str, url: str, carries: str = "a token") -> str | None:
+    """Why ``url`` may not receive what it ``carries``, naming the variable; None when fine."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
@@ -50,7 +58,7 @@ def _url_problem(name: str, url: str) -> str | None:
         return f"{name}: '{url}' is not an http(s) URL"
     if parsed.scheme != "https" and not _is_loopback(url):
         return (
-            f"{name}: a token would travel in clear text; use https:// (http:// only to loopback)"
+            f"{name}: {carries} would travel in clear text; use https:// (http:// only to loopback)"
         )
     return None
 
@@ -66,7 +74,7 @@ def sink_problems(spec: str, graph: GraphSettings, webhook_secret: str) -> list[
             ("SCIM_SYNC_GRAPH_AUTHORITY_URL", graph.authority_url),
             ("SCIM_SYNC_GRAPH_API_URL", graph.api_url),
         ):
-            problem = _url_problem(var, url)
+            problem = url_problem(var, url)
             if problem:
                 problems.append(problem)
         return problems
@@ -74,7 +82,7 @@ def sink_problems(spec: str, graph: GraphSettings, webhook_secret: str) -> list[
         return [] if spec.removeprefix("file:").strip() else [f"{name}: file: needs a path"]
     if spec.startswith("webhook:"):
         problems = []
-        problem = _url_problem(name, spec.removeprefix("webhook:"))
+        problem = url_problem(name, spec.removeprefix("webhook:"))
         if problem:
             problems.append(problem)
         if len(webhook_secret) < MIN_WEBHOOK_SECRET:

@@ -14,6 +14,7 @@ import hmac
 import json
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from connectors.entra_graph.retrying import RequestRetry, send
 from connectors.entra_graph.wire import TokenDelivery
@@ -44,17 +45,31 @@ class WebhookSink:
         self._clock = clock
 
     def deliver(self, delivery: TokenDelivery) -> None:
-        body = json.dumps(delivery.to_json(), sort_keys=True).encode()
-        timestamp = str(int(self._clock().timestamp()))
-        send(
-            self._policy,
-            "POST",
-            self.url,
-            what="webhook",
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: signature(self._secret, timestamp, body),
-            },
+        post_signed(
+            self._policy, self.url, self._secret, self._clock(), delivery.to_json(), "webhook"
         )
+
+
+def post_signed(
+    policy: RequestRetry,
+    url: str,
+    secret: bytes,
+    now: datetime,
+    document: dict[str, Any],
+    what: str,
+) -> None:
+    """POST ``document`` as JSON with the timestamp and signature headers (retried)."""
+    body = json.dumps(document, sort_keys=True).encode()
+    timestamp = str(int(now.timestamp()))
+    send(
+        policy,
+        "POST",
+        url,
+        what=what,
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(secret, timestamp, body),
+        },
+    )

@@ -37,6 +37,7 @@ def status_report(services: InboundServices) -> dict[str, Any]:
             services.default_reconcile_interval
         ),
         "targets": {name: services.ledger.summary(name, now) for name in services.target_names},
+        "entra": services.console.entra.report() if services.console else None,
     }
 
 

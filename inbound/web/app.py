@@ -44,6 +44,8 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
             metrics=services.metrics,
             target_names=services.target_names,
             clock=services.clock,
+            entra=services.console.entra,
+            renewal=services.renewal,
         )
 
     def handle_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

@@ -26,8 +26,10 @@ from prometheus_client.registry import Collector
 from inbound.auth import SecretKind, TokenStore
 from inbound.staging.audit import AuditLog
 from inbound.staging.availability import database_unavailable
+from inbound.staging.entra_health import EntraHealthStore
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
+from inbound.token_renewal import RenewalLedger
 from reconcile.ports import SyncStatus
 from reconcile.runner import RunReport
 
@@ -197,6 +199,8 @@ class StateCollector(Collector):
     metrics: Metrics
     target_names: Sequence[str]
     clock: Callable[[], datetime]
+    entra: EntraHealthStore | None = None
+    renewal: RenewalLedger | None = None
 
     def __post_init__(self) -> None:
         self._cached: tuple[float, list[Metric]] | None = None
@@ -289,7 +293,58 @@ class StateCollector(Collector):
             "1 when the SCIM server is enabled.",
             value=1.0 if self.runtime.scim_enabled() else 0.0,
         )
-        return [by_status, pending, oldest, held, dead, token, silence, enabled]
+        families: list[Metric] = [by_status, pending, oldest, held, dead, token, silence, enabled]
+        if self.renewal is not None:
+            families.append(
+                GaugeMetricFamily(
+                    "scim_sync_token_delivery_failures",
+                    "Token deliveries to the sink that failed in a row; 0 after a success.",
+                    value=self.renewal.state().attempts,
+                )
+            )
+        if self.entra is not None:
+            families.extend(self._entra_families(self.entra))
+        return families
+
+    @staticmethod
+    def _entra_families(entra: EntraHealthStore) -> list[Metric]:
+        """Entra's side, from the last poll; absent until Entra is watched (Graph configured)."""
+        state = entra.state()
+        if state is None:
+            return []
+        quarantined = GaugeMetricFamily(
+            "scim_sync_entra_job_quarantined",
+            "1 while Entra's provisioning job is in quarantine (last poll).",
+            value=1.0 if state["state"] == "quarantine" else 0.0,
+        )
+        out: list[Metric] = [quarantined]
+        last_ok = state["last_successful_at"]
+        if last_ok is not None:
+            out.append(
+                GaugeMetricFamily(
+                    "scim_sync_entra_last_successful_cycle_timestamp_seconds",
+                    "End of Entra's last provisioning cycle without errors (Unix time).",
+                    value=last_ok.timestamp(),
+                )
+            )
+        failures = GaugeMetricFamily(
+            "scim_sync_entra_provisioning_failures",
+            "Failed entries in the kept part of Entra's provisioning log, by action and "
+            "error code.",
+            labels=["action", "error_code"],
+        )
+        for action, code, count in entra.failure_counts():
+            failures.add_metric([action, code], count)
+        out.append(failures)
+        problems = GaugeMetricFamily(
+            "scim_sync_entra_poll_failing",
+            "1 while the last read of Entra's job or provisioning log failed, by part.",
+            labels=["part"],
+        )
+        problems.add_metric(["job"], 1.0 if state["job_problem"] else 0.0)
+        problems.add_metric(["logs"], 1.0 if state["logs_problem"] else 0.0)
+        out.append(problems)
+        return out
 
     def _silence(self, now: datetime) -> float:
         self._audit_seen_to, written = self.audit.last_entra_write_after(self._audit_seen_to)

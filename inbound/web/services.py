@@ -13,6 +13,7 @@ from inbound.auth import TokenStore
 from inbound.schema import Catalog
 from inbound.staging.audit import AuditLog
 from inbound.staging.availability import DatabaseOutage
+from inbound.staging.entra_health import EntraHealthStore
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.overview import TargetOverview
 from inbound.staging.runtime import RuntimeSettings
@@ -29,11 +30,15 @@ class ConsoleStores:
     audit: AuditLog
     sessions: SessionStore
     overview: TargetOverview
+    entra: EntraHealthStore
 
     @classmethod
     def on(cls, engine: Engine, clock: Callable[[], datetime]) -> ConsoleStores:
         return cls(
-            AuditLog(engine, clock=clock), SessionStore(engine, clock=clock), TargetOverview(engine)
+            AuditLog(engine, clock=clock),
+            SessionStore(engine, clock=clock),
+            TargetOverview(engine),
+            EntraHealthStore(engine, clock=clock),
         )
 
 

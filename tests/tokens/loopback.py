@@ -1,5 +1,9 @@
 """A real HTTP server on loopback standing in for the Entra authority, Microsoft Graph or a
-webhook receiver: it records every request exactly as received and answers from a script."""
+webhook receiver: it records every request exactly as received and answers from a script.
+
+Token delivery (``tests/tokens``) and Entra's job health and provisioning log (``tests/entra``)
+both script it; a route names a path without its query string, and the query is read from the
+recorded request (Graph's ``$filter`` and ``@odata.nextLink`` pages)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -26,6 +30,9 @@ class Recorded:
 
     def form(self) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
+
+    def query(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
 
 
 @dataclass
@@ -87,7 +94,9 @@ class Loopback:
 
     def _next(self, method: str, path: str) -> Answer:
         with self._lock:
-            replies = self._routes.get((method, path))
+            replies = self._routes.get((method, path)) or self._routes.get(
+                (method, urlsplit(path).path)
+            )
             if not replies:
                 return Reply(404, {"error": {"code": "NotRouted", "message": path}})
             return replies.pop(0) if len(replies) > 1 else replies[0]

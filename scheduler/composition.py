@@ -14,6 +14,7 @@ from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
 from inbound.extensions import ExtensionSchemaError, load_catalog
+from inbound.staging.anchors import StagedAnchors
 from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
@@ -50,6 +51,7 @@ class Runtime:
     idm_engine: Engine
     store: ResourceStore
     ledger: StagingLedger
+    anchors: StagedAnchors
     desired: StagedDesiredState
     tokens: TokenStore
     runtime: RuntimeSettings
@@ -130,9 +132,12 @@ def compose(
     if migrate:
         db.upgrade_all(staging_engine, idm_engine)
     nudge = Nudge()
-    targets: list[Target] = [IdentityStoreTarget(idm_engine, clock=clock)]
+    anchors = StagedAnchors(staging_engine)
+    targets: list[Target] = [
+        IdentityStoreTarget(idm_engine, clock=clock, anchors=anchors, adopt=settings.idm_adopt)
+    ]
     if settings.ldap.url:
-        targets.append(LdapTarget(settings.ldap))
+        targets.append(LdapTarget(settings.ldap, anchors=anchors))
     target_names = [t.name for t in targets]
     announcer = (
         ChangeAnnouncer(staging_engine) if staging_engine.dialect.name == "postgresql" else None
@@ -152,7 +157,7 @@ def compose(
     desired = StagedDesiredState(staging_engine)
     brake = brake_of(settings)
     reconciler = Reconciler(desired, ledger, targets, clock=clock, brake=brake)
-    full = FullReconciler(desired, ledger, targets, clock=clock, brake=brake)
+    full = FullReconciler(desired, ledger, targets, anchors=anchors, clock=clock, brake=brake)
     identities = IdentityReader(idm_engine)
     renewal = RenewalLedger(
         staging_engine,
@@ -196,6 +201,7 @@ def compose(
         idm_engine=idm_engine,
         store=store,
         ledger=ledger,
+        anchors=anchors,
         desired=desired,
         tokens=tokens,
         runtime=runtime_settings,

@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from connectors.entra_graph.settings import GraphSettings
 from connectors.entra_graph.sink import sink_problems
+from connectors.identity_store.target import ADOPT_POLICIES as IDM_ADOPT_POLICIES
 from connectors.ldap.settings import LdapSettings as LdapSettings
 
 PREFIX = "SCIM_SYNC_"
@@ -59,6 +60,15 @@ class Settings:
         default="",
         metadata=_doc(
             "Identity Manager store database; empty means the same database", "IDM_DATABASE_URL"
+        ),
+    )
+    idm_adopt: str = field(
+        default="unanchored",
+        metadata=_doc(
+            "an existing Identity Manager record with a new user's ID: unanchored (adopt it only "
+            "if it has no scim_id), anywhere (also if its scim_id is no staged resource's), "
+            "never (refuse it); another staged user's record is never taken",
+            "IDM_ADOPT",
         ),
     )
     database_pool_size: int = field(
@@ -228,6 +238,11 @@ def validate(settings: Settings) -> None:
         raise SettingsError("SCIM_SYNC_GROUP_PATCH_BODY_MAX_MEMBERS must be >= 0")
     if settings.reconcile_interval < timedelta(seconds=1):
         raise SettingsError("SCIM_SYNC_RECONCILE_INTERVAL must be at least 1s")
+    if settings.idm_adopt not in IDM_ADOPT_POLICIES:
+        raise SettingsError(
+            f"SCIM_SYNC_IDM_ADOPT must be {', '.join(IDM_ADOPT_POLICIES[:-1])} or "
+            f"{IDM_ADOPT_POLICIES[-1]}"
+        )
     problems = sink_problems(settings.token_sink, settings.graph, settings.token_webhook_secret)
     if problems:
         raise SettingsError("; ".join(problems))

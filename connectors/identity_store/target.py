@@ -105,7 +105,7 @@ class IdentityStoreTarget(IdentityStoreInventory):
             else:
                 applied = self._tombstone(conn, desired)
         if waiting:  # what could be applied is committed; the rest waits for its users
-            raise NotReadyError(waiting)
+            raise NotReadyError(waiting, anchor=applied.anchor)
         return applied
 
     # ---- users -------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def apply_group(directory: Directory, desired: DesiredGroup, anchor: str | None)
     if missing:
         shown = ", ".join(missing[:5])
         raise NotReadyError(
-            f"waiting for {len(missing)} member(s) not yet in the directory: {shown}"
+            f"waiting for {len(missing)} member(s) not yet in the directory: {shown}",
+            anchor=applied.anchor,
         )
     return applied
 

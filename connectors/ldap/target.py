@@ -31,9 +31,9 @@ from connectors.ldap.ownership import Ownership
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.users import apply_user, delete_user
 from reconcile.anchors import AnchorMemory
-from reconcile.errors import TargetError, TargetUnavailableError
+from reconcile.errors import NotReadyError, TargetError, TargetUnavailableError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
-from reconcile.ports import AnchorBook, Applied
+from reconcile.ports import Action, AnchorBook, Applied
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,12 @@ class LdapTarget(LdapInventory):
         )
 
     def apply(self, desired: Desired, anchor: str | None) -> Applied:
-        applied = self._apply(desired, anchor)
+        try:
+            applied = self._apply(desired, anchor)
+        except NotReadyError as exc:
+            if self._memory is not None and exc.anchor:
+                self._memory.learn(self.name, desired, Applied(Action.UPDATED, exc.anchor))
+            raise
         if self._memory is not None:
             self._memory.learn(self.name, desired, applied)
         return applied

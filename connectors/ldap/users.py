@@ -57,14 +57,14 @@ def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | Non
         changes = diff(known[0].attributes, values)
         if not changes or session.modify_if(target_dn, changes, equals("entryUUID", anchor)):
             if waiting:
-                raise NotReadyError(waiting)
+                raise NotReadyError(waiting, anchor=anchor)
             if not changes:
                 return Applied(Action.UNCHANGED, anchor)
             return Applied(Action.UPDATED if desired.active else Action.DISABLED, anchor)
     if anchor and _write_if_different(directory, target_dn, anchor, values):
         action = Action.UPDATED if desired.active else Action.DISABLED
         if waiting:
-            raise NotReadyError(waiting)
+            raise NotReadyError(waiting, anchor=anchor)
         return Applied(action, anchor)
     naming = user_naming(layout, desired.scim_id, desired.user_id)
     entry = locate_user(directory, anchor, naming)
@@ -87,7 +87,7 @@ def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | Non
             action = Action.DISABLED
         applied = Applied(action, entry.entry_uuid)
     if waiting:
-        raise NotReadyError(waiting)
+        raise NotReadyError(waiting, anchor=applied.anchor)
     return applied
 
 

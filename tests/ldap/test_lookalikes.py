@@ -283,3 +283,17 @@ def test_the_read_ahead_asks_who_holds_its_entries_once_per_chunk(
     assert outcomes[:-1] == [Action.UPDATED] * (READ_CHUNK - 1)
     assert "collides in LDAP with user 'u000'" in str(outcomes[-1])
     assert book.asked == [READ_CHUNK]
+
+
+def test_a_group_waiting_for_members_keeps_its_entry_from_a_lookalike(
+    ldap_target: LdapTarget, ldap_settings: LdapSettings, directory_admin: ldap3.Connection
+) -> None:
+    base = ldap_settings.base_dn
+    ldap_target.apply(identity("alice"), None)
+    with pytest.raises(NotReadyError) as waiting:
+        ldap_target.apply(group("Admins", "alice", "later"), None)
+    assert waiting.value.anchor == uuid_of(group_entry(directory_admin, base, "Admins"))
+    with pytest.raises(PermanentTargetError, match="collides in LDAP with group 'Admins'"):
+        ldap_target.apply(group("admins ", scim_id="gid-lookalike"), None)
+    entry = group_entry(directory_admin, base, "Admins")
+    assert entry is not None and entry["member"] == [f"uid=alice,ou=people,{base}"]

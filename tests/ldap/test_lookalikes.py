@@ -21,9 +21,14 @@ from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
 from reconcile.anchors import AnchorMemory
 from reconcile.errors import NotReadyError, PermanentTargetError
-from reconcile.model import DesiredIdentity, MemberRef, ResourceKind, Tombstone
+from reconcile.model import DesiredGroup, DesiredIdentity, MemberRef, ResourceKind, Tombstone
 from reconcile.ports import Action, AnchorHolder, Applied
+from scheduler.composition import Runtime
+from tests.integration.test_scim_groups import new_group
+from tests.integration.test_scim_users import create
+from tests.ldap.conftest import scim_client
 from tests.ldap.helpers import entries, group, group_entry, identity, user_entry
+from tests.support import patch_body
 
 FULLWIDTH_ALICE = "\uff41\uff4c\uff49\uff43\uff45"
 STORED = ["alice", "al ice", "straße", "x\ty", "ǅemal", "ﬁle", "Ωmega", "İx", "é", "Å", "a\xa0b"]
@@ -297,3 +302,63 @@ def test_a_group_waiting_for_members_keeps_its_entry_from_a_lookalike(
         ldap_target.apply(group("admins ", scim_id="gid-lookalike"), None)
     entry = group_entry(directory_admin, base, "Admins")
     assert entry is not None and entry["member"] == [f"uid=alice,ou=people,{base}"]
+
+
+def ldap_of(runtime: Runtime) -> LdapTarget:
+    return next(t for t in runtime.targets if isinstance(t, LdapTarget))
+
+
+def test_the_ledger_names_the_owner_of_a_lookalike_group(
+    ldap_runtime: Runtime, directory_admin: ldap3.Connection
+) -> None:
+    """As composed for production: the target asks the staging ledger (SQLite, PostgreSQL)."""
+    base = ldap_runtime.settings.ldap.base_dn
+    with scim_client(ldap_runtime) as client:
+        alice, bob = create(client, "alice"), create(client, "bob")
+        admins = new_group(client, "Admins")
+        client.patch(
+            f"/scim/v2/Groups/{admins['id']}",
+            json=patch_body({"op": "add", "path": "members", "value": [{"value": alice["id"]}]}),
+        )
+        ldap_runtime.reconciler.run_once()
+    before = group_entry(directory_admin, base, "Admins")
+    intruder = DesiredGroup(
+        scim_id="0190a0a0-0000-7000-8000-00000000beef",
+        generation=1,
+        display_name="Admins ",
+        members=frozenset({MemberRef(bob["id"], "bob")}),
+    )
+    with pytest.raises(
+        PermanentTargetError,
+        match=rf"collides in LDAP with group 'Admins' \(id {admins['id']}\)",
+    ):
+        ldap_of(ldap_runtime).apply(intruder, None)
+    assert group_entry(directory_admin, base, "Admins") == before
+
+
+def test_a_member_outside_the_subtree_waits_through_the_run_loop(
+    ldap_runtime: Runtime, directory_admin: ldap3.Connection
+) -> None:
+    base = ldap_runtime.settings.ldap.base_dn
+    directory_admin.add(f"ou=admins,{base}", ["organizationalUnit"], {"ou": "admins"})
+    directory_admin.add(
+        f"uid=svc-root,ou=admins,{base}",
+        ["inetOrgPerson", "organizationalPerson", "person", "top"],
+        {"uid": "svc-root", "cn": "root", "sn": "root"},
+    )
+    with scim_client(ldap_runtime) as client:
+        root, alice = create(client, "svc-root"), create(client, "alice")
+        ops = new_group(client, "Ops")
+        members = [{"value": root["id"]}, {"value": alice["id"]}]
+        client.patch(
+            f"/scim/v2/Groups/{ops['id']}",
+            json=patch_body({"op": "add", "path": "members", "value": members}),
+        )
+        ldap_runtime.reconciler.run_once()
+    entry = group_entry(directory_admin, base, "Ops")
+    assert entry is not None and entry["member"] == [f"uid=alice,ou=people,{base}"]
+    (state,) = ldap_runtime.ledger.states_of(ops["id"], ["ldap"])
+    assert state.status == "pending" and "svc-root" in (state.last_error or "")
+    assert state.anchor == entry["entryuuid"][0]
+    (refused,) = ldap_runtime.ledger.states_of(root["id"], ["ldap"])
+    assert refused.status == "dead" and "outside the managed subtree" in (refused.last_error or "")

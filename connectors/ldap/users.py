@@ -168,7 +168,8 @@ def read_ahead_found(
 ) -> dict[str, list[Entry]]:
     """The entries of :func:`read_ahead_filters`' searches where the applies look for them
     (:attr:`Directory.prefetched`): every name asked for (an empty list: known to be absent),
-    every anchor found."""
+    with the entries whose naming value equals it as the directory compares names (so
+    ``Alice `` finds alice's entry, and its apply sees whose that is), every anchor found."""
     uid = layout.uid_attribute
     found: dict[str, list[Entry]] = {}
     named: dict[str, list[str]] = {}  # folded name → keys of the user IDs asked for

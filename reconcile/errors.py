@@ -36,4 +36,12 @@ class PermanentTargetError(TargetError):
 
 
 class NotReadyError(TargetError):
-    """A prerequisite is missing (a member or manager not yet in the target): wait, no error."""
+    """A prerequisite is missing (a member or manager not yet in the target): wait, no error.
+
+    ``anchor`` is the entry the target already created or updated for the resource meanwhile
+    (a group made with the members it could resolve): the ledger keeps it, so the entry is
+    known to be this resource's while it waits, and no lookalike can take it over."""
+
+    def __init__(self, reason: str, *, anchor: str | None = None) -> None:
+        super().__init__(reason)
+        self.anchor = anchor

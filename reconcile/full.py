@@ -18,7 +18,7 @@ from reconcile.drift import Inventory, Observed, PlannedChange, expectation, pla
 from reconcile.errors import TargetError
 from reconcile.model import DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.policy import MassChangeBrake
-from reconcile.ports import DesiredStateSource, Target, WorkItem
+from reconcile.ports import AnchorBook, DesiredStateSource, Target, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,6 @@ Progress = Callable[[str, int], None]
 
 
 class DriftLedger(Protocol):
-    def owners(self, target: str, anchors: Sequence[str]) -> dict[str, str]:
-        """anchor → scim_id for those of ``anchors`` the target has applied (one page's worth,
-        so memory stays flat however large the target is)."""
-        ...
-
     def applied_ids(self, target: str) -> Iterator[str]:
         """Live resources the ledger believes the target holds."""
         ...
@@ -81,12 +76,14 @@ class FullReconciler:
         ledger: DriftLedger,
         targets: Sequence[Target],
         *,
+        anchors: AnchorBook,
         clock: Callable[[], datetime],
         brake: MassChangeBrake | None = None,
         page_size: int = 500,
     ) -> None:
         self._source = source
         self._ledger = ledger
+        self._anchors = anchors
         self._targets = [t for t in targets if isinstance(t, Inventory)]
         self._clock = clock
         self._brake = brake
@@ -201,7 +198,7 @@ class FullReconciler:
         if not page:
             return
         name = target.name
-        anchors = self._ledger.owners(name, [o.anchor for o in page if not o.scim_id])
+        anchors = self._owners(name, [o.anchor for o in page if not o.scim_id])
         by_name = self._ledger.ids_by_name(
             kind, [o.name for o in page if not (o.scim_id or anchors.get(o.anchor))]
         )
@@ -226,6 +223,15 @@ class FullReconciler:
         if drifted and not dry_run:
             self._ledger.mark_drifted(name, drifted, self._clock())
 
+    def _owners(self, target: str, anchors: Sequence[str]) -> dict[str, str]:
+        """anchor → the staged resource it belongs to: a live holder before one Entra deleted
+        (two holders of one entry are a past takeover; the live one's entry is no orphan)."""
+        return {
+            anchor: min(holders, key=lambda h: (h.deleting, h.scim_id)).scim_id
+            for anchor, holders in self._anchors.holders(target, anchors).items()
+            if holders
+        }
+
     def _remove_orphans(
         self,
         name: str,
@@ -234,6 +240,10 @@ class FullReconciler:
         report: DriftReport,
         allow_mass_delete: bool,
     ) -> None:
+        # Asked again just before deleting: an apply may have taken one over since the compare.
+        held = self._anchors.holders(name, [o.anchor for o in orphans])
+        taken = {a for a, holders in held.items() if any(not h.deleting for h in holders)}
+        orphans = [o for o in orphans if o.anchor not in taken]
         if (
             self._brake is not None
             and not allow_mass_delete

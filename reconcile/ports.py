@@ -121,6 +121,39 @@ class SyncLedger(Protocol):
     def close_hold(self, hold_id: int, now: datetime) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AnchorHolder:
+    """A staged resource that holds an anchor on a target: who an entry belongs to."""
+
+    scim_id: str
+    kind: ResourceKind
+    name: str
+    """userName or group displayName, as staged."""
+    deleting: bool = False
+    """Deleted in Entra, the delete not yet applied: the entry is still its own until then."""
+
+    def describe(self) -> str:
+        what = "user" if self.kind is ResourceKind.USER else "group"
+        return f"{what} '{self.name}' (id {self.scim_id})"
+
+
+class AnchorBook(Protocol):
+    """The ledger's record of which staged resource holds which anchor on each target.
+
+    Targets consult it before taking over an entry they found by name (the name may be a
+    lookalike of another resource's) and to resolve members and managers by the referenced
+    user's own anchor instead of by a name search. Both questions are asked for many at once.
+    """
+
+    def holders(self, target: str, anchors: Sequence[str]) -> dict[str, list[AnchorHolder]]:
+        """anchor → the staged resources (live, or deleted but not yet removed) holding it."""
+        ...
+
+    def anchors_of(self, target: str, scim_ids: Sequence[str]) -> dict[str, str]:
+        """scim_id → anchor on ``target``, for those of ``scim_ids`` the target has applied."""
+        ...
+
+
 class Target(Protocol):
     """One downstream system the reconciler brings to the desired state.
 

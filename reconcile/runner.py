@@ -241,7 +241,7 @@ class Reconciler:
             return Outcome(
                 SyncStatus.PENDING,
                 None,
-                item.anchor,
+                exc.anchor or item.anchor,
                 item.attempts,
                 self._policy.next_attempt(0, now, self._policy.not_ready_seconds),
                 exc.reason,

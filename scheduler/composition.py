@@ -15,6 +15,7 @@ from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
 from inbound.extensions import ExtensionSchemaError, load_catalog
+from inbound.staging.anchors import StagedAnchors
 from inbound.staging.availability import DatabaseOutage
 from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
@@ -53,6 +54,7 @@ class Runtime:
     idm_engine: Engine
     store: ResourceStore
     ledger: StagingLedger
+    anchors: StagedAnchors
     desired: StagedDesiredState
     tokens: TokenStore
     runtime: RuntimeSettings
@@ -152,9 +154,12 @@ def compose(
     if migrate:
         db.upgrade_all(staging_engine, idm_engine)
     nudge = Nudge()
-    targets: list[Target] = [IdentityStoreTarget(idm_engine, clock=clock)]
+    anchors = StagedAnchors(staging_engine)
+    targets: list[Target] = [
+        IdentityStoreTarget(idm_engine, clock=clock, anchors=anchors, adopt=settings.idm_adopt)
+    ]
     if settings.ldap.url:
-        targets.append(LdapTarget(settings.ldap))
+        targets.append(LdapTarget(settings.ldap, anchors=anchors))
     target_names = [t.name for t in targets]
     announcer = (
         ChangeAnnouncer(staging_engine) if staging_engine.dialect.name == "postgresql" else None
@@ -174,7 +179,7 @@ def compose(
     desired = StagedDesiredState(staging_engine)
     brake = brake_of(settings)
     reconciler = Reconciler(desired, ledger, targets, clock=clock, brake=brake)
-    full = FullReconciler(desired, ledger, targets, clock=clock, brake=brake)
+    full = FullReconciler(desired, ledger, targets, anchors=anchors, clock=clock, brake=brake)
     identities = IdentityReader(idm_engine)
     renewal = RenewalLedger(
         staging_engine,
@@ -219,6 +224,7 @@ def compose(
         idm_engine=idm_engine,
         store=store,
         ledger=ledger,
+        anchors=anchors,
         desired=desired,
         tokens=tokens,
         runtime=runtime_settings,

@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from connectors.entra_graph.settings import GraphSettings
 from connectors.entra_graph.sink import MIN_WEBHOOK_SECRET, sink_problems, url_problem
+from connectors.identity_store.target import ADOPT_POLICIES as IDM_ADOPT_POLICIES
 from connectors.ldap.settings import LdapSettings as LdapSettings
 from scheduler.unsafe_settings import PLACEHOLDER, unsafe_problems
 
@@ -60,6 +61,15 @@ class Settings:
         default="",
         metadata=_doc(
             "Identity Manager store database; empty means the same database", "IDM_DATABASE_URL"
+        ),
+    )
+    idm_adopt: str = field(
+        default="unanchored",
+        metadata=_doc(
+            "an existing Identity Manager record with a new user's ID: unanchored (adopt it only "
+            "if it has no scim_id), anywhere (also if its scim_id is no staged resource's), "
+            "never (refuse it); another staged user's record is never taken",
+            "IDM_ADOPT",
         ),
     )
     database_pool_size: int = field(
@@ -280,6 +290,11 @@ def validate(settings: Settings) -> None:
         raise SettingsError("SCIM_SYNC_ENTRA_HEALTH_INTERVAL must be 0 (off) or at least 10s")
     if settings.entra_log_retention < timedelta(hours=1):
         raise SettingsError("SCIM_SYNC_ENTRA_LOG_RETENTION must be at least 1h")
+    if settings.idm_adopt not in IDM_ADOPT_POLICIES:
+        raise SettingsError(
+            f"SCIM_SYNC_IDM_ADOPT must be {', '.join(IDM_ADOPT_POLICIES[:-1])} or "
+            f"{IDM_ADOPT_POLICIES[-1]}"
+        )
     problems = sink_problems(settings.token_sink, settings.graph, settings.token_webhook_secret)
     if settings.entra_watched and settings.token_sink != "graph":  # noqa: S105 (a sink name)
         problems += sink_problems("graph", settings.graph, settings.token_webhook_secret)

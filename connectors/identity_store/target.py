@@ -25,7 +25,7 @@ from reconcile.errors import (
     TransientTargetError,
 )
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
-from reconcile.ports import Action, Applied
+from reconcile.ports import Action, AnchorBook, Applied
 
 log = logging.getLogger(__name__)
 I = identities.c  # noqa: E741
@@ -33,6 +33,9 @@ G = groups.c
 GM = group_members.c
 
 TRANSIENT_SQLSTATES = ("40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300")
+
+ADOPT_POLICIES = ("unanchored", "anywhere", "never")
+"""SCIM_SYNC_IDM_ADOPT: which existing record with a user's ID it may take over."""
 
 IDENTITY_FIELDS = tuple(a for a in IDENTITY_ATTRIBUTES if a != "user_id")
 """The columns of a record besides its key, named as in the desired state."""
@@ -68,10 +71,21 @@ class IdentityStoreTarget(IdentityStoreInventory):
 
     name = "identity_store"
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime],
+        anchors: AnchorBook,
+        adopt: str = "unanchored",
+    ) -> None:
         super().__init__(engine)
+        if adopt not in ADOPT_POLICIES:
+            raise ValueError(f"adoption policy must be one of {', '.join(ADOPT_POLICIES)}")
         self._engine = engine
         self._clock = clock
+        self._anchors = anchors
+        self._adopt = adopt
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -91,7 +105,7 @@ class IdentityStoreTarget(IdentityStoreInventory):
             else:
                 applied = self._tombstone(conn, desired)
         if waiting:  # what could be applied is committed; the rest waits for its users
-            raise NotReadyError(waiting)
+            raise NotReadyError(waiting, anchor=applied.anchor)
         return applied
 
     # ---- users -------------------------------------------------------------------------
@@ -102,11 +116,8 @@ class IdentityStoreTarget(IdentityStoreInventory):
         row = conn.execute(_BY_SCIM_ID, {"scim_id": desired.scim_id}).mappings().first()
         if row is None:
             occupant = conn.execute(_OCCUPANT, {"user_id": desired.user_id}).first()
-            if occupant is not None and occupant.scim_id not in (None, desired.scim_id):
-                raise TransientTargetError(
-                    f"user ID '{desired.user_id}' is held by another identity "
-                    f"(scim id {occupant.scim_id}); waiting for it to be renamed or deleted"
-                )
+            if occupant is not None:
+                self._may_adopt(desired, occupant.scim_id)
             if occupant is None:
                 conn.execute(
                     _INSERT,
@@ -119,7 +130,7 @@ class IdentityStoreTarget(IdentityStoreInventory):
                     },
                 )
                 return Applied(Action.CREATED, desired.scim_id)
-            # A record made before scim-sync managed it: adopt it.
+            # A record scim-sync did not make (or whose maker is gone), allowed by the policy.
             conn.execute(
                 update(identities)
                 .where(I.user_id == desired.user_id)
@@ -129,7 +140,7 @@ class IdentityStoreTarget(IdentityStoreInventory):
         changes = {k: v for k, v in wanted.items() if row[k] != v}
         old_user_id = row["user_id"]
         if old_user_id != desired.user_id:
-            self._rename(conn, old_user_id, desired.user_id)
+            self._rename(conn, desired, old_user_id)
             changes["user_id"] = desired.user_id
         if not changes:
             return Applied(Action.UNCHANGED, desired.scim_id)
@@ -141,15 +152,60 @@ class IdentityStoreTarget(IdentityStoreInventory):
             return Applied(Action.DISABLED, desired.scim_id)
         return Applied(Action.UPDATED, desired.scim_id)
 
-    def _rename(self, conn: Connection, old: str, new: str) -> None:
+    def _rename(self, conn: Connection, desired: DesiredIdentity, old: str) -> None:
         """A userName change moves the key; memberships and manager references follow."""
+        new = desired.user_id
         occupant = conn.execute(select(I.scim_id).where(I.user_id == new)).first()
         if occupant is not None:
+            self._refuse_holder(desired, occupant.scim_id)
             raise TransientTargetError(
-                f"cannot rename '{old}' to '{new}': user ID '{new}' is held by another identity"
+                f"cannot rename '{old}' to '{new}': user ID '{new}' is held by another record "
+                f"(scim id {occupant.scim_id}); waiting for it to be renamed or deleted"
             )
         conn.execute(update(group_members).where(GM.user_id == old).values(user_id=new))
         conn.execute(update(identities).where(I.manager_user_id == old).values(manager_user_id=new))
+
+    def _may_adopt(self, desired: DesiredIdentity, occupant: str | None) -> None:
+        """Raise unless the record holding ``desired``'s user ID may become ``desired``'s.
+
+        Another staged resource's record is never taken (see :meth:`_refuse_holder`). One that
+        no staged resource holds is taken only as ``SCIM_SYNC_IDM_ADOPT`` allows: ``unanchored``
+        (the default) adopts records without a ``scim_id`` (made before scim-sync managed the
+        store), ``anywhere`` also records anchored to a resource that no longer exists,
+        ``never`` neither.
+        """
+        if occupant is not None:
+            self._refuse_holder(desired, occupant)
+        allowed = self._adopt == "anywhere" or (self._adopt == "unanchored" and occupant is None)
+        if not allowed:
+            whose = f"anchored to scim id {occupant}, which" if occupant else "without a scim_id,"
+            raise PermanentTargetError(
+                f"user ID '{desired.user_id}' already has a record ({whose} no staged resource "
+                f"made) and SCIM_SYNC_IDM_ADOPT={self._adopt} forbids taking it over; delete or "
+                "rename that record, or change the adoption policy"
+            )
+
+    def _refuse_holder(self, desired: DesiredIdentity, occupant: str) -> None:
+        """A record held by another staged resource: a dead letter naming both when that
+        resource keeps the name (they cannot both have it), a wait when it is being renamed
+        away or deleted. Returns when no staged resource holds the record."""
+        holders = [
+            h
+            for h in self._anchors.holders(self.name, [occupant]).get(occupant, [])
+            if h.scim_id != desired.scim_id
+        ]
+        if not holders:
+            return
+        holder = holders[0]
+        if holder.deleting or holder.name != desired.user_id:
+            raise TransientTargetError(
+                f"user ID '{desired.user_id}' is held by {holder.describe()}; waiting for it "
+                "to be renamed or deleted"
+            )
+        raise PermanentTargetError(
+            f"user '{desired.user_id}' (id {desired.scim_id}): the user ID collides in the "
+            f"Identity Manager store with {holder.describe()}; rename one of them in Entra"
+        )
 
     # ---- groups ------------------------------------------------------------------------
 

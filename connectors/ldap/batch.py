@@ -33,6 +33,7 @@ from ldap3.core.exceptions import LDAPException
 from connectors.ldap.connection import ConnectionPool
 from connectors.ldap.errors import ConnectionLostError, LdapResultError
 from connectors.ldap.mapping import Layout
+from connectors.ldap.ownership import Ownership
 from connectors.ldap.plan import PLAIN_SUCCESS, Key, key, plan
 from connectors.ldap.requests import Control, search_request
 from connectors.ldap.responses import Entry
@@ -63,6 +64,8 @@ class Taken:
     given: the apply would decide the same again, so it need not run a second time."""
     prefetched: dict[str, list[Entry]] | None
     """Its chunk's read-ahead, for :class:`Directory`; None when there is none to trust."""
+    ownership: Ownership | None = None
+    """Who holds the entries its chunk found by name, asked once for the whole chunk."""
 
 
 NOT_IN_BATCH = Taken(False, None, None, None)
@@ -77,6 +80,7 @@ class Batch:
         layout: Layout,
         users: Users,
         ready: Callable[[Session], None],
+        ownership: Ownership,
     ) -> None:
         chunks = [users[i : i + READ_CHUNK] for i in range(0, len(users), READ_CHUNK)]
         self._layout = layout
@@ -85,6 +89,8 @@ class Batch:
         }
         self._planned = [threading.Event() for _ in chunks]
         self._read: list[dict[str, list[Entry]] | None] = [None] * len(chunks)
+        self._ownership = ownership
+        self._owners: list[Ownership | None] = [None] * len(chunks)
         self._positions: dict[Key, int] = {}
         self._requests: list[tuple[bytes, tuple[Control, ...]]] = []
         self._foreseen: list[Applied | None] = []
@@ -155,10 +161,15 @@ class Batch:
             return
         by_name, by_anchor = ([] if r is None else r.entries for r in results)
         found = read_ahead_found(self._layout, chunk, by_name, by_anchor)
-        planned = plan(self._layout, found, chunk)
+        ownership = self._ownership.fork().learn(
+            anchors=[e.entry_uuid for e in by_name],
+            scim_ids=[d.manager_scim_id for d, _ in chunk if d.manager_scim_id],
+        )
+        planned = plan(self._layout, found, chunk, ownership)
         positions: list[int] = []
         with self._lock:
             self._read[n] = found
+            self._owners[n] = ownership
             if not self._over:
                 for k, request, foreseen in zip(
                     planned.keys, planned.requests, planned.foreseen, strict=True
@@ -234,8 +245,10 @@ class Batch:
         with self._lock:
             position = self._positions.pop(k, None)
             prefetched = self._read[n]
+            known = self._owners[n]
+        ownership = known.fork() if known is not None else None
         if position is None:
-            return Taken(False, None, None, prefetched)
+            return Taken(False, None, None, prefetched, ownership)
         event = None
         with self._lock:
             if position not in self._results and not self._over:
@@ -248,7 +261,7 @@ class Batch:
             return Taken(True, None, None, None)
         request, controls = self._requests[position]
         foreseen = self._foreseen[position] if result == PLAIN_SUCCESS else None
-        return Taken(True, (request, controls, result), foreseen, prefetched)
+        return Taken(True, (request, controls, result), foreseen, prefetched, ownership)
 
     def finish(self) -> None:
         """Wait until every chunk was read and every write answered (or a connection broke)."""

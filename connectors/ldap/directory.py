@@ -2,24 +2,30 @@
 
 Entries are found by their ``entryUUID`` (the anchor the ledger keeps), so an entry renamed or
 moved by hand is still the same entry; only when the anchor finds nothing is the entry looked up
-by name, and then the adoption policy decides whether a pre-existing entry may be taken over.
+by name, and then it is taken over only if no other staged resource holds it and the adoption
+policy allows. Members and managers are found by their own anchors, inside the managed subtree.
 References (group members, managers) are changed by value deltas wherever they are under the
 base DN, the way OpenLDAP's refint overlay would, so a directory without it stays consistent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from connectors.ldap.connection import ADD, DELETE, REPLACE, Entry, Session
 from connectors.ldap.errors import LdapResultError
 from connectors.ldap.mapping import Layout
+from connectors.ldap.matching import same_name
 from connectors.ldap.names import escape_filter_value, is_within
-from reconcile.errors import PermanentTargetError
+from connectors.ldap.ownership import Ownership
+from reconcile.errors import NotReadyError, PermanentTargetError
 
 LOOKUP_CHUNK = 200
-"""Names per OR-filter when resolving members: short filters, few round trips."""
+"""Anchors per OR-filter when resolving members: short filters, few round trips."""
 OBJECT_CLASS_VIOLATION = 65
+ENTRY_ALREADY_EXISTS = 68
 
 
 def eq(attribute: str, value: str) -> str:
@@ -32,30 +38,65 @@ def users_filter(layout: Layout, user_ids: Iterable[str]) -> str:
     return f"(&{eq('objectClass', layout.user_class)}(|{names}))"
 
 
+@dataclass(frozen=True, slots=True)
+class Naming:
+    """How a resource is looked up by name: who asks, the attribute, the value, the filter."""
+
+    owner: str
+    """The scim_id of the resource looking for its entry."""
+    attribute: str
+    value: str
+    filter: str
+    what: str
+    """The resource as error messages name it."""
+
+    def matches(self, entry: Entry) -> bool:
+        return any(same_name(v, self.value) for v in entry.get(self.attribute))
+
+
+@contextmanager
+def clash_explained(directory: Directory, dn: str, naming: Naming) -> Iterator[None]:
+    """An add or modify-DN onto ``dn`` that the directory refuses because the name exists:
+    a dead letter naming both resources when the entry there is another's (the names differ
+    only in ways the directory ignores), else the usual retry (a race, or an unmanaged entry
+    that may yet go)."""
+    try:
+        yield
+    except LdapResultError as exc:
+        if exc.code == ENTRY_ALREADY_EXISTS:
+            directory.refuse_clash(dn, naming)
+        raise
+
+
 class Directory:
     def __init__(
         self,
         session: Session,
         layout: Layout,
+        ownership: Ownership,
         prefetched: dict[str, list[Entry]] | None = None,
     ) -> None:
         self.session = session
         self.layout = layout
+        self.ownership = ownership
         self.prefetched = prefetched
-        """Entries looked up ahead for a batch of creates, by case-folded name; used once."""
+        """Entries looked up ahead for a batch of creates, by user ID; used once."""
 
     def locate(
         self,
         anchor: str | None,
-        naming_filter: str,
+        naming: Naming,
         attributes: Sequence[str],
         managed: Sequence[str],
-        what: str,
         key: str | None = None,
     ) -> Entry | None:
-        """The entry holding ``anchor``, else the one matching ``naming_filter`` if the adoption
-        policy allows taking it over; None when there is neither. One search either way, or
-        none when the run looked the name up ahead (``key`` in :attr:`prefetched`)."""
+        """The entry holding ``anchor``, else the one named like ``naming`` if no other staged
+        resource holds it and the adoption policy allows taking it over; None when there is
+        neither. One search either way, or none when the run looked the name up ahead
+        (``key`` in :attr:`prefetched`).
+
+        An entry the naming filter found counts only if its naming value is the wanted one
+        under the directory's own matching rule (:mod:`connectors.ldap.matching`)."""
         known = (
             self.prefetched.pop(key, None)
             if anchor is None and key is not None and self.prefetched is not None
@@ -65,21 +106,25 @@ class Directory:
             entries = known
         else:
             search_filter = (
-                f"(|{eq('entryUUID', anchor)}{naming_filter})" if anchor else naming_filter
+                f"(|{eq('entryUUID', anchor)}{naming.filter})" if anchor else naming.filter
             )
             entries = self.session.search(
-                self.layout.base_dn, search_filter, [*attributes, "entryUUID"]
+                self.layout.base_dn,
+                search_filter,
+                [*attributes, naming.attribute, "entryUUID"],
             )
         for entry in entries:
             if anchor and entry.entry_uuid == anchor:
                 return entry
+        entries = [e for e in entries if naming.matches(e)]
         if not entries:
             return None
+        self.ownership.refuse_others([e.entry_uuid for e in entries], naming.owner, naming.what)
         if len(entries) > 1:
             dns = "; ".join(e.dn for e in entries[:5])
             raise PermanentTargetError(
-                f"{what} matches {len(entries)} entries ({dns}); scim-sync will not guess which "
-                "one to manage: remove or rename the extra ones"
+                f"{naming.what} matches {len(entries)} entries ({dns}); scim-sync will not guess "
+                "which one to manage: remove or rename the extra ones"
             )
         entry = entries[0]
         policy = self.layout.adopt
@@ -88,51 +133,67 @@ class Directory:
         ):
             where = "" if policy == "never" else " outside the managed subtree"
             raise PermanentTargetError(
-                f"{what} already exists{where} as '{entry.dn}' and SCIM_SYNC_LDAP_ADOPT={policy} "
-                "forbids taking it over; move or delete it, or change the adoption policy"
+                f"{naming.what} already exists{where} as '{entry.dn}' and "
+                f"SCIM_SYNC_LDAP_ADOPT={policy} forbids taking it over; move or delete it, or "
+                "change the adoption policy"
             )
         return entry
 
     def locate_to_delete(
-        self,
-        anchor: str | None,
-        naming_filter: str,
-        managed: Sequence[str],
-        what: str,
+        self, anchor: str | None, naming: Naming, managed: Sequence[str]
     ) -> Entry | None:
         """The entry a delete should remove: the anchored one, or without an anchor only one the
-        adoption policy would manage — never an unrelated entry that merely shares the name."""
+        adoption policy would manage — never an unrelated entry that merely shares the name,
+        and never one another staged resource holds (even by the same anchor: a delete cannot
+        be undone, so it asks the ledger every time)."""
         try:
-            return self.locate(anchor, naming_filter, [], managed, what)
-        except PermanentTargetError:
+            entry = self.locate(anchor, naming, [], managed)
+        except (PermanentTargetError, NotReadyError):
             if anchor:
                 raise
             return None
+        if entry is not None:
+            self.ownership.refuse_others([entry.entry_uuid], naming.owner, naming.what)
+        return entry
 
-    def user_dns(self, user_ids: Iterable[str]) -> dict[str, str]:
-        """DN of each user ID (case-folded key) found among user entries under the base DN.
+    def refuse_clash(self, dn: str, naming: Naming) -> None:
+        """After the directory refused to add or rename onto ``dn`` (the name exists): if the
+        entry there is another staged resource's, say so for good instead of retrying."""
+        entry = self.session.read(dn, ["entryUUID"])
+        if entry is not None and entry.entry_uuid:
+            self.ownership.refuse_others([entry.entry_uuid], naming.owner, naming.what)
 
-        When a user ID appears twice, the entry in the managed subtree wins.
-        """
-        uid = self.layout.uid_attribute
-        managed = (self.layout.users_dn, self.layout.disabled_dn)
-        found: dict[str, str] = {}
-        for entry in self.find_users(user_ids, [uid]):
-            for value in entry.get(uid):
-                key = value.casefold()
-                if key not in found or any(is_within(entry.dn, m) for m in managed):
-                    found[key] = entry.dn
-        return found
-
-    def find_users(self, user_ids: Iterable[str], attributes: Sequence[str]) -> list[Entry]:
-        """User entries under the base DN holding any of ``user_ids``, looked up in OR-filters of
-        :data:`LOOKUP_CHUNK` names, all sent at once."""
-        wanted = sorted(set(user_ids))
+    def user_dns(self, scim_ids: Iterable[str]) -> dict[str, str]:
+        """DN of each user (by scim_id) that the target manages: found by the user's own
+        anchor, inside the users or disabled DN only. A user without an anchor yet, or whose
+        entry is not there, is absent (its group or report waits for it)."""
+        anchors = self.ownership.anchors_of(list(dict.fromkeys(scim_ids)))
+        if not anchors:
+            return {}
+        by_anchor = {a.casefold(): s for s, a in anchors.items()}
+        wanted = sorted(set(anchors.values()))
+        layout = self.layout
         filters = [
-            users_filter(self.layout, wanted[start : start + LOOKUP_CHUNK])
+            f"(&{eq('objectClass', layout.user_class)}"
+            f"(|{''.join(eq('entryUUID', a) for a in wanted[start : start + LOOKUP_CHUNK])}))"
             for start in range(0, len(wanted), LOOKUP_CHUNK)
         ]
-        return self.session.search_many(self.layout.base_dn, filters, attributes)
+        found: dict[str, str] = {}
+        for container in self.managed_user_containers():
+            for entry in self.session.search_many(container, filters, ["entryUUID"]):
+                scim_id = by_anchor.get(entry.entry_uuid.casefold())
+                if scim_id is not None:
+                    found[scim_id] = entry.dn
+        return found
+
+    def managed_user_containers(self) -> list[str]:
+        """The users and disabled DNs, one of them only when it lies inside the other."""
+        users, disabled = self.layout.users_dn, self.layout.disabled_dn
+        if is_within(disabled, users):
+            return [users]
+        if is_within(users, disabled):
+            return [disabled]
+        return [users, disabled]
 
     def follow_rename(self, old_dn: str, new_dn: str) -> None:
         """Point group members and manager references at the entry's new DN."""

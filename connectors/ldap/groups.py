@@ -10,7 +10,7 @@ that adds the first one, so the group is never empty and nobody gains rights thr
 from __future__ import annotations
 
 from connectors.ldap.connection import ADD, DELETE, Changes, Entry
-from connectors.ldap.directory import Directory, eq
+from connectors.ldap.directory import Directory, Naming, clash_explained, eq
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import DnKey, dn_key, escape_dn_value, parent_dn, same_dn
 from reconcile.errors import NotReadyError
@@ -26,30 +26,35 @@ def apply_group(directory: Directory, desired: DesiredGroup, anchor: str | None)
     session = directory.session
     attribute = layout.member_attribute
     placeholder = layout.placeholder_member
-    wanted_ids = {m.user_id.casefold(): m.user_id for m in desired.members}
-    resolved = directory.user_dns(wanted_ids.values()) if wanted_ids else {}
-    missing = sorted(wanted_ids[k] for k in wanted_ids if k not in resolved)
+    resolved = directory.user_dns(m.scim_id for m in desired.members) if desired.members else {}
+    missing = sorted(m.user_id for m in desired.members if m.scim_id not in resolved)
     wanted = {dn_key(dn): dn for dn in resolved.values()}
-    entry = locate_group(directory, anchor, desired.display_name, [attribute])
+    naming = group_naming(layout, desired.scim_id, desired.display_name)
+    entry = locate_group(directory, anchor, naming, [attribute])
     target_dn = layout.group_dn(desired.display_name)
     if entry is None:
         members = sorted(wanted.values()) or [placeholder]
         first, rest = members[:MODIFY_CHUNK], members[MODIFY_CHUNK:]
-        uuid = session.add_reading_uuid(
-            target_dn, [layout.group_object_class], {"cn": [desired.display_name], attribute: first}
-        )
+        with clash_explained(directory, target_dn, naming):
+            uuid = session.add_reading_uuid(
+                target_dn,
+                [layout.group_object_class],
+                {"cn": [desired.display_name], attribute: first},
+            )
         for start in range(0, len(rest), MODIFY_CHUNK):
             session.modify(target_dn, {attribute: [(ADD, rest[start : start + MODIFY_CHUNK])]})
         applied = Applied(Action.CREATED, uuid or None)
     else:
-        renamed = _rename(directory, entry, target_dn, desired.display_name)
+        with clash_explained(directory, target_dn, naming):
+            renamed = _rename(directory, entry, target_dn, desired.display_name)
         changed = _sync_members(directory, target_dn, entry, wanted)
         action = Action.UPDATED if renamed or changed else Action.UNCHANGED
         applied = Applied(action, entry.entry_uuid)
     if missing:
         shown = ", ".join(missing[:5])
         raise NotReadyError(
-            f"waiting for {len(missing)} member(s) not yet in the directory: {shown}"
+            f"waiting for {len(missing)} member(s) not yet in the directory: {shown}",
+            anchor=applied.anchor,
         )
     return applied
 
@@ -58,26 +63,27 @@ def group_filter(layout: Layout, display_name: str) -> str:
     return f"(&{eq('objectClass', layout.group_object_class)}{eq('cn', display_name)})"
 
 
+def group_naming(layout: Layout, scim_id: str, display_name: str) -> Naming:
+    return Naming(
+        owner=scim_id,
+        attribute="cn",
+        value=display_name,
+        filter=group_filter(layout, display_name),
+        what=f"group '{display_name}' (id {scim_id})",
+    )
+
+
 def locate_group(
-    directory: Directory, anchor: str | None, display_name: str, attributes: list[str]
+    directory: Directory, anchor: str | None, naming: Naming, attributes: list[str]
 ) -> Entry | None:
     layout = directory.layout
-    return directory.locate(
-        anchor,
-        group_filter(layout, display_name),
-        ["cn", *attributes],
-        (layout.groups_dn,),
-        f"a group entry with cn={display_name}",
-    )
+    return directory.locate(anchor, naming, ["cn", *attributes], (layout.groups_dn,))
 
 
 def delete_group(directory: Directory, tombstone: Tombstone, anchor: str | None) -> Applied:
     layout = directory.layout
     entry = directory.locate_to_delete(
-        anchor,
-        group_filter(layout, tombstone.name),
-        (layout.groups_dn,),
-        f"a group entry with cn={tombstone.name}",
+        anchor, group_naming(layout, tombstone.scim_id, tombstone.name), (layout.groups_dn,)
     )
     if entry is None:
         return Applied(Action.UNCHANGED, None)

@@ -13,12 +13,13 @@ from collections.abc import Iterator, Mapping
 
 from connectors.ldap.connection import ConnectionPool, Entry
 from connectors.ldap.directory import Directory, eq
-from connectors.ldap.groups import locate_group
+from connectors.ldap.groups import group_naming, locate_group
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import DnSyntaxError, dn_key, first_value, is_within
-from connectors.ldap.users import locate_user
+from connectors.ldap.ownership import Ownership
+from connectors.ldap.users import locate_user, user_naming
 from reconcile.drift import Observed
-from reconcile.errors import PermanentTargetError
+from reconcile.errors import NotReadyError, PermanentTargetError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
 from reconcile.ports import Action, Applied
 
@@ -38,6 +39,7 @@ class LdapInventory:
     """Mixed into the LDAP target: it shares the target's pool and layout."""
 
     layout: Layout
+    ownership: Ownership
     _pool: ConnectionPool
 
     # ---- what the target would hold ----------------------------------------------------
@@ -116,18 +118,20 @@ class LdapInventory:
     def observe(self, desired: Desired, anchor: str | None) -> Observed | None:
         layout = self.layout
         with self._pool.session() as session:
-            directory = Directory(session, layout)
+            directory = Directory(session, layout, self.ownership.fork())
             try:
                 if isinstance(desired, DesiredIdentity):
-                    entry = locate_user(directory, anchor, desired.user_id)
+                    naming = user_naming(layout, desired.scim_id, desired.user_id)
+                    entry = locate_user(directory, anchor, naming)
                     return self._user(entry) if entry else None
                 if isinstance(desired, DesiredGroup):
-                    found = locate_group(
-                        directory, anchor, desired.display_name, [layout.member_attribute]
-                    )
+                    group = group_naming(layout, desired.scim_id, desired.display_name)
+                    found = locate_group(directory, anchor, group, [layout.member_attribute])
                     return self._group(found) if found else None
-            except PermanentTargetError:
-                return None  # an entry scim-sync would refuse to adopt is not its to plan for
+            except (PermanentTargetError, NotReadyError):
+                # An entry scim-sync would refuse to adopt (another resource's, or outside
+                # the policy) is not this resource's to plan for.
+                return None
         return None
 
     def inventory(self, kind: ResourceKind) -> Iterator[Observed]:
@@ -149,9 +153,18 @@ class LdapInventory:
                         yield convert(entry)
 
     def remove_orphan(self, observed: Observed) -> Applied:
+        """Delete the orphan, only if the entry at its DN is still the one compared (an entry
+        renamed in meanwhile, or another one now at that DN, is left alone)."""
         assert observed.locator is not None
         with self._pool.session() as session:
+            current = session.read(observed.locator, ["entryUUID"])
+            if current is None or current.entry_uuid != observed.anchor:
+                raise PermanentTargetError(
+                    f"'{observed.locator}' is no longer the entry compared; not removed"
+                )
             if observed.kind is ResourceKind.USER:
-                Directory(session, self.layout).drop_references(observed.locator)
+                Directory(session, self.layout, self.ownership.fork()).drop_references(
+                    observed.locator
+                )
             session.delete(observed.locator)
         return Applied(Action.DELETED, None)

@@ -38,8 +38,23 @@ def escape_dn_value(value: str) -> str:
 
 
 def escape_filter_value(value: str) -> str:
-    """A value for an equality filter (RFC 4515 section 3): ``* ( ) \\ NUL`` as hex escapes."""
-    return "".join(f"\\{ord(c):02x}" if c in _FILTER_SPECIAL else c for c in value)
+    """A value for an equality filter (RFC 4515 section 3): ``* ( ) \\ NUL`` as hex escapes,
+    and so are white space and control characters (as their UTF-8 octets).
+
+    The escapes of white space keep the value exact: a filter reader (ldap3's, and
+    :mod:`connectors.ldap.filters`, which reads the same way) drops bare spaces around a value,
+    so ``alice `` would otherwise be searched for as ``alice``.
+    """
+    plain = value.isprintable() and not value[:1].isspace() and not value[-1:].isspace()
+    if plain and not any(c in _FILTER_SPECIAL for c in value):
+        return value
+    return "".join(_escape_filter_char(c) for c in value)
+
+
+def _escape_filter_char(char: str) -> str:
+    if char in _FILTER_SPECIAL or char.isspace() or not char.isprintable():
+        return "".join(f"\\{octet:02x}" for octet in char.encode())
+    return char
 
 
 def rdn(attribute: str, value: str) -> str:

@@ -18,6 +18,7 @@ from ldap3.core.exceptions import LDAPException
 
 from connectors.ldap.directory import Directory
 from connectors.ldap.mapping import Layout
+from connectors.ldap.ownership import Ownership
 from connectors.ldap.requests import Control
 from connectors.ldap.responses import Entry
 from connectors.ldap.session import Session
@@ -76,18 +77,21 @@ def plan(
     layout: Layout,
     prefetched: dict[str, list[Entry]],
     users: Sequence[tuple[DesiredIdentity, str | None]],
+    ownership: Ownership,
 ) -> Planned:
     """The first write of every user apply that needs one and can be decided from the
     read-ahead alone, by :func:`key`; and, where the apply ends right after a plainly
     successful write (a guarded modify), the outcome it then returns, so that outcome is
-    decided by the apply's own code, only once."""
+    decided by the apply's own code, only once. ``ownership`` already knows who holds the
+    entries read ahead, so a dry run asks the ledger nothing."""
     prefetched = dict(prefetched)  # a copy: applies pop from it
     planned = Planned()
     for desired, anchor in users:
         session = _DrySession()
         foreseen: Applied | None = None
         try:
-            foreseen = apply_user(Directory(session, layout, prefetched), desired, anchor)
+            directory = Directory(session, layout, ownership.fork(), prefetched)
+            foreseen = apply_user(directory, desired, anchor)
         except (_Stop, TargetError, LDAPException, ValueError):
             foreseen = None  # the apply meets it again, and reports it
         first = session.first

@@ -21,21 +21,21 @@ from ldap3.core.exceptions import LDAPException
 
 from connectors.ldap.batch import NOT_IN_BATCH, Batch
 from connectors.ldap.connection import ConnectionPool, Session
-from connectors.ldap.directory import Directory
+from connectors.ldap.directory import ENTRY_ALREADY_EXISTS, Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
 from connectors.ldap.groups import apply_group, delete_group
 from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import first_value, is_within, parse_dn
+from connectors.ldap.ownership import Ownership
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.users import apply_user, delete_user
-from reconcile.errors import TargetError, TargetUnavailableError
+from reconcile.anchors import AnchorMemory
+from reconcile.errors import NotReadyError, TargetError, TargetUnavailableError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
-from reconcile.ports import Applied
+from reconcile.ports import Action, AnchorBook, Applied
 
 log = logging.getLogger(__name__)
-
-ENTRY_ALREADY_EXISTS = 68
 
 
 class LdapTarget(LdapInventory):
@@ -48,8 +48,14 @@ class LdapTarget(LdapInventory):
         pool: ConnectionPool | None = None,
         sleep: Callable[[float], None] = time.sleep,
         reconnect_attempts: int = 3,
+        anchors: AnchorBook | None = None,
     ) -> None:
+        """``anchors`` is the ledger's anchor book (who holds which entry); without one, the
+        target keeps its own from its applies (:class:`reconcile.anchors.AnchorMemory`), as
+        when it is driven alone by its tests or a benchmark."""
         self.layout = Layout.from_settings(settings)
+        self._memory = AnchorMemory() if anchors is None else None
+        self.ownership = Ownership(anchors or self._memory or AnchorMemory(), self.name)
         self.parallelism = settings.connections
         self._pool = pool or ConnectionPool(settings, settings.connections)
         self._containers_ready = False
@@ -64,6 +70,17 @@ class LdapTarget(LdapInventory):
         )
 
     def apply(self, desired: Desired, anchor: str | None) -> Applied:
+        try:
+            applied = self._apply(desired, anchor)
+        except NotReadyError as exc:
+            if self._memory is not None and exc.anchor:
+                self._memory.learn(self.name, desired, Applied(Action.UPDATED, exc.anchor))
+            raise
+        if self._memory is not None:
+            self._memory.learn(self.name, desired, applied)
+        return applied
+
+    def _apply(self, desired: Desired, anchor: str | None) -> Applied:
         try:
             try:  # the usual case first, without the retry machinery's cost
                 return self._apply_once(desired, anchor)
@@ -102,7 +119,9 @@ class LdapTarget(LdapInventory):
         self._batch = None
         users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
         if users:
-            self._batch = Batch(self._pool, self.layout, users, self._ensure_containers)
+            self._batch = Batch(
+                self._pool, self.layout, users, self._ensure_containers, self.ownership
+            )
 
     def _apply_once(self, desired: Desired, anchor: str | None) -> Applied:
         batch = self._batch
@@ -116,7 +135,8 @@ class LdapTarget(LdapInventory):
         with self._pool.session() as session:
             self._ensure_containers(session)
             session.replay = taken.replay  # for the apply's own first request, nothing else
-            directory = Directory(session, self.layout, taken.prefetched)
+            ownership = taken.ownership or self.ownership.fork()
+            directory = Directory(session, self.layout, ownership, taken.prefetched)
             if isinstance(desired, DesiredIdentity):
                 return apply_user(directory, desired, anchor)
             if isinstance(desired, DesiredGroup):

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 from connectors.ldap.ber import all_of, any_of, equals, holds_exactly, negate
 from connectors.ldap.connection import DELETE, REPLACE, Changes, Entry
-from connectors.ldap.directory import Directory, eq
+from connectors.ldap.directory import Directory, Naming, clash_explained, eq
 from connectors.ldap.mapping import Layout
+from connectors.ldap.matching import fold
 from connectors.ldap.names import parent_dn, parse_dn, same_dn
 from reconcile.errors import NotReadyError
 from reconcile.model import DesiredIdentity, Tombstone
@@ -30,17 +31,16 @@ def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | Non
     manager_attribute = layout.attributes.get("manager")
     manager_dn: str | None = None
     waiting: str | None = None
-    if manager_attribute and desired.manager_user_id:
-        manager_dn = directory.user_dns([desired.manager_user_id]).get(
-            desired.manager_user_id.casefold()
-        )
+    if manager_attribute and desired.manager_scim_id:
+        manager_dn = directory.user_dns([desired.manager_scim_id]).get(desired.manager_scim_id)
         if manager_dn is None:
             waiting = f"waiting for manager '{desired.manager_user_id}' to reach the directory"
     values = layout.user_values(desired, manager_dn)
     if waiting and manager_attribute:
         values.pop(manager_attribute)  # keep whatever is there until the manager arrives
     if layout.disable == "delete" and not desired.active:
-        entry = locate_user(directory, anchor, desired.user_id)
+        naming = user_naming(layout, desired.scim_id, desired.user_id)
+        entry = locate_user(directory, anchor, naming)
         if entry is None:
             return Applied(Action.UNCHANGED, None)
         directory.drop_references(entry.dn)
@@ -57,21 +57,24 @@ def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | Non
         changes = diff(known[0].attributes, values)
         if not changes or session.modify_if(target_dn, changes, equals("entryUUID", anchor)):
             if waiting:
-                raise NotReadyError(waiting)
+                raise NotReadyError(waiting, anchor=anchor)
             if not changes:
                 return Applied(Action.UNCHANGED, anchor)
             return Applied(Action.UPDATED if desired.active else Action.DISABLED, anchor)
     if anchor and _write_if_different(directory, target_dn, anchor, values):
         action = Action.UPDATED if desired.active else Action.DISABLED
         if waiting:
-            raise NotReadyError(waiting)
+            raise NotReadyError(waiting, anchor=anchor)
         return Applied(action, anchor)
-    entry = locate_user(directory, anchor, desired.user_id)
+    naming = user_naming(layout, desired.scim_id, desired.user_id)
+    entry = locate_user(directory, anchor, naming)
     if entry is None:
-        uuid = session.add_reading_uuid(target_dn, layout.user_object_classes, values)
+        with clash_explained(directory, target_dn, naming):
+            uuid = session.add_reading_uuid(target_dn, layout.user_object_classes, values)
         applied = Applied(Action.CREATED, uuid or None)
     else:
-        changed = _rename(directory, entry, target_dn)
+        with clash_explained(directory, target_dn, naming):
+            changed = _rename(directory, entry, target_dn)
         observed = _observed_after_rename(entry, target_dn) if changed else entry.attributes
         changes = diff(observed, values)
         if changes:
@@ -84,7 +87,7 @@ def apply_user(directory: Directory, desired: DesiredIdentity, anchor: str | Non
             action = Action.DISABLED
         applied = Applied(action, entry.entry_uuid)
     if waiting:
-        raise NotReadyError(waiting)
+        raise NotReadyError(waiting, anchor=applied.anchor)
     return applied
 
 
@@ -102,16 +105,30 @@ def user_filter(layout: Layout, user_id: str) -> str:
     return f"(&{eq('objectClass', layout.user_class)}{eq(layout.uid_attribute, user_id)})"
 
 
-def locate_user(directory: Directory, anchor: str | None, user_id: str) -> Entry | None:
+def user_naming(layout: Layout, scim_id: str, user_id: str) -> Naming:
+    return Naming(
+        owner=scim_id,
+        attribute=layout.uid_attribute,
+        value=user_id,
+        filter=user_filter(layout, user_id),
+        what=f"user '{user_id}' (id {scim_id})",
+    )
+
+
+def locate_user(directory: Directory, anchor: str | None, naming: Naming) -> Entry | None:
     layout = directory.layout
     return directory.locate(
         anchor,
-        user_filter(layout, user_id),
+        naming,
         layout.managed_attributes,
         (layout.users_dn, layout.disabled_dn),
-        f"a user entry with {layout.uid_attribute}={user_id}",
-        key=user_id.casefold(),
+        key=name_key(naming.value),
     )
+
+
+def name_key(user_id: str) -> str:
+    """Where the entries found ahead for a user ID wait in :attr:`Directory.prefetched`."""
+    return f"uid:{user_id}"
 
 
 def anchor_key(anchor: str) -> str:
@@ -151,13 +168,19 @@ def read_ahead_found(
 ) -> dict[str, list[Entry]]:
     """The entries of :func:`read_ahead_filters`' searches where the applies look for them
     (:attr:`Directory.prefetched`): every name asked for (an empty list: known to be absent),
-    every anchor found."""
+    with the entries whose naming value equals it as the directory compares names (so
+    ``Alice `` finds alice's entry, and its apply sees whose that is), every anchor found."""
     uid = layout.uid_attribute
-    found: dict[str, list[Entry]] = {d.user_id.casefold(): [] for d, anchor in users if not anchor}
+    found: dict[str, list[Entry]] = {}
+    named: dict[str, list[str]] = {}  # folded name → keys of the user IDs asked for
+    for d, anchor in users:
+        if not anchor:
+            found[name_key(d.user_id)] = []
+            named.setdefault(fold(d.user_id), []).append(name_key(d.user_id))
     for entry in by_name:
-        for value in entry.get(uid):
-            if value.casefold() in found:
-                found[value.casefold()].append(entry)
+        keys = {k for value in entry.get(uid) for k in named.get(fold(value), ())}
+        for k in keys:
+            found[k].append(entry)
     for entry in by_anchor:
         found[anchor_key(entry.entry_uuid)] = [entry]
     return found
@@ -172,9 +195,8 @@ def delete_user(directory: Directory, tombstone: Tombstone, anchor: str | None) 
     layout = directory.layout
     entry = directory.locate_to_delete(
         anchor,
-        user_filter(layout, tombstone.name),
+        user_naming(layout, tombstone.scim_id, tombstone.name),
         (layout.users_dn, layout.disabled_dn),
-        f"a user entry with {layout.uid_attribute}={tombstone.name}",
     )
     if entry is None:
         return Applied(Action.UNCHANGED, None)

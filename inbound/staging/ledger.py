@@ -397,18 +397,6 @@ class StagingLedger(SyncStatusView):
 
     # ---- drift repair (reconcile.full.DriftLedger) -----------------------------------
 
-    def owners(self, target: str, anchors: Sequence[str]) -> dict[str, str]:
-        wanted = sorted(set(anchors))
-        if not wanted:
-            return {}
-        with reading(self._engine) as conn:
-            return {
-                anchor: scim_id
-                for anchor, scim_id in conn.execute(
-                    select(S.anchor, S.scim_id).where(S.target == target, S.anchor.in_(wanted))
-                )
-            }
-
     def applied_ids(self, target: str) -> Iterator[str]:
         query = (
             select(S.scim_id)

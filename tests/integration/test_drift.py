@@ -103,6 +103,7 @@ def test_mass_orphan_removal_is_held(
         runtime.desired,
         runtime.ledger,
         runtime.targets,
+        anchors=runtime.anchors,
         clock=clock,
         brake=MassChangeBrake(max_count=5),
     )

@@ -6,11 +6,16 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
+from connectors.identity_store.tables import identities
+from connectors.identity_store.target import IdentityStoreTarget
 from inbound.staging.tables import resources, sync_state
-from reconcile.errors import NotReadyError
+from reconcile.errors import NotReadyError, PermanentTargetError
+from reconcile.model import DesiredIdentity
+from reconcile.ports import Action
 from scheduler.composition import Runtime
+from scheduler.settings import SettingsError, load_settings
 from tests.integration.test_scim_groups import new_group
 from tests.integration.test_scim_users import create
 from tests.support import ENTERPRISE, patch_body
@@ -206,3 +211,83 @@ def test_sync_state_is_visible_on_scim_get(client: TestClient[Any], runtime: Run
 
 def applied_body(resource: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if k not in ("id", "meta")}
+
+
+# ---- adoption of records scim-sync did not make (SCIM_SYNC_IDM_ADOPT) ------------------
+
+
+def store_target(runtime: Runtime, adopt: str = "unanchored") -> IdentityStoreTarget:
+    return IdentityStoreTarget(
+        runtime.idm_engine, clock=runtime.services.clock, anchors=runtime.anchors, adopt=adopt
+    )
+
+
+def existing_record(runtime: Runtime, user_id: str, scim_id: str | None) -> None:
+    now = runtime.services.clock()
+    with runtime.idm_engine.begin() as conn:
+        conn.execute(
+            insert(identities).values(
+                user_id=user_id, scim_id=scim_id, active=True, created_at=now, updated_at=now
+            )
+        )
+
+
+def staged(runtime: Runtime, scim_id: str) -> Any:
+    return runtime.desired.load([scim_id])[scim_id]
+
+
+def test_a_record_without_an_anchor_is_adopted_unless_the_policy_says_never(
+    client: TestClient[Any], runtime: Runtime
+) -> None:
+    existing_record(runtime, "legacy", None)
+    user = create(client, "legacy")
+    with pytest.raises(PermanentTargetError, match="SCIM_SYNC_IDM_ADOPT=never"):
+        store_target(runtime, "never").apply(staged(runtime, user["id"]), None)
+    assert runtime.identity_record("legacy")["scim_id"] is None  # type: ignore[index]
+    assert run(runtime) == {"updated": 1}  # the default policy: adopted
+    assert runtime.identity_record("legacy")["scim_id"] == user["id"]  # type: ignore[index]
+
+
+def test_a_record_anchored_to_a_vanished_resource_is_adopted_only_anywhere(
+    client: TestClient[Any], runtime: Runtime
+) -> None:
+    existing_record(runtime, "orphaned", "0190a0a0-0000-7000-8000-000000000000")
+    user = create(client, "orphaned")
+    with pytest.raises(PermanentTargetError, match="no staged resource made"):
+        store_target(runtime).apply(staged(runtime, user["id"]), None)
+    applied = store_target(runtime, "anywhere").apply(staged(runtime, user["id"]), None)
+    assert applied.action is Action.UPDATED
+    assert runtime.identity_record("orphaned")["scim_id"] == user["id"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("adopt", ["unanchored", "anywhere"])
+def test_another_staged_users_record_is_never_taken(
+    client: TestClient[Any], runtime: Runtime, adopt: str
+) -> None:
+    alice = create(client, "alice")
+    run(runtime)
+    intruder = DesiredIdentity(
+        scim_id="0190a0a0-0000-7000-8000-00000000beef", generation=1, user_id="alice"
+    )
+    with pytest.raises(
+        PermanentTargetError, match=rf"collides .* with user 'alice' \(id {alice['id']}\)"
+    ):
+        store_target(runtime, adopt).apply(intruder, None)
+    assert runtime.identity_record("alice")["scim_id"] == alice["id"]  # type: ignore[index]
+
+
+def test_a_rename_onto_another_staged_users_record_is_a_dead_letter(
+    client: TestClient[Any], runtime: Runtime
+) -> None:
+    alice, bob = create(client, "alice"), create(client, "bob")
+    run(runtime)
+    renamed = DesiredIdentity(scim_id=bob["id"], generation=5, user_id="alice")
+    with pytest.raises(PermanentTargetError, match=f"with user 'alice' \\(id {alice['id']}\\)"):
+        store_target(runtime).apply(renamed, None)
+    assert runtime.identity_record("bob")["scim_id"] == bob["id"]  # type: ignore[index]
+
+
+def test_the_adoption_policy_is_checked_at_start() -> None:
+    with pytest.raises(SettingsError, match="SCIM_SYNC_IDM_ADOPT must be"):
+        load_settings(env={"SCIM_SYNC_IDM_ADOPT": "always"})
+    assert load_settings(env={}).idm_adopt == "unanchored"

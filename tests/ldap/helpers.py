@@ -50,6 +50,8 @@ def identity(user_id: str, generation: int = 1, **fields: Any) -> DesiredIdentit
         "employee_number": user_id,
     }
     values.update(fields)
+    if values.get("manager_user_id") and "manager_scim_id" not in values:
+        values["manager_scim_id"] = f"id-{values['manager_user_id']}"
     return DesiredIdentity(
         scim_id=f"id-{user_id}", generation=generation, user_id=user_id, **values
     )

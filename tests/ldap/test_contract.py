@@ -14,7 +14,7 @@ import pytest
 from litestar.testing import TestClient
 
 from reconcile.errors import NotReadyError
-from reconcile.ports import Action, Target
+from reconcile.ports import Action, Applied, Outcome, SyncStatus, Target, WorkItem
 from scheduler.composition import Runtime
 from tests.integration.test_scim_groups import new_group
 from tests.integration.test_scim_users import create
@@ -35,6 +35,17 @@ def client(ldap_runtime: Runtime) -> Iterator[TestClient[Any]]:
 
 def desired(runtime: Runtime, scim_id: str) -> Any:
     return runtime.desired.load([scim_id])[scim_id]
+
+
+def applied(runtime: Runtime, target: Target, scim_id: str) -> Applied:
+    """Apply and record the outcome in the ledger, as the run loop does (a target resolves
+    members by the anchors the ledger keeps)."""
+    state = desired(runtime, scim_id)
+    result = target.apply(state, None)
+    item = WorkItem(scim_id, state.kind, state.generation, False, None, 0)
+    outcome = Outcome(SyncStatus.APPLIED, state.generation, result.anchor, 0, None, None)
+    runtime.ledger.record(target.name, item, outcome, runtime.services.clock())
+    return result
 
 
 def test_create_then_repeat_is_unchanged_with_a_stable_anchor(
@@ -87,10 +98,10 @@ def test_a_group_waits_for_a_member_then_completes(
             }
         ),
     )
-    target.apply(desired(ldap_runtime, present["id"]), None)
+    applied(ldap_runtime, target, present["id"])
     with pytest.raises(NotReadyError, match="absent"):
         target.apply(desired(ldap_runtime, group["id"]), None)
-    target.apply(desired(ldap_runtime, absent["id"]), None)
+    applied(ldap_runtime, target, absent["id"])
     state = ldap_runtime.ledger.states_of(group["id"], [target.name])[0]
     done = target.apply(desired(ldap_runtime, group["id"]), state.anchor)
     assert done.action in (Action.CREATED, Action.UPDATED)

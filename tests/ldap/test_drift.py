@@ -4,7 +4,9 @@ by hand in the directory are planned by ``--dry-run`` and repaired by ``--full``
 from __future__ import annotations
 
 import ldap3
+from sqlalchemy import update
 
+from inbound.staging.tables import sync_state
 from scheduler.composition import Runtime
 from tests.integration.test_scim_groups import new_group
 from tests.integration.test_scim_users import create
@@ -77,3 +79,34 @@ def test_preview_reads_the_directory(ldap_runtime: Runtime) -> None:
         )
         create(client, "eve")
     assert ldap_plan(ldap_runtime, full=False) == [("create", "eve"), ("disable", "dora")]
+
+
+def test_an_entry_a_live_user_holds_is_never_removed_as_an_orphan(
+    ldap_runtime: Runtime, directory_admin: ldap3.Connection
+) -> None:
+    """A past takeover left a deleted user holding alice's anchor too: neither the full
+    reconcile's orphan removal nor that user's delete may remove alice's entry."""
+    base = ldap_runtime.settings.ldap.base_dn
+    with scim_client(ldap_runtime) as client:
+        alice, ghost = create(client, "alice"), create(client, "ghost")
+        ldap_runtime.reconciler.run_once()
+        assert client.delete(f"/scim/v2/Users/{ghost['id']}").status_code == 204
+    anchor = ldap_runtime.ledger.states_of(alice["id"], ["ldap"])[0]
+    entry = user_entry(directory_admin, base, "alice")
+    assert entry is not None
+    with ldap_runtime.staging_engine.begin() as conn:
+        conn.execute(
+            update(sync_state)
+            .where(sync_state.c.target == "ldap", sync_state.c.scim_id == ghost["id"])
+            .values(anchor=entry["entryuuid"][0])
+        )
+    report = ldap_runtime.full.run(only=["ldap"], allow_mass_delete=True)[0]
+    assert report.orphans_removed == 1  # ghost's own entry, which nobody holds now
+    assert user_entry(directory_admin, base, "ghost") is None
+    assert user_entry(directory_admin, base, "alice") == entry
+
+    ldap_runtime.reconciler.run_once()  # the ghost's delete, holding alice's anchor
+    assert user_entry(directory_admin, base, "alice") == entry
+    state = ldap_runtime.ledger.states_of(ghost["id"], ["ldap"])[0]
+    assert state.status == "dead" and f"user 'alice' (id {alice['id']})" in (state.last_error or "")
+    assert anchor.status == "applied"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -87,7 +89,11 @@ def test_any_text_round_trips_through_an_rdn(value: str) -> None:
 
 
 @given(st.text())
-def test_escaped_filter_values_contain_no_bare_specials(value: str) -> None:
+def test_escaped_filter_values_are_exact(value: str) -> None:
+    """No bare specials, nothing a filter reader would strip or choke on, and the escapes
+    decode to the very value."""
     escaped = escape_filter_value(value)
     assert not any(c in escaped for c in "*()\x00")
-    assert escaped.replace("\\5c", "").count("\\") == sum(value.count(c) for c in "*()\x00")
+    assert escaped == escaped.strip() and escaped.isprintable()
+    decoded = re.sub(rb"\\([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), escaped.encode())
+    assert decoded == value.encode()

@@ -184,6 +184,17 @@ def test_not_ready_waits_without_counting_an_attempt() -> None:
     assert reconciler.run_once().applied == 1
 
 
+def test_a_waiting_resource_keeps_the_anchor_of_what_was_already_applied() -> None:
+    """A group created with the members at hand, waiting for the others: its entry is known
+    to be its own while it waits (no lookalike can adopt it meanwhile)."""
+    clock = FakeClock()
+    waiting = NotReadyError("member missing", anchor="uuid-of-the-new-group")
+    ledger, reconciler = make(clock, ScriptedTarget("t", [waiting]))
+    scim_id = ledger.stage("g")
+    assert reconciler.run_once().targets[0].waiting == 1
+    assert ledger.state[("t", scim_id)].anchor == "uuid-of-the-new-group"
+
+
 @pytest.mark.parametrize("attempt", [1, 2, 5, 12, 40])
 def test_policy_waits_grow_and_stay_bounded(attempt: int) -> None:
     policy = RetryPolicy(initial_seconds=2, max_seconds=300, jitter_seconds=1)

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from connectors.entra_graph.health import RESTART_SCOPES, EntraReader, not_permitted
+from connectors.entra_graph.health import RESTART_SCOPES
+from inbound.web.admin_actions import AdminActions, EntraRestartError
 from scheduler.cli_common import emit, runtime_for
 from scheduler.settings import Settings
 
@@ -91,17 +92,9 @@ def entra_restart(ctx: click.Context, scope: str, yes: bool) -> None:
             f"{settings.graph.service_principal_id} with scope {scope}?",
             abort=True,
         )
-    actor = f"cli:{getpass.getuser()}"
     with runtime_for(ctx) as rt:
-        assert rt.services.console is not None
-        audit = rt.services.console.audit
         try:
-            job_id = EntraReader(settings.graph).restart(scope)
-        except Exception as exc:  # shown and audited as it is
-            error = not_permitted(exc, "restart") or f"{type(exc).__name__}: {exc}"
-            audit.append(
-                actor, "entra restart", outcome="failed", detail={"scope": scope, "error": error}
-            )
-            raise click.ClickException(f"restart failed: {error}") from exc
-        audit.append(actor, "entra restart", detail={"scope": scope, "job_id": job_id})
+            job_id = AdminActions(rt.services, f"cli:{getpass.getuser()}").restart_entra(scope)
+        except EntraRestartError as exc:  # shown as it is; already audited
+            raise click.ClickException(f"restart failed: {exc}") from exc
     click.echo(f"Entra provisioning job {job_id} restarted (scope {scope})")

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from connectors.entra_graph.health import EntraReader
+from connectors.entra_graph.health import EntraReader, not_permitted
+from connectors.entra_graph.settings import GraphSettings
 from connectors.entra_graph.sink import TokenSink, build_sink, describe_sink
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
@@ -22,6 +23,7 @@ from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
 from inbound.token_renewal import RenewalLedger
+from inbound.web.admin_actions import EntraRestartError
 from inbound.web.services import ConsoleStores, InboundServices
 from reconcile.full import FullReconciler
 from reconcile.policy import MassChangeBrake
@@ -127,6 +129,23 @@ def _pool_dropper(engine: Engine) -> Callable[[], None]:
     return lambda: engine.dispose()
 
 
+def entra_restarter(graph: GraphSettings) -> Callable[[str], str] | None:
+    """The restart every door (page, admin API, command line) calls, its failures turned into
+    the one exception the web layer knows, worded as ``status`` words them."""
+    if graph.missing():
+        return None
+    reader = EntraReader(graph)
+
+    def restart(scope: str) -> str:
+        try:
+            return reader.restart(scope)
+        except Exception as exc:  # Graph or the network: reported to the caller as it is
+            reason = not_permitted(exc, "restart") or f"{type(exc).__name__}: {exc}"
+            raise EntraRestartError(reason) from exc
+
+    return restart
+
+
 def brake_of(settings: Settings) -> MassChangeBrake:
     return MassChangeBrake(
         max_count=settings.mass_change_max_count,
@@ -217,6 +236,7 @@ def compose(
         catalog=catalog,
         group_patch_body_max_members=settings.group_patch_body_max_members,
         database=DatabaseOutage(on_down=_pool_dropper(staging_engine)),
+        entra_restart=entra_restarter(settings.graph),
     )
     rt = Runtime(
         settings=settings,

@@ -21,6 +21,16 @@ from inbound.auth import SecretKind
 from inbound.staging.audit import AuditLog
 from inbound.web.services import InboundServices
 
+ENTRA_RESTART_SCOPES = ("quarantine", "full")
+"""What a restart may reset: ``quarantine`` lifts the quarantine only; ``full`` also has Entra
+evaluate every object again (the admin center's *Restart provisioning*)."""
+ENTRA_RESTART = "entra restart"
+
+
+class EntraRestartError(Exception):
+    """Entra's job could not be restarted; the message says why (a missing Graph permission
+    reads "not permitted: needs …"), fit to show an administrator as it is."""
+
 
 def issue_scim_token(services: InboundServices, label: str | None = None) -> dict[str, Any]:
     """A new SCIM token as every door shows it (also used by the first start, which is not an
@@ -98,3 +108,28 @@ class AdminActions:
             self.services.on_hold_approved()
         self.record("hold.approve", bool(approved), detail={"hold": hold_id, "holds": approved})
         return approved
+
+    def restart_entra(self, scope: str) -> str:
+        """Restart Entra's provisioning job; a refusal is audited as ``failed`` and re-raised,
+        so the trail shows who tried, not only who succeeded."""
+        if scope not in ENTRA_RESTART_SCOPES:
+            raise EntraRestartError(
+                f"unknown scope {scope[:20]!r}: use one of {', '.join(ENTRA_RESTART_SCOPES)}"
+            )
+        restart = self.services.entra_restart
+        if restart is None:
+            raise EntraRestartError(
+                "Entra is not watched: the SCIM_SYNC_GRAPH_* settings are unset"
+            )
+        try:
+            job_id = restart(scope)
+        except EntraRestartError as exc:
+            self._audit.append(
+                self.actor,
+                ENTRA_RESTART,
+                outcome="failed",
+                detail={"scope": scope, "error": str(exc)},
+            )
+            raise
+        self.record(ENTRA_RESTART, detail={"scope": scope, "job_id": job_id})
+        return job_id

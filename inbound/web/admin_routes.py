@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from anyio import to_thread
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
@@ -14,8 +15,8 @@ from litestar.params import FromPath
 from inbound.auth import SecretKind, admin_actor
 from inbound.errors import ScimError, invalid_value, not_found
 from inbound.staging.audit import MAX_PAGE
-from inbound.web.admin_actions import AdminActions
-from inbound.web.responses import json_response, read_json
+from inbound.web.admin_actions import ENTRA_RESTART_SCOPES, AdminActions, EntraRestartError
+from inbound.web.responses import decode_json, json_response, read_json
 from inbound.web.services import InboundServices
 
 _DIGITS = re.compile("[0-9]{1,19}")
@@ -65,6 +66,12 @@ def audit_page(services: InboundServices, params: Mapping[str, str]) -> dict[str
         "events": [e.to_json() for e in events],
         "next_before": events[-1].id if len(events) == min(limit, MAX_PAGE) else None,
     }
+
+
+async def restart_entra(actions: AdminActions, scope: str) -> str:
+    """The restart off the event loop: Graph may take its retries' time, and the SCIM
+    requests served by the same loop must not wait for it."""
+    return await to_thread.run_sync(actions.restart_entra, scope)
 
 
 def admin_guard_for(services: InboundServices) -> Any:
@@ -190,6 +197,23 @@ def admin_routers(services: InboundServices) -> list[Router]:
             raise not_found(f"no open, unapproved hold with id {hold_id}")
         return json_response({"approved": approved})
 
+    @post("/entra/restart", status_code=200)
+    async def entra_restart(request: Request[Any, Any, Any]) -> Response[bytes]:
+        raw = await request.body()
+        body = decode_json(raw) if raw.strip() else {}
+        scope = body.get("scope", "quarantine") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or set(body) - {"scope"} or scope not in ENTRA_RESTART_SCOPES:
+            raise invalid_value(
+                'send {"scope": "quarantine"} or {"scope": "full"} (or no body: quarantine)'
+            )
+        if services.entra_restart is None:
+            raise ScimError(409, "Entra is not watched: set the SCIM_SYNC_GRAPH_* settings")
+        try:
+            job_id = await restart_entra(acting(request), scope)
+        except EntraRestartError as exc:
+            raise ScimError(502, f"Graph refused the restart: {exc}") from exc
+        return json_response({"job_id": job_id, "scope": scope})
+
     @get("/audit")
     async def audit_events(request: Request[Any, Any, Any]) -> Response[bytes]:
         return json_response(audit_page(services, request.query_params))
@@ -209,6 +233,7 @@ def admin_routers(services: InboundServices) -> list[Router]:
             skip,
             list_holds,
             approve_hold,
+            entra_restart,
             audit_events,
         ],
         guards=[guard],

@@ -62,6 +62,10 @@ class InboundServices:
     on_token_change: Callable[[], None] = lambda: None
     on_hold_approved: Callable[[], None] = lambda: None
     """Approval of held changes: run the reconciler soon."""
+    entra_restart: Callable[[str], str] | None = None
+    """Restart Entra's provisioning job with a scope (``quarantine`` or ``full``) through Graph
+    and return the job's id; raises ``EntraRestartError`` with a readable reason. None while
+    Graph is not configured. Built by the composition root: ``inbound`` cannot reach Graph."""
     ready: Callable[[], str | None] = lambda: None
     """None when ready; otherwise why not (database unreachable, migrations pending)."""
     metrics: Metrics = field(default_factory=Metrics)

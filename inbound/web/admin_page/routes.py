@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
 from inbound.auth import SecretKind, admin_actor
-from inbound.web.admin_actions import AdminActions
+from inbound.web.admin_actions import ENTRA_RESTART_SCOPES, AdminActions, EntraRestartError
 from inbound.web.admin_page.login import (
     CsrfRefusedError,
     LoginRequiredError,
@@ -30,6 +30,7 @@ from inbound.web.admin_page.login import (
     session_cookie,
 )
 from inbound.web.admin_page.views import human_seconds, page_context, when
+from inbound.web.admin_routes import restart_entra
 from inbound.web.services import InboundServices
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def admin_page_router(services: InboundServices) -> Router:
             query=q.get("q", "").strip()[:200],
             audit_scim_id=q.get("audit", "").strip()[:64],
             notice=q.get("notice", ""),
+            object_query=q.get("object", "").strip()[:256],
         )
         return Template(
             "page.html", context={**context, **extra, "csrf": who.csrf_token}, status_code=status
@@ -209,6 +211,27 @@ def admin_page_router(services: InboundServices) -> Router:
         approved = AdminActions(services, who.actor).approve_hold(hold_id)
         return _back("approved" if approved else "", "holds")
 
+    @post("/entra/restart", status_code=303)
+    async def entra_restart(request: Request[Any, Any, Any]) -> Response[Any]:
+        """Two steps, both server-side: the button only asks (a page naming the job and the
+        scope), and only the form on that page, carrying ``confirmed``, restarts."""
+        who, form = await checked_form(request, services)
+        scope = form.get("scope", "")
+        if scope not in ENTRA_RESTART_SCOPES:
+            return page(request, 400, entra_error="Choose the scope: quarantine or full.")
+        if form.get("confirmed") != "yes":
+            report = console.entra.report() or {}
+            return Template(
+                "confirm_restart.html",
+                context={"scope": scope, "job_id": report.get("job_id"), "csrf": who.csrf_token},
+                status_code=200,
+            )
+        try:
+            await restart_entra(AdminActions(services, who.actor), scope)
+        except EntraRestartError as exc:
+            return page(request, 502, entra_error=f"Entra's job was not restarted: {exc}")
+        return _back("entra-restarted", "entra")
+
     return Router(
         "/admin",
         route_handlers=[
@@ -222,6 +245,7 @@ def admin_page_router(services: InboundServices) -> Router:
             frequency,
             dead_letter,
             approve,
+            entra_restart,
         ],
         exception_handlers={LoginRequiredError: _to_login, CsrfRefusedError: _csrf_refused},
         response_headers=SECURITY_HEADERS,

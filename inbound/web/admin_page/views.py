@@ -13,6 +13,7 @@ from inbound.auth import SecretKind
 from inbound.filter import AttrPath, Compare, Or
 from inbound.schema import USER_TYPE
 from inbound.web.admin_page.login import console_of
+from inbound.web.admin_page.object_view import object_timeline
 from inbound.web.admin_routes import status_report
 from inbound.web.services import InboundServices
 
@@ -27,6 +28,7 @@ NOTICES = {
     "retried": "The dead letter was put back in line; the next run tries it again.",
     "skipped": "The dead letter was skipped; a newer change from Entra is tried again.",
     "approved": "The held changes were approved; the next run applies them.",
+    "entra-restarted": "Entra's provisioning job was restarted; its next cycle starts soon.",
 }
 """Fixed messages a redirect may name, so no caller-supplied text is ever echoed."""
 
@@ -132,8 +134,22 @@ def identity_rows(services: InboundServices, query: str) -> tuple[int, list[dict
     return total, rows
 
 
+def entra_view(services: InboundServices, report: dict[str, Any] | None) -> dict[str, Any]:
+    """The job as the last poll saw it; "not watched" only when Graph is not configured at all
+    (configured but not read yet is a different story: the worker has not polled)."""
+    return {
+        "report": report,
+        "graph_configured": services.entra_restart is not None,
+    }
+
+
 def page_context(
-    services: InboundServices, *, query: str = "", audit_scim_id: str = "", notice: str = ""
+    services: InboundServices,
+    *,
+    query: str = "",
+    audit_scim_id: str = "",
+    notice: str = "",
+    object_query: str = "",
 ) -> dict[str, Any]:
     now = services.clock()
     status = status_report(services)
@@ -152,4 +168,7 @@ def page_context(
         "audit_scim_id": audit_scim_id,
         "audit_events": [e.to_json() for e in events],
         "notice": NOTICES.get(notice, ""),
+        "entra": entra_view(services, status["entra"]),
+        "object_query": object_query,
+        "object": object_timeline(services, object_query) if object_query else None,
     }

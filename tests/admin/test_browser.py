@@ -2,7 +2,8 @@
 
 Flow from the issue: log in, enable the SCIM server, generate a token and use it for a SCIM
 request, change the frequency, retry a dead letter; then the same page on a phone-sized
-screen, and by keyboard alone. Screenshots go to ``test-artifacts/``.
+screen, and by keyboard alone. Entra's side: a quarantined job, one user's timeline with an
+Entra failure that never reached us, and a confirmed restart the loopback Graph receives. Screenshots go to ``test-artifacts/``.
 With CI=true a missing chromium fails these tests; elsewhere they skip.
 """
 
@@ -13,6 +14,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,9 @@ from inbound.web.app import create_app
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings
 from tests.admin.support import RefusingTarget, add_target
+from tests.entra import fake_graph as graph
 from tests.support import entra_user
+from tests.tokens.loopback import Loopback, Reply
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -232,4 +236,89 @@ def test_keyboard_only(browser: Browser, served: tuple[Runtime, Served, str]) ->
     page.keyboard.press("Space")
     expect(page.get_by_role("switch")).to_have_attribute("aria-checked", "false")
     assert runtime.runtime.scim_enabled() is False
+    context.close()
+
+
+@pytest.fixture
+def served_watching_entra(tmp_path: Path) -> Iterator[tuple[Runtime, Served, str, Loopback]]:
+    """The service with Graph settings pointing at a loopback Graph and its authority."""
+    with Loopback().running() as fake_graph:
+        graph.authority_ok(fake_graph)
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'entra.db'}", graph=graph.settings(fake_graph.url)
+        )
+        runtime = compose(settings)
+        admin_key = runtime.tokens.issue(SecretKind.ADMIN, None, "browser test").secret
+        server = Served(runtime)
+        try:
+            yield runtime, server, admin_key, fake_graph
+        finally:
+            server.stop()
+            runtime.dispose()
+
+
+def test_entra_side_and_restart(
+    browser: Browser, served_watching_entra: tuple[Runtime, Served, str, Loopback]
+) -> None:
+    runtime, server, admin_key, fake_graph = served_watching_entra
+    token = runtime.tokens.issue(SecretKind.SCIM, runtime.settings.token_ttl).secret
+    created = httpx.post(
+        f"{server.url}/scim/v2/Users",
+        json=entra_user("E3001"),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert created.status_code == 201, created.text
+    scim_id = created.json()["id"]
+    now = datetime.now(UTC)
+    fake_graph.route(
+        "GET",
+        graph.JOB_PATH,
+        Reply(200, graph.job("Quarantine", quarantined_since=now - timedelta(hours=2))),
+    )
+    lost = graph.entry(
+        "lost",
+        now - timedelta(hours=1),
+        action="create",
+        status="failure",
+        target_id=scim_id,
+        error_code="SystemForCrossDomainIdentityManagementServiceUnavailable",
+    )
+    delivered = graph.entry("delivered", now, action="create", target_id=scim_id)
+    graph.serve_logs(fake_graph, [[lost, delivered]])
+    assert runtime.entra_watch is not None
+    assert runtime.entra_watch.poll(force=True)["entries_added"] == 2
+    fake_graph.route("POST", f"{graph.JOB_PATH}/restart", Reply(204))
+
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    log_in(page, server.url, admin_key)
+    state = page.locator("#entra-state")
+    expect(state).to_contain_text(f"Job {graph.JOB}: quarantine")
+    expect(state).to_contain_text("reason EncounteredQuarantineException")
+    page.locator("#entra").scroll_into_view_if_needed()
+    shot(page, "7-entra-quarantine")
+
+    page.get_by_label("User ID, group name or SCIM id").fill("E3001")
+    page.get_by_role("button", name="Show timeline").click()
+    timeline = page.locator("#timeline")
+    expect(timeline.locator("tr.flagged")).to_have_count(1)
+    expect(timeline.locator("tr.flagged")).to_contain_text("never reached us")
+    expect(timeline).to_contain_text("change-delivered")
+    expect(page.locator("#never-reached")).to_contain_text("1 Entra failure(s) never reached us")
+    page.locator("#object").scroll_into_view_if_needed()
+    shot(page, "8-entra-timeline")
+
+    page.get_by_label("Restart scope").select_option("full")
+    page.get_by_role("button", name="Restart provisioning").click()
+    expect(page.get_by_role("heading", name="Restart Entra's provisioning job?")).to_be_visible()
+    assert all(r.path != f"{graph.JOB_PATH}/restart" for r in fake_graph.requests)
+    shot(page, "9-entra-confirm")
+    page.get_by_role("button", name="Yes, restart (full)").click()
+    expect(page.get_by_role("status")).to_contain_text("provisioning job was restarted")
+    [restart] = [r for r in fake_graph.requests if r.path == f"{graph.JOB_PATH}/restart"]
+    assert restart.json() == {"criteria": {"resetScope": "Watermark,Escrows,QuarantineState"}}
+    [admin] = runtime.tokens.list(SecretKind.ADMIN, live_only=True)
+    expect(page.locator("#audit")).to_contain_text(f"admin:{admin.id}entra restart")
+    page.locator("#audit").scroll_into_view_if_needed()
+    shot(page, "10-entra-restarted")
     context.close()

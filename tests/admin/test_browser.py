@@ -322,3 +322,12 @@ def test_entra_side_and_restart(
     page.locator("#audit").scroll_into_view_if_needed()
     shot(page, "10-entra-restarted")
     context.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    small = phone.new_page()
+    log_in(small, server.url, admin_key)
+    small.goto(f"{server.url}/admin?object=E3001#object")
+    overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the Entra card or the timeline scrolls sideways by {overflow}px"
+    shot(small, "11-entra-phone")
+    phone.close()

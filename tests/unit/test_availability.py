@@ -9,7 +9,13 @@ import psycopg
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from inbound.staging.availability import DatabaseOutage, database_unavailable, reason_of
+from inbound.staging.availability import (
+    DatabaseOutage,
+    Trouble,
+    database_trouble,
+    database_unavailable,
+    reason_of,
+)
 
 
 def wrapped(orig: Exception) -> sa_exc.OperationalError:
@@ -47,6 +53,41 @@ def test_unreachable(error: Exception) -> None:
 )
 def test_not_an_outage(error: Exception) -> None:
     assert not database_unavailable(error)
+
+
+def _sqlite_error(message: str, code: int | None) -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError(message)
+    if code is not None:
+        error.sqlite_errorcode = code  # as the sqlite3 module sets it on errors it raises
+    return error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        _sqlite_error("database is locked", None),
+        _sqlite_error("database is locked", 5),
+        _sqlite_error("locked in another way", 5 | (3 << 8)),  # SQLITE_BUSY_TIMEOUT
+        _sqlite_error("database table is locked", 6),
+        wrapped(_sqlite_error("database is locked", 5)),
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+        wrapped(psycopg.errors.LockNotAvailable("could not obtain lock on row")),
+    ],
+)
+def test_a_lock_held_too_long_is_busy_not_down(error: Exception) -> None:
+    assert database_trouble(error) is Trouble.BUSY
+    assert not database_unavailable(error)
+
+
+def test_a_cancel_that_is_no_timeout_is_not_busy() -> None:
+    assert database_trouble(psycopg.errors.QueryCanceled("due to user request")) is None
+
+
+def test_unreachable_wins_over_busy() -> None:
+    outer = _sqlite_error("database is locked", 5)
+    outer.__cause__ = psycopg.errors.AdminShutdown("terminating connection")
+    assert database_trouble(outer) is Trouble.UNREACHABLE
 
 
 def test_a_cause_counts() -> None:

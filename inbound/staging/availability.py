@@ -24,6 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from enum import Enum
+from typing import Any
 
 import psycopg
 from sqlalchemy import exc as sa_exc
@@ -165,6 +166,20 @@ class DatabaseOutage:
             self._down = True
         log.warning("staging database unavailable", extra={"reason": reason_of(error)})
         self._on_down()
+
+    def report(self, error: BaseException, event: str, **context: Any) -> Trouble | None:
+        """Say that ``event`` failed for a temporary condition, without a traceback: an
+        unreachable database once for the whole outage (:meth:`failed`), a busy one in one
+        warning line each time (it concerns that attempt only). None when ``error`` is no such
+        condition: a bug, for the caller to log with its traceback."""
+        trouble = database_trouble(error)
+        if trouble is Trouble.UNREACHABLE:
+            self.failed(error)
+        elif trouble is Trouble.BUSY:
+            log.warning(
+                f"staging database busy; {event}", extra={"reason": reason_of(error), **context}
+            )
+        return trouble
 
     def succeeded(self) -> None:
         if not self._down:  # the common case costs one attribute read

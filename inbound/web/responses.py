@@ -16,8 +16,6 @@ from inbound.staging.availability import (
     RETRY_AFTER_SECONDS,
     DatabaseOutage,
     Trouble,
-    database_trouble,
-    reason_of,
 )
 
 log = logging.getLogger(__name__)
@@ -99,18 +97,14 @@ def failure_error(error: Exception, path: str, outage: DatabaseOutage) -> ScimEr
     ``Retry-After`` and no traceback. An unreachable database is said once in the log by
     ``outage``; a busy one (a lock held elsewhere past the wait allowed) is one warning line
     per refused request, as it concerns that request only. Anything else is a crash."""
-    trouble = database_trouble(error)
+    trouble = outage.report(error, "request refused", path=path)
     if trouble is None:
         return crash_error(path)
-    if trouble is Trouble.UNREACHABLE:
-        outage.failed(error)
-        state = "unavailable"
-    else:
-        log.warning(
-            "staging database busy; request refused",
-            extra={"path": path, "reason": reason_of(error)},
-        )
-        state = "busy (a lock held elsewhere outlasted the wait)"
+    state = (
+        "unavailable"
+        if trouble is Trouble.UNREACHABLE
+        else "busy (a lock held elsewhere outlasted the wait)"
+    )
     return ScimError(
         503,
         f"the staging database is {state}; nothing was changed, retry after "

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import event
 
 from scheduler.composition import Runtime
+from scheduler.jobs import Jobs
 from tests.scim.live import serve
 from tests.support import entra_user
 
@@ -98,3 +99,22 @@ def test_a_write_that_outwaits_the_lock_answers_503_and_changes_nothing(
 
     assert listed["totalResults"] == 0  # nothing of the refused write was kept
     assert retried.status_code == 201, retried.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_reconcile_run_that_outwaits_the_lock_logs_one_warning(
+    runtime: Runtime, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scheduler meets the same condition: one warning line, no traceback, no outage,
+    and the run is tried again later (the job backs off as for any failed run)."""
+    jobs = Jobs(runtime)
+    shorten_lock_waits(runtime)
+    caplog.set_level(logging.INFO)
+    with write_lock_held_elsewhere(runtime, database_url):
+        jobs.reconcile()
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.getMessage()) for r in records] == [
+        ("WARNING", "staging database busy; reconcile run failed")
+    ]
+    assert records[0].exc_info is None
+    assert not runtime.services.database.down

@@ -119,3 +119,23 @@ def test_an_outage_is_logged_once_each_way(caplog: pytest.LogCaptureFixture) -> 
     ]
     assert dropped == [True, True]
     assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_a_report_says_what_is_temporary_and_leaves_bugs_to_the_caller(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = DatabaseOutage()
+    caplog.set_level(logging.INFO, logger="inbound.staging.availability")
+    busy = _sqlite_error("database is locked", 5)
+    assert outage.report(busy, "reconcile run failed") is Trouble.BUSY
+    assert outage.report(busy, "reconcile run failed") is Trouble.BUSY
+    assert not outage.down  # busy is no outage: nothing to say "back" about later
+    down = psycopg.OperationalError("connection refused")
+    assert outage.report(down, "reconcile run failed") is Trouble.UNREACHABLE
+    assert outage.report(ValueError("a bug"), "reconcile run failed") is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "staging database busy; reconcile run failed",
+        "staging database busy; reconcile run failed",
+        "staging database unavailable",
+    ]
+    assert all(r.exc_info is None for r in caplog.records)

@@ -8,7 +8,7 @@ Two conditions are temporary, and neither is a bug to log with a traceback:
   fails, the pool is dropped, SCIM answers 503 with ``Retry-After``, the scheduler backs off.
 - *busy*: the database is up but one statement waited for a lock as long as it may (another
   process held SQLite's write lock through the whole busy timeout, a backup say; PostgreSQL's
-  ``lock_timeout`` or ``statement_timeout`` ran out, or a ``NOWAIT`` lock was taken). Only
+  ``lock_timeout`` or ``statement_timeout`` ran out, or a ``NOWAIT`` lock was refused). Only
   that statement failed and nothing it belonged to was written; reads and other writes go on.
   SCIM answers the same 503 with a detail that says so, logged as one warning per refusal;
   readiness and the pool are left alone, since marking the process down would flap.

@@ -25,10 +25,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from inbound.staging.tables import reading, tokens
+from inbound.staging.tables import reading, tokens, writing
 
 T = tokens.c
 Clock = Callable[[], datetime]
@@ -118,14 +118,16 @@ class TokenStore:
         label: str | None = None,
         secret: str | None = None,
         delivery: Delivery | None = None,
+        joined: Connection | None = None,
     ) -> IssuedToken:
-        """A new secret (or the given one, for a configured admin key); only its hash is kept."""
+        """A new secret (or the given one, for a configured admin key); only its hash is kept.
+        ``joined``: the caller's transaction (an administrator's issue, audited with it)."""
         now = self._clock()
         secret = secret or new_secret(kind)
         digest = hash_secret(secret)
         token_id = uuid.uuid4().hex[:12]
         expires_at = now + ttl if ttl is not None else None
-        with self._engine.begin() as conn:
+        with writing(self._engine, joined) as conn:
             conn.execute(
                 insert(tokens).values(
                     id=token_id,
@@ -226,16 +228,22 @@ class TokenStore:
             self._cache[digest] = cached
             return cached
 
-    def revoke(self, token_id: str) -> bool:
-        with self._engine.begin() as conn:
+    def revoke(self, token_id: str, joined: Connection | None = None) -> bool:
+        """``joined``: the caller's transaction; the caller then calls :meth:`forget` once it
+        committed, or a request verified meanwhile could cache the token as live again."""
+        with writing(self._engine, joined) as conn:
             changed = conn.execute(
                 update(tokens)
                 .where(T.id == token_id, T.revoked_at.is_(None))
                 .values(revoked_at=self._clock())
             ).rowcount
+        self.forget(token_id)
+        return bool(changed)
+
+    def forget(self, token_id: str) -> None:
+        """Drop the token from this process's cache: its next use reads the database."""
         with self._lock:
             self._cache = {k: v for k, v in self._cache.items() if v.token_id != token_id}
-        return bool(changed)
 
     def list(self, kind: SecretKind | None = None, *, live_only: bool = False) -> list[TokenInfo]:
         query = select(

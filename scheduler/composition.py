@@ -22,6 +22,7 @@ from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
+from inbound.staging.tables import reading
 from inbound.token_renewal import RenewalLedger
 from inbound.web.admin_actions import EntraRestartError
 from inbound.web.services import ConsoleStores, InboundServices
@@ -212,7 +213,7 @@ def compose(
 
     def ready() -> str | None:
         try:
-            with staging_engine.connect() as conn:
+            with reading(staging_engine) as conn:  # no write lock: a backup may hold it
                 conn.execute(text("SELECT 1"))
             if db.pending("staging", staging_engine) or db.pending("identity_store", idm_engine):
                 return "database migrations are pending; run 'scim-sync db upgrade'"

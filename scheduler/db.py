@@ -150,7 +150,7 @@ def pending(name: str, engine: Engine) -> bool:
     """Whether the database is behind this code's migrations (readiness says not ready)."""
     cfg, version_table = _config(name, engine)
     heads = set(ScriptDirectory.from_config(cfg).get_heads())
-    with engine.connect() as conn:
+    with engine.connect().execution_options(**READ_ONLY) as conn:
         current = set(
             MigrationContext.configure(
                 conn, opts={"version_table": version_table}

@@ -18,7 +18,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.entra_graph.alert_webhook import AlertWebhook
-from inbound.staging.availability import database_unavailable
 from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
 from scheduler import alerts, entra, renewal
@@ -156,10 +155,9 @@ class Jobs:
 
     def _failed(self, event: str, exc: Exception) -> None:
         """An unreachable database is an outage, said once for the whole process (the web app
-        shares the record); anything else is a bug, logged with its traceback."""
-        if database_unavailable(exc):
-            self._database.failed(exc)
-        else:
+        shares the record), a busy one a warning line; anything else is a bug, logged with its
+        traceback."""
+        if self._database.report(exc, event) is None:
             log.error(event, exc_info=exc)
 
     @staticmethod

@@ -26,7 +26,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.entra_graph.sink import TokenDelivery, TokenSink
 from inbound.auth import Delivery, SecretKind, TokenStore
-from inbound.staging.availability import database_unavailable
 from inbound.token_renewal import RenewalLedger
 from inbound.web.admin_actions import issue_scim_token
 from inbound.web.services import InboundServices
@@ -168,10 +167,9 @@ def register(scheduler: BaseScheduler, runtime: Runtime) -> Renewal:
     database = runtime.services.database
 
     def failed(event: str, exc: Exception) -> None:
-        """An unreachable database is said once for the process; anything else is a bug."""
-        if database_unavailable(exc):
-            database.failed(exc)
-        else:
+        """An unreachable database is said once for the process, a busy one in a warning line;
+        anything else is a bug."""
+        if database.report(exc, event) is None:
             log.error(event, exc_info=exc)
 
     def next_run() -> datetime:

@@ -1,21 +1,23 @@
 """The audit trail as operators read it, and the entries the admin page writes.
 
 SCIM writes append their own rows inside the store's transaction (``ResourceStore``); this module
-adds the operators' actions (switching the server, issuing tokens, retrying dead letters), which
-have no resource transaction to join, and answers the questions the admin API and page ask:
-what happened to one object, what happened lately, when did Entra last write.
+adds the operators' actions (switching the server, issuing tokens, retrying dead letters), each
+in the transaction of the change it records (:meth:`AuditLog.together`), and answers the
+questions the admin API and page ask: what happened to one object, what happened lately, when
+did Entra last write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
-from inbound.staging.tables import audit, reading
+from inbound.staging.tables import audit, reading, writing
 
 A = audit.c
 Clock = Callable[[], datetime]
@@ -70,9 +72,11 @@ class AuditLog:
         generation: int | None = None,
         request_id: str | None = None,
         detail: dict[str, Any] | None = None,
+        joined: Connection | None = None,
     ) -> None:
-        """One row of its own; ``detail`` must never hold a secret (callers pass ids only)."""
-        with self._engine.begin() as conn:
+        """One row, in a transaction of its own or in ``joined`` (the transaction of the change
+        it records); ``detail`` must never hold a secret (callers pass ids only)."""
+        with writing(self._engine, joined) as conn:
             conn.execute(
                 insert(audit).values(
                     at=self._clock(),
@@ -86,6 +90,12 @@ class AuditLog:
                     detail=detail,
                 )
             )
+
+    @contextmanager
+    def together(self) -> Iterator[Connection]:
+        """One transaction for a change and its audit event: both commit, or neither."""
+        with writing(self._engine) as conn:
+            yield conn
 
     def query(
         self, *, scim_id: str | None = None, before_id: int | None = None, limit: int = 100

@@ -1,9 +1,19 @@
-"""Telling "the staging database is unreachable" apart from every other database error.
+"""Telling a temporary database condition apart from every other database error.
 
-While the database is down (stopped, restarting, a dropped link, a full pool), every request
-and every scheduler tick fails in the same way. That is an outage to report once and wait out
-— SCIM answers 503 with ``Retry-After``, the scheduler backs off — not a bug to log with a
-traceback each time. Which driver errors mean it is decided here, and only here.
+Two conditions are temporary, and neither is a bug to log with a traceback:
+
+- *unreachable*: the database is down (stopped, restarting, a dropped link, a full pool).
+  Every request and every scheduler tick fails the same way until it is back, so it is a
+  state of the whole process: reported once each way (:class:`DatabaseOutage`), ``/readyz``
+  fails, the pool is dropped, SCIM answers 503 with ``Retry-After``, the scheduler backs off.
+- *busy*: the database is up but one statement waited for a lock as long as it may (another
+  process held SQLite's write lock through the whole busy timeout, a backup say; PostgreSQL's
+  ``lock_timeout`` or ``statement_timeout`` ran out, or a ``NOWAIT`` lock was refused). Only
+  that statement failed and nothing it belonged to was written; reads and other writes go on.
+  SCIM answers the same 503 with a detail that says so, logged as one warning per refusal;
+  readiness and the pool are left alone, since marking the process down would flap.
+
+Which driver errors mean which is decided here, and only here (:func:`database_trouble`).
 """
 
 from __future__ import annotations
@@ -13,6 +23,8 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from enum import Enum
+from typing import Any
 
 import psycopg
 from sqlalchemy import exc as sa_exc
@@ -26,31 +38,81 @@ _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 """admin_shutdown, crash_shutdown, cannot_connect_now (PostgreSQL appendix A); class 08,
 connection exception, counts whole."""
 _SQLITE_UNAVAILABLE = ("unable to open database file", "disk i/o error")
+_LOCK_NOT_AVAILABLE = "55P03"
+"""lock_not_available: ``lock_timeout`` ran out, or a ``NOWAIT`` lock was held elsewhere."""
+_QUERY_CANCELED = "57014"
+"""query_canceled; only its ``statement_timeout`` form is a wait that ran out."""
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+"""SQLite's primary result codes for a lock held elsewhere (extended codes keep them in the
+low byte); the message is the fallback for errors raised without a code."""
+_SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
 _SECRET = re.compile(r"(password\s*=\s*)\S+", re.IGNORECASE)
 
 
+class Trouble(Enum):
+    """A temporary database condition (see the module's docstring)."""
+
+    UNREACHABLE = "unreachable"
+    BUSY = "busy"
+
+
+def database_trouble(error: BaseException) -> Trouble | None:
+    """Which temporary condition ``error`` (or an error it was raised from) reports, if any.
+
+    An unreachable database wins over a busy one: a lock wait that ended because the link
+    went down is the outage."""
+    kinds = {_kind(e) for e in _chain(error)}
+    if Trouble.UNREACHABLE in kinds:
+        return Trouble.UNREACHABLE
+    return Trouble.BUSY if Trouble.BUSY in kinds else None
+
+
 def database_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` (or an error it was raised from) says the database cannot be reached
-    now, as opposed to refusing this statement."""
-    return any(_means_unreachable(e) for e in _chain(error))
+    """Whether ``error`` says the database cannot be reached now, as opposed to refusing this
+    statement (a busy database is not down: see :func:`database_trouble`)."""
+    return database_trouble(error) is Trouble.UNREACHABLE
 
 
-def _means_unreachable(error: BaseException) -> bool:
+def _kind(error: BaseException) -> Trouble | None:
     if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
-        return True  # no pooled connection to be had, or the pool found its link dead
+        return Trouble.UNREACHABLE  # no pooled connection to be had, or its link is dead
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
+        return Trouble.UNREACHABLE
     if isinstance(error, psycopg.errors.PipelineAborted):
-        return False  # an earlier statement of the pipeline failed; that one says why
-    if isinstance(error, psycopg.OperationalError):
-        state = error.sqlstate
-        # no SQLSTATE: libpq's own "connection refused", "server closed the connection"
-        return state is None or state.startswith("08") or state in _UNAVAILABLE_SQLSTATES
-    if isinstance(error, psycopg.InterfaceError):
-        return "closed" in str(error)  # the connection was lost under us
+        return None  # an earlier statement of the pipeline failed; that one says why
+    if isinstance(error, psycopg.Error):
+        return _postgres_kind(error)
     if isinstance(error, sqlite3.OperationalError):
-        return str(error).lower().startswith(_SQLITE_UNAVAILABLE)
-    return False
+        return _sqlite_kind(error)
+    return None
+
+
+def _postgres_kind(error: psycopg.Error) -> Trouble | None:
+    state = error.sqlstate
+    if state == _LOCK_NOT_AVAILABLE:
+        return Trouble.BUSY
+    if state == _QUERY_CANCELED and "statement timeout" in str(error):
+        return Trouble.BUSY
+    if isinstance(error, psycopg.OperationalError) and (
+        # no SQLSTATE: libpq's own "connection refused", "server closed the connection"
+        state is None or state.startswith("08") or state in _UNAVAILABLE_SQLSTATES
+    ):
+        return Trouble.UNREACHABLE
+    if isinstance(error, psycopg.InterfaceError) and "closed" in str(error):
+        return Trouble.UNREACHABLE  # the connection was lost under us
+    return None
+
+
+def _sqlite_kind(error: sqlite3.OperationalError) -> Trouble | None:
+    message = str(error).lower()
+    if message.startswith(_SQLITE_UNAVAILABLE):
+        return Trouble.UNREACHABLE
+    code = getattr(error, "sqlite_errorcode", None)
+    if (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)) or message.startswith(
+        _SQLITE_BUSY_MESSAGES
+    ):
+        return Trouble.BUSY
+    return None
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -74,7 +136,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 def reason_of(error: BaseException) -> str:
     """A one-line reason for the log: the driver's first line, with no password in it."""
-    root = next((e for e in _chain(error) if _means_unreachable(e)), error)
+    root = next((e for e in _chain(error) if _kind(e) is not None), error)
     first = _SECRET.sub(r"\1***", (str(root).strip().splitlines() or [""])[0][:200])
     return f"{type(root).__name__}: {first}"
 
@@ -104,6 +166,20 @@ class DatabaseOutage:
             self._down = True
         log.warning("staging database unavailable", extra={"reason": reason_of(error)})
         self._on_down()
+
+    def report(self, error: BaseException, event: str, **context: Any) -> Trouble | None:
+        """Say that ``event`` failed for a temporary condition, without a traceback: an
+        unreachable database once for the whole outage (:meth:`failed`), a busy one in one
+        warning line each time (it concerns that attempt only). None when ``error`` is no such
+        condition: a bug, for the caller to log with its traceback."""
+        trouble = database_trouble(error)
+        if trouble is Trouble.UNREACHABLE:
+            self.failed(error)
+        elif trouble is Trouble.BUSY:
+            log.warning(
+                f"staging database busy; {event}", extra={"reason": reason_of(error), **context}
+            )
+        return trouble
 
     def succeeded(self) -> None:
         if not self._down:  # the common case costs one attribute read

@@ -1,6 +1,8 @@
 """Settings an operator changes while the service runs (SCIM switch, reconcile interval).
 
 They live in the database, not in process memory, so every web and worker process agrees.
+A change may join the caller's transaction (``joined``), so that it commits together with the
+audit event that records it.
 """
 
 from __future__ import annotations
@@ -8,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from inbound.staging.tables import reading, settings
+from inbound.staging.tables import reading, settings, writing
 
 S = settings.c
 Clock = Callable[[], datetime]
@@ -29,9 +31,9 @@ class RuntimeSettings:
             value: str | None = conn.execute(select(S.value).where(S.key == key)).scalar()
             return value
 
-    def set(self, key: str, value: str) -> None:
+    def set(self, key: str, value: str, joined: Connection | None = None) -> None:
         now = self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine, joined) as conn:
             if not conn.execute(
                 update(settings).where(S.key == key).values(value=value, updated_at=now)
             ).rowcount:
@@ -40,12 +42,12 @@ class RuntimeSettings:
     def scim_enabled(self) -> bool:
         return self.get(SCIM_ENABLED) != "false"
 
-    def set_scim_enabled(self, enabled: bool) -> None:
-        self.set(SCIM_ENABLED, "true" if enabled else "false")
+    def set_scim_enabled(self, enabled: bool, joined: Connection | None = None) -> None:
+        self.set(SCIM_ENABLED, "true" if enabled else "false", joined)
 
     def reconcile_interval(self, default: float) -> float:
         value = self.get(RECONCILE_INTERVAL)
         return float(value) if value else default
 
-    def set_reconcile_interval(self, seconds: float) -> None:
-        self.set(RECONCILE_INTERVAL, repr(float(seconds)))
+    def set_reconcile_interval(self, seconds: float, joined: Connection | None = None) -> None:
+        self.set(RECONCILE_INTERVAL, repr(float(seconds)), joined)

@@ -9,10 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, insert, literal, select, update
 
 from inbound.staging.locks import lock_in_key_order
-from inbound.staging.tables import holds, reading, resources, sync_state
+from inbound.staging.tables import holds, reading, resources, sync_state, writing
 from reconcile.ports import HoldDecision, SyncStatus
 
 R = resources.c
@@ -193,15 +193,18 @@ class SyncStatusView:
                 for t, i, k, n, a, e, u in conn.execute(query)
             ]
 
-    def retry_dead(self, scim_id: str | None, target: str | None = None) -> int:
-        """Put dead letters back in line (one, or all when ``scim_id`` is None)."""
+    def retry_dead(
+        self, scim_id: str | None, target: str | None = None, joined: Connection | None = None
+    ) -> int:
+        """Put dead letters back in line (one, or all when ``scim_id`` is None); ``joined``: the
+        caller's transaction, as for every operator's change here (audited with it)."""
         chosen = [S.status == SyncStatus.DEAD.value]
         if scim_id is not None:
             chosen.append(S.scim_id == scim_id)
         if target is not None:
             chosen.append(S.target == target)
         query = update(sync_state).where(*chosen)
-        with self._engine.begin() as conn:
+        with writing(self._engine, joined) as conn:
             lock_in_key_order(conn, *chosen)
             return int(
                 conn.execute(
@@ -214,12 +217,14 @@ class SyncStatusView:
                 ).rowcount
             )
 
-    def skip_dead(self, scim_id: str, target: str | None = None) -> int:
+    def skip_dead(
+        self, scim_id: str, target: str | None = None, joined: Connection | None = None
+    ) -> int:
         """Accept that a target will not hold this generation; a newer one is tried again."""
         query = update(sync_state).where(S.status == SyncStatus.DEAD.value, S.scim_id == scim_id)
         if target is not None:
             query = query.where(S.target == target)
-        with self._engine.begin() as conn:
+        with writing(self._engine, joined) as conn:
             return int(
                 conn.execute(
                     query.values(
@@ -281,12 +286,14 @@ class SyncStatusView:
                 for row in conn.execute(query)
             ]
 
-    def approve_hold(self, hold_id: int | None, by: str, now: datetime) -> int:
+    def approve_hold(
+        self, hold_id: int | None, by: str, now: datetime, joined: Connection | None = None
+    ) -> int:
         """Approve one open hold (or all): the next run applies the held deletes/disables."""
         query = select(H.id, H.target).where(H.closed_at.is_(None), H.approved_at.is_(None))
         if hold_id is not None:
             query = query.where(H.id == hold_id)
-        with self._engine.begin() as conn:
+        with writing(self._engine, joined) as conn:
             chosen = conn.execute(query).all()
             for chosen_id, target in chosen:
                 conn.execute(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +58,17 @@ never holds the write lock (writes begin IMMEDIATE to avoid lock-upgrade deadloc
 def reading(engine: Engine) -> Connection:
     """A connection for reads only."""
     return engine.connect().execution_options(**READ_ONLY)
+
+
+@contextmanager
+def writing(engine: Engine, joined: Connection | None = None) -> Iterator[Connection]:
+    """A write transaction of its own, or the caller's open one (``joined``), which the caller
+    commits: a change and the audit event recording it must commit together or not at all."""
+    if joined is not None:
+        yield joined
+        return
+    with engine.begin() as conn:
+        yield conn
 
 
 Json = JSON().with_variant(JSONB(), "postgresql")

@@ -6,16 +6,21 @@ user>`` for the command line) and calls one of these methods, so no door can cha
 without leaving an audit row, and the doors cannot drift apart in what they record (an
 approval written as ``admin`` by one door and as the key's id by another).
 
-The audit row is written after the change succeeded, in a transaction of its own: the
-stores involved (tokens, runtime settings, the ledger) each commit alone, and an event for a
-change that then failed would be a false record. ``outcome`` is ``none`` when the action found
-nothing to change (an unknown dead letter, no open hold). Details carry ids, never secrets.
+Each change and its audit row commit in one transaction: the stores involved (tokens, runtime
+settings, the ledger) take the caller's connection, so a crash or a failed audit write between
+the two cannot leave a change nobody recorded, nor an event for a change that was undone.
+What lives outside the database (the scheduler's interval, the renewal's due time, a token
+cache) is told only after the COMMIT. ``outcome`` is ``none`` when the action found nothing to
+change (an unknown dead letter, no open hold). Details carry ids, never secrets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Connection
 
 from inbound.auth import SecretKind
 from inbound.staging.audit import AuditLog
@@ -35,8 +40,15 @@ class EntraRestartError(Exception):
 def issue_scim_token(services: InboundServices, label: str | None = None) -> dict[str, Any]:
     """A new SCIM token as every door shows it (also used by the first start, which is not an
     administrator's action and so is not audited)."""
-    issued = services.tokens.issue(SecretKind.SCIM, services.token_ttl, label)
+    shown = _mint_scim_token(services, label)
     services.on_token_change()
+    return shown
+
+
+def _mint_scim_token(
+    services: InboundServices, label: str | None, joined: Connection | None = None
+) -> dict[str, Any]:
+    issued = services.tokens.issue(SecretKind.SCIM, services.token_ttl, label, joined=joined)
     return {
         "token": issued.secret,
         "id": issued.id,
@@ -58,55 +70,79 @@ class AdminActions:
             raise RuntimeError("administrator actions need the audit log (ConsoleStores)")
         return self.services.console.audit
 
-    def record(self, operation: str, done: bool = True, **fields: Any) -> None:
-        """An action the caller carried out itself (a token renewal run by the command line)."""
-        self._audit.append(self.actor, operation, outcome="ok" if done else "none", **fields)
+    def record(
+        self, operation: str, done: bool = True, joined: Connection | None = None, **fields: Any
+    ) -> None:
+        """The audit event of an action; ``joined`` is the change's transaction. Alone, for an
+        action the caller carried out itself (a token renewal run by the command line, whose
+        delivery to a sink is no database change)."""
+        outcome = "ok" if done else "none"
+        self._audit.append(self.actor, operation, outcome=outcome, joined=joined, **fields)
 
     def issue_token(self, label: str | None = None) -> dict[str, Any]:
-        issued = issue_scim_token(self.services, label)
-        self.record("token.issue", detail={"token_id": issued["id"], "label": label})
+        with self._audit.together() as tx:
+            issued = _mint_scim_token(self.services, label, tx)
+            self.record("token.issue", joined=tx, detail={"token_id": issued["id"], "label": label})
+        self.services.on_token_change()
         return issued
 
     def revoke_token(self, token_id: str) -> bool:
-        revoked = self.services.tokens.revoke(token_id)
+        tokens = self.services.tokens
+        with self._audit.together() as tx:
+            revoked = tokens.revoke(token_id, joined=tx)
+            self.record("token.revoke", revoked, tx, detail={"token_id": token_id})
+        tokens.forget(token_id)
         if revoked:
             self.services.on_token_change()
-        self.record("token.revoke", revoked, detail={"token_id": token_id})
         return revoked
 
     def set_scim_enabled(self, enabled: bool) -> None:
-        self.services.runtime.set_scim_enabled(enabled)
-        self.record("scim.enable" if enabled else "scim.disable")
+        with self._audit.together() as tx:
+            self.services.runtime.set_scim_enabled(enabled, tx)
+            self.record("scim.enable" if enabled else "scim.disable", joined=tx)
 
     def set_reconcile_interval(self, seconds: float) -> None:
-        self.services.runtime.set_reconcile_interval(seconds)
+        with self._audit.together() as tx:
+            self.services.runtime.set_reconcile_interval(seconds, tx)
+            self.record("settings.interval", joined=tx, detail={"seconds": seconds})
         self.services.on_interval_change(seconds)
-        self.record("settings.interval", detail={"seconds": seconds})
 
     def retry_dead(self, scim_id: str | None, target: str | None = None) -> int:
         """One dead letter (or all, ``scim_id`` None) back in line."""
-        rows = self.services.ledger.retry_dead(scim_id, target)
-        self.record(
-            "dead_letter.retry",
-            bool(rows),
-            scim_id=scim_id,
-            detail={"target": target, "rows": rows},
+        ledger = self.services.ledger
+        return self._on_dead_letters(
+            "dead_letter.retry", scim_id, target, lambda tx: ledger.retry_dead(scim_id, target, tx)
         )
-        return rows
 
     def skip_dead(self, scim_id: str, target: str | None = None) -> int:
-        rows = self.services.ledger.skip_dead(scim_id, target)
-        self.record(
-            "dead_letter.skip", bool(rows), scim_id=scim_id, detail={"target": target, "rows": rows}
+        ledger = self.services.ledger
+        return self._on_dead_letters(
+            "dead_letter.skip", scim_id, target, lambda tx: ledger.skip_dead(scim_id, target, tx)
         )
+
+    def _on_dead_letters(
+        self,
+        operation: str,
+        scim_id: str | None,
+        target: str | None,
+        change: Callable[[Connection], int],
+    ) -> int:
+        with self._audit.together() as tx:
+            rows = change(tx)
+            detail = {"target": target, "rows": rows}
+            self.record(operation, bool(rows), tx, scim_id=scim_id, detail=detail)
         return rows
 
     def approve_hold(self, hold_id: int | None) -> int:
         """Approve one open hold (or all, ``hold_id`` None); the approver is this actor."""
-        approved = self.services.ledger.approve_hold(hold_id, self.actor, self.services.clock())
+        ledger, now = self.services.ledger, self.services.clock()
+        with self._audit.together() as tx:
+            approved = ledger.approve_hold(hold_id, self.actor, now, tx)
+            self.record(
+                "hold.approve", bool(approved), tx, detail={"hold": hold_id, "holds": approved}
+            )
         if approved:
             self.services.on_hold_approved()
-        self.record("hold.approve", bool(approved), detail={"hold": hold_id, "holds": approved})
         return approved
 
     def restart_entra(self, scope: str) -> str:

@@ -15,7 +15,7 @@ from inbound.input_rules import MAX_JSON_DEPTH, check_body, too_deep
 from inbound.staging.availability import (
     RETRY_AFTER_SECONDS,
     DatabaseOutage,
-    database_unavailable,
+    Trouble,
 )
 
 log = logging.getLogger(__name__)
@@ -93,17 +93,24 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
 
 def failure_error(error: Exception, path: str, outage: DatabaseOutage) -> ScimError:
     """The answer to an exception no handler turned into a SCIM error (call it while handling
-    the exception). An unreachable database is a temporary outage, not a broken server: 503
-    with ``Retry-After``, said once in the log by ``outage``; anything else is a crash."""
-    if database_unavailable(error):
-        outage.failed(error)
-        return ScimError(
-            503,
-            "the staging database is unavailable; nothing was changed, retry after "
-            f"{RETRY_AFTER_SECONDS} seconds",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    return crash_error(path)
+    the exception). A temporary database condition is not a broken server: 503 with
+    ``Retry-After`` and no traceback. An unreachable database is said once in the log by
+    ``outage``; a busy one (a lock held elsewhere past the wait allowed) is one warning line
+    per refused request, as it concerns that request only. Anything else is a crash."""
+    trouble = outage.report(error, "request refused", path=path)
+    if trouble is None:
+        return crash_error(path)
+    state = (
+        "unavailable"
+        if trouble is Trouble.UNREACHABLE
+        else "busy (a lock held elsewhere outlasted the wait)"
+    )
+    return ScimError(
+        503,
+        f"the staging database is {state}; nothing was changed, retry after "
+        f"{RETRY_AFTER_SECONDS} seconds",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def crash_error(path: str) -> ScimError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 
 from inbound.auth import SecretKind
 from inbound.staging.audit import AuditEvent
+from inbound.web.admin_actions import AdminActions
 from inbound.web.app import create_app
 from scheduler.cli import main
 from scheduler.cli_common import cli_actor
@@ -186,6 +187,81 @@ def test_page_actions_are_audited_as_the_admin_key(
     ]
     [hold] = braked.ledger.holds(open_only=False)
     assert hold["approved_by"] == actor
+
+
+class AuditWriteFailed(Exception):
+    """Injected: the audit row was written, then the process failed before the COMMIT."""
+
+
+def state_of(runtime: Runtime) -> dict[str, Any]:
+    """Everything an administrator's action may change, as the database holds it now."""
+    assert runtime.services.console is not None
+    return {
+        "tokens": [t.to_json() for t in runtime.tokens.list()],
+        "scim_enabled": runtime.runtime.scim_enabled(),
+        "interval": runtime.runtime.reconcile_interval(60.0),
+        "dead_letters": runtime.ledger.dead_letters(),
+        "holds": runtime.ledger.holds(open_only=False),
+        "audit": [e.to_json() for e in runtime.services.console.audit.query(limit=500)],
+    }
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda actions, _dead, _hold, token_id: actions.issue_token("x"),
+        lambda actions, _dead, _hold, token_id: actions.revoke_token(token_id),
+        lambda actions, _dead, _hold, _token_id: actions.set_scim_enabled(False),
+        lambda actions, _dead, _hold, _token_id: actions.set_reconcile_interval(90),
+        lambda actions, dead, _hold, _token_id: actions.retry_dead(dead[0]),
+        lambda actions, dead, _hold, _token_id: actions.retry_dead(None),
+        lambda actions, dead, _hold, _token_id: actions.skip_dead(dead[1]),
+        lambda actions, _dead, hold, _token_id: actions.approve_hold(hold),
+        lambda actions, _dead, _hold, _token_id: actions.approve_hold(None),
+    ],
+    ids=[
+        "issue",
+        "revoke",
+        "disable",
+        "interval",
+        "retry",
+        "retry-all",
+        "skip",
+        "approve",
+        "approve-all",
+    ],
+)
+def test_an_action_whose_audit_write_fails_is_undone(
+    braked: Runtime,
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    action: Callable[[AdminActions, list[str], int, str], object],
+) -> None:
+    """The change and its audit row are one transaction: when the audit write fails, the
+    change is rolled back with it, and nothing outside the database is told of it."""
+    dead, hold_id = stage_work(braked, client)
+    token_id = braked.tokens.issue(SecretKind.SCIM, None).id
+    services = braked.services
+    told: list[str] = []
+    services.on_token_change = lambda: told.append("token")
+    services.on_interval_change = lambda _seconds: told.append("interval")
+    services.on_hold_approved = lambda: told.append("hold")
+    assert services.console is not None
+    audit = services.console.audit
+    append = audit.append
+
+    def append_then_fail(*args: Any, **kwargs: Any) -> None:
+        append(*args, **kwargs)
+        raise AuditWriteFailed
+
+    before = state_of(braked)
+    monkeypatch.setattr(audit, "append", append_then_fail)
+    with pytest.raises(AuditWriteFailed):
+        action(AdminActions(services, "admin:k1"), dead, hold_id, token_id)
+    monkeypatch.undo()
+
+    assert state_of(braked) == before
+    assert told == []
 
 
 def run_cli(database_url: str, *args: str, **settings: str) -> Any:

@@ -9,7 +9,13 @@ import psycopg
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from inbound.staging.availability import DatabaseOutage, database_unavailable, reason_of
+from inbound.staging.availability import (
+    DatabaseOutage,
+    Trouble,
+    database_trouble,
+    database_unavailable,
+    reason_of,
+)
 
 
 def wrapped(orig: Exception) -> sa_exc.OperationalError:
@@ -49,6 +55,41 @@ def test_not_an_outage(error: Exception) -> None:
     assert not database_unavailable(error)
 
 
+def _sqlite_error(message: str, code: int | None) -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError(message)
+    if code is not None:
+        error.sqlite_errorcode = code  # as the sqlite3 module sets it on errors it raises
+    return error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        _sqlite_error("database is locked", None),
+        _sqlite_error("database is locked", 5),
+        _sqlite_error("locked in another way", 5 | (3 << 8)),  # SQLITE_BUSY_TIMEOUT
+        _sqlite_error("database table is locked", 6),
+        wrapped(_sqlite_error("database is locked", 5)),
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+        wrapped(psycopg.errors.LockNotAvailable("could not obtain lock on row")),
+    ],
+)
+def test_a_lock_held_too_long_is_busy_not_down(error: Exception) -> None:
+    assert database_trouble(error) is Trouble.BUSY
+    assert not database_unavailable(error)
+
+
+def test_a_cancel_that_is_no_timeout_is_not_busy() -> None:
+    assert database_trouble(psycopg.errors.QueryCanceled("due to user request")) is None
+
+
+def test_unreachable_wins_over_busy() -> None:
+    outer = _sqlite_error("database is locked", 5)
+    outer.__cause__ = psycopg.errors.AdminShutdown("terminating connection")
+    assert database_trouble(outer) is Trouble.UNREACHABLE
+
+
 def test_a_cause_counts() -> None:
     outer = RuntimeError("the write failed")
     outer.__cause__ = psycopg.errors.AdminShutdown("terminating connection")
@@ -77,4 +118,24 @@ def test_an_outage_is_logged_once_each_way(caplog: pytest.LogCaptureFixture) -> 
         "staging database unavailable",
     ]
     assert dropped == [True, True]
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_a_report_says_what_is_temporary_and_leaves_bugs_to_the_caller(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = DatabaseOutage()
+    caplog.set_level(logging.INFO, logger="inbound.staging.availability")
+    busy = _sqlite_error("database is locked", 5)
+    assert outage.report(busy, "reconcile run failed") is Trouble.BUSY
+    assert outage.report(busy, "reconcile run failed") is Trouble.BUSY
+    assert not outage.down  # busy is no outage: nothing to say "back" about later
+    down = psycopg.OperationalError("connection refused")
+    assert outage.report(down, "reconcile run failed") is Trouble.UNREACHABLE
+    assert outage.report(ValueError("a bug"), "reconcile run failed") is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "staging database busy; reconcile run failed",
+        "staging database busy; reconcile run failed",
+        "staging database unavailable",
+    ]
     assert all(r.exc_info is None for r in caplog.records)

@@ -70,4 +70,15 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
     )
     # Outermost, so unmatched routes (404/405) are logged and counted as well.
     app.asgi_handler = RequestObserver(scim, metrics=services.metrics, clock=services.clock)
+    app.state[_SCIM_PATHS] = scim.paths
     return app
+
+
+_SCIM_PATHS = "scim_paths"
+
+
+def served_paths(app: Litestar) -> set[str]:
+    """Every path ``app`` serves: Litestar's routes and the SCIM endpoint's, which Litestar
+    does not know of (deployment checks compare these with what is published)."""
+    scim: list[str] = app.state[_SCIM_PATHS]
+    return {route.path for route in app.routes} | set(scim)

@@ -204,6 +204,16 @@ class ScimEndpoint:
         self._max_body = max_body_bytes
         self._names = ", ".join(f"/{route.name}" for route in routes)
 
+    @property
+    def paths(self) -> list[str]:
+        """The paths served, as the route templates spell them."""
+        out: list[str] = []
+        for routed in self._routes.values():
+            out.append(routed.base)
+            if routed.item_handlers:
+                out.append(routed.item_template)
+        return out
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"] if scope["type"] == ScopeType.HTTP else ""
         if not (

@@ -1,15 +1,14 @@
-"""The Litestar application: SCIM, admin API, admin page, probes and metrics, one error shape."""
+"""The web application: the SCIM endpoint in front of Litestar (admin API, admin page, probes,
+metrics), one error shape for both."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Litestar, Request, Response, Router
-from litestar.exceptions import HTTPException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
-from inbound.errors import ScimError
 from inbound.web.admin_page import (
     TEMPLATE_DIR,
     admin_page_router,
@@ -18,15 +17,11 @@ from inbound.web.admin_page import (
 )
 from inbound.web.admin_routes import admin_routers
 from inbound.web.metrics import StateCollector, metrics_router
+from inbound.web.offload import Offload
 from inbound.web.request_log import RequestObserver
-from inbound.web.responses import (
-    failure_error,
-    handle_http_error,
-    handle_scim_error,
-    scim_error_response,
-)
-from inbound.web.scim_endpoint import DirectRoutes
-from inbound.web.scim_routes import scim_routers
+from inbound.web.responses import error_for, scim_error_response
+from inbound.web.scim_endpoint import ScimEndpoint
+from inbound.web.scim_routes import scim_routes
 from inbound.web.services import InboundServices
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -49,22 +44,16 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
         )
 
     def handle_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-        """The app's one path for unexpected exceptions (the SCIM endpoints share it)."""
-        return scim_error_response(failure_error(exc, request.url.path, services.database))
+        """Every exception of the Litestar routes, in the shape the SCIM endpoint gives."""
+        return scim_error_response(error_for(exc, request.url.path, services.database))
 
-    scim, endpoints = scim_routers(services, max_body_bytes=MAX_BODY_BYTES)
     app = Litestar(
         route_handlers=[
-            *scim,
             *admin_routers(services),
             metrics_router(services.metrics),
             *page,
         ],
-        exception_handlers={
-            ScimError: handle_scim_error,
-            HTTPException: handle_http_error,
-            Exception: handle_failure,
-        },
+        exception_handlers={Exception: handle_failure},
         template_config=TemplateConfig(
             directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=configure_templates
         ),
@@ -75,8 +64,23 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
         logging_config=None,
         debug=debug,
     )
-    # Outermost, so unmatched routes (404/405) are logged and counted as well.
-    app.asgi_handler = RequestObserver(
-        DirectRoutes(app.asgi_handler, endpoints), metrics=services.metrics, clock=services.clock
+    scim = ScimEndpoint(
+        app.asgi_handler,
+        scim_routes(services, Offload(services.store)),
+        services,
+        max_body_bytes=MAX_BODY_BYTES,
     )
+    # Outermost, so unmatched routes (404/405) are logged and counted as well.
+    app.asgi_handler = RequestObserver(scim, metrics=services.metrics, clock=services.clock)
+    app.state[_SCIM_PATHS] = scim.paths
     return app
+
+
+_SCIM_PATHS = "scim_paths"
+
+
+def served_paths(app: Litestar) -> set[str]:
+    """Every path ``app`` serves: Litestar's routes and the SCIM endpoint's, which Litestar
+    does not know of (deployment checks compare these with what is published)."""
+    scim: list[str] = app.state[_SCIM_PATHS]
+    return {route.path for route in app.routes} | set(scim)

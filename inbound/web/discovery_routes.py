@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Response, get
-from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath
-
 from inbound.errors import ScimError
 from inbound.schema import Catalog
 from inbound.web.bulk import MAX_OPERATIONS, MAX_PAYLOAD_BYTES
-from inbound.web.responses import scim_response
-from inbound.web.scim_ops import MAX_RESULTS, list_response
+from inbound.web.scim_endpoint import Route, ScimRequest
+from inbound.web.scim_ops import MAX_RESULTS, Reply, list_response
 from inbound.web.services import InboundServices
 
 DOCUMENTATION = "https://github.com/scim-sync/scim-sync/blob/main/docs/scim.md"
@@ -47,36 +43,54 @@ def service_provider_config(base: str) -> dict[str, Any]:
     }
 
 
-def discovery_handlers(services: InboundServices, catalog: Catalog) -> list[HTTPRouteHandler]:
-    def base() -> str:
-        return services.endpoint_url
+def discovery_routes(services: InboundServices, catalog: Catalog) -> list[Route]:
+    discovery = Discovery(services, catalog)
+    return [
+        Route("ServiceProviderConfig", {"GET": discovery.provider_config}),
+        Route(
+            "ResourceTypes",
+            {"GET": discovery.resource_types},
+            {"GET": discovery.resource_type},
+            item_label="name",
+        ),
+        Route(
+            "Schemas", {"GET": discovery.schemas}, {"GET": discovery.schema}, item_label="schema_id"
+        ),
+    ]
 
-    @get("/ServiceProviderConfig")
-    async def provider_config() -> Response[bytes]:
-        return scim_response(service_provider_config(base()))
 
-    @get("/ResourceTypes")
-    async def resource_types() -> Response[bytes]:
-        items = [rt.to_json(base()) for rt in catalog.types]
-        return scim_response(list_response(items, len(items), 1))
+class Discovery:
+    """The answers; ids are matched ignoring case, as SCIM clients spell them variously."""
 
-    @get("/ResourceTypes/{name:str}")
-    async def resource_type_one(name: FromPath[str]) -> Response[bytes]:
-        for rt in catalog.types:
+    def __init__(self, services: InboundServices, catalog: Catalog) -> None:
+        self._services = services
+        self._catalog = catalog
+
+    @property
+    def _base(self) -> str:
+        return self._services.endpoint_url
+
+    async def provider_config(self, _: ScimRequest) -> Reply:
+        return Reply(200, service_provider_config(self._base))
+
+    async def resource_types(self, _: ScimRequest) -> Reply:
+        items = [rt.to_json(self._base) for rt in self._catalog.types]
+        return Reply(200, list_response(items, len(items), 1))
+
+    async def resource_type(self, request: ScimRequest) -> Reply:
+        name = request.resource_id
+        for rt in self._catalog.types:
             if rt.name.lower() == name.lower():
-                return scim_response(rt.to_json(base()))
+                return Reply(200, rt.to_json(self._base))
         raise ScimError(404, f"resource type '{name}' does not exist; there are User and Group")
 
-    @get("/Schemas")
-    async def schemas() -> Response[bytes]:
-        items = [s.to_json(base()) for s in catalog.schemas()]
-        return scim_response(list_response(items, len(items), 1))
+    async def schemas(self, _: ScimRequest) -> Reply:
+        items = [s.to_json(self._base) for s in self._catalog.schemas()]
+        return Reply(200, list_response(items, len(items), 1))
 
-    @get("/Schemas/{schema_id:str}")
-    async def schema_one(schema_id: FromPath[str]) -> Response[bytes]:
-        for schema in catalog.schemas():
+    async def schema(self, request: ScimRequest) -> Reply:
+        schema_id = request.resource_id
+        for schema in self._catalog.schemas():
             if schema.id.lower() == schema_id.lower():
-                return scim_response(schema.to_json(base()))
+                return Reply(200, schema.to_json(self._base))
         raise ScimError(404, f"schema '{schema_id}' does not exist; GET /Schemas lists them")
-
-    return [provider_config, resource_types, resource_type_one, schemas, schema_one]

@@ -74,32 +74,39 @@ def decode_json(raw: bytes) -> Any:
 
 
 def scim_error_response(exc: ScimError) -> Response[bytes]:
-    headers = dict(exc.headers)
-    return scim_response(exc.body(), exc.status, headers)
+    return scim_response(exc.body(), exc.status, dict(exc.headers))
 
 
-def handle_scim_error(_: Request[Any, Any, Any], exc: ScimError) -> Response[bytes]:
-    return scim_error_response(exc)
+def error_for(error: Exception, path: str, outage: DatabaseOutage) -> ScimError:
+    """The one answer to a failed request, whichever way it came in: the SCIM endpoint
+    (:mod:`inbound.web.scim_endpoint`) and the Litestar app's exception handler both ask here,
+    so a refusal, an outage and a crash read the same on every route. Call it while handling
+    the exception: a crash is logged with its traceback."""
+    if isinstance(error, ScimError):
+        return error
+    if isinstance(error, HTTPException):
+        return _framework_error(error)
+    return _failure_error(error, path, outage)
 
 
-def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    """Framework errors (404 route, 405, 413) in the SCIM shape, keeping headers like Allow."""
+def _framework_error(exc: HTTPException) -> ScimError:
+    """Litestar's own refusals (no route, 405, 413) in the SCIM shape, keeping headers like
+    Allow."""
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
     if exc.status_code == 413:
         detail = "the request body is too large"
-    error = ScimError(exc.status_code, detail, headers=dict(exc.headers or {}))
-    return scim_error_response(error)
+    return ScimError(exc.status_code, detail, headers=dict(exc.headers or {}))
 
 
-def failure_error(error: Exception, path: str, outage: DatabaseOutage) -> ScimError:
-    """The answer to an exception no handler turned into a SCIM error (call it while handling
-    the exception). A temporary database condition is not a broken server: 503 with
-    ``Retry-After`` and no traceback. An unreachable database is said once in the log by
-    ``outage``; a busy one (a lock held elsewhere past the wait allowed) is one warning line
-    per refused request, as it concerns that request only. Anything else is a crash."""
+def _failure_error(error: Exception, path: str, outage: DatabaseOutage) -> ScimError:
+    """An exception no handler turned into a SCIM error. A temporary database condition is not
+    a broken server: 503 with ``Retry-After`` and no traceback. An unreachable database is said
+    once in the log by ``outage``; a busy one (a lock held elsewhere past the wait allowed) is one
+    warning line per refused request, as it concerns that request only. Anything else is a
+    crash."""
     trouble = outage.report(error, "request refused", path=path)
     if trouble is None:
-        return crash_error(path)
+        return _crash_error(path)
     state = (
         "unavailable"
         if trouble is Trouble.UNREACHABLE
@@ -113,9 +120,8 @@ def failure_error(error: Exception, path: str, outage: DatabaseOutage) -> ScimEr
     )
 
 
-def crash_error(path: str) -> ScimError:
-    """A bug, not a data problem: logged with its traceback (call it while handling the
-    exception), answered without one."""
+def _crash_error(path: str) -> ScimError:
+    """A bug, not a data problem: logged with its traceback, answered without one."""
     incident = uuid.uuid4().hex[:12]
     log.exception("request crashed", extra={"incident": incident, "path": path})
     return ScimError(500, f"internal error (incident {incident}); the service log has the details")

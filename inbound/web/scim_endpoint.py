@@ -1,20 +1,31 @@
-"""/Users and /Groups as plain ASGI applications mounted in the Litestar app.
+"""The one way in for a SCIM request: every path under ``/scim/v2``.
 
-These two endpoints carry almost all of Entra's traffic, and Litestar's per-request machinery
-(a ``Request`` object, parameter parsing and validation, guards, a ``Response`` object and its
-conversion) cost more than the staging store's own work: a GET by ``userName`` spent about
-three times as long in the framework as in the store (py-spy, ``bench_scim``). Mounted with
-``@asgi(is_mount=True)``, Litestar still routes the request and its outer middleware still
-runs (the request log, metrics and request ids of :mod:`inbound.web.request_log`); from there
-on the handler reads the scope itself and sends bytes. The operations, errors and replies are
-the same :class:`ScimOperations` calls the rest of the SCIM router makes.
+:class:`ScimEndpoint` sits in front of the Litestar app, inside the request observer (so SCIM
+requests are logged, counted and given a request id like any other); every other path goes on
+to Litestar (admin API, admin page, probes, metrics). It does four things, each in one place:
+
+- routing: the first name below ``/scim/v2`` picks a :class:`Route` from one table
+  (:mod:`inbound.web.scim_routes`), ignoring letter case; empty segments (``//``, a trailing
+  slash) are dropped, so unusual spellings reach the same route, and what names no route is a
+  404 before anything else;
+- admission: a valid SCIM bearer token while SCIM is enabled (:class:`ScimGate`);
+- the method: a route's handlers by method, anything else a 405 with ``Allow``;
+- the failure path: any exception a handler raises becomes a SCIM error through
+  :func:`~inbound.web.responses.error_for`, the same function the Litestar app uses.
+
+Why not Litestar's router for these: the SCIM endpoints carry almost all of Entra's traffic,
+and Litestar's per-request machinery (a ``Request`` object, parameter parsing and validation,
+guards, exception middleware, a ``Response`` object) cost more than the staging store's own
+work; a GET by ``userName`` spent about three times as long in the framework as in the store
+(py-spy, ``bench_scim``). Here a request is the ASGI scope read directly and bytes sent.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote_plus
 
 import msgspec
@@ -23,35 +34,81 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from inbound.auth import SecretKind
 from inbound.errors import ScimError, not_found
-from inbound.schema import ResourceType
-from inbound.staging.availability import DatabaseOutage
 from inbound.staging.store import Actor
-from inbound.web.responses import decode_json, failure_error
-from inbound.web.scim_ops import Reply, ScimOperations, make_query, may_be_slow, search_body
+from inbound.web.responses import decode_json, error_for
+from inbound.web.scim_ops import Reply
 from inbound.web.services import InboundServices
 
-
-class Offload(Protocol):
-    """Runs an operation: a read at once, a write in a batch (``changes``: the id it changes),
-    a read that may be slow (``slow``) in a worker thread."""
-
-    def __call__(
-        self,
-        call: Callable[[], Reply],
-        write: bool,
-        changes: str | None = None,
-        *,
-        slow: bool = False,
-    ) -> Awaitable[Reply]: ...
-
-
+SCIM_ROOT = "/scim/v2"
 _encode = msgspec.json.Encoder().encode
 _SCIM_JSON = (b"content-type", b"application/scim+json")
-MAX_SEARCH_BODY_BYTES = 64 * 1024
-"""A SearchRequest holds a filter (at most 4,096 characters) and attribute lists: 64 KiB is
-ample, and a larger body is refused before it is read whole or decoded."""
-_COLLECTION_METHODS = "GET, POST"
-_RESOURCE_METHODS = "GET, PUT, PATCH, DELETE"
+_SEARCH = ".search"
+
+
+class ScimRequest:
+    """One SCIM request as a handler sees it: admitted, routed, its body not yet read."""
+
+    __slots__ = ("_max_body", "_receive", "_scope", "actor", "headers", "resource_id")
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        headers: dict[bytes, bytes],
+        actor: Actor,
+        resource_id: str,
+        max_body: int,
+    ) -> None:
+        self._scope = scope
+        self._receive = receive
+        self.headers = headers
+        self.actor = actor
+        self.resource_id = resource_id
+        """The ``{id}`` segment of ``/Users/{id}``-like paths; empty elsewhere."""
+        self._max_body = max_body
+
+    def header(self, name: bytes) -> str | None:
+        return _text(self.headers.get(name))
+
+    def params(self) -> dict[str, str]:
+        return _params(self._scope)
+
+    async def body(self, limit: int | None = None) -> Any:
+        """The request body as JSON; empty, oversized or malformed bodies are refused, an
+        oversized one as soon as it passes the limit, before the rest is read."""
+        limit = self._max_body if limit is None else limit
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message: Any = await self._receive()
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise ScimError(
+                    413, f"the request body is larger than {limit:,} bytes, the maximum here"
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return decode_json(b"".join(chunks))
+
+
+Handler = Callable[[ScimRequest], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """What ``/scim/v2/{name}`` serves: handlers by method for the path itself, for
+    ``{name}/{id}`` (``item``) and for ``POST {name}/.search`` (``search``).
+
+    ``name`` is spelled as in the route templates that the request log and metrics show."""
+
+    name: str
+    collection: Mapping[str, Handler]
+    item: Mapping[str, Handler] = field(default_factory=dict)
+    item_label: str = "scim_id"
+    """The ``{…}`` placeholder of an item in the route template."""
+    search: Handler | None = None
 
 
 class ScimGate:
@@ -70,11 +127,6 @@ class ScimGate:
             self._enabled = self._services.runtime.scim_enabled()
             self._checked_at = now
         return self._enabled
-
-    @property
-    def outage(self) -> DatabaseOutage:
-        """The process's record of whether the database is reachable (logged once)."""
-        return self._services.database
 
     def admit(self, authorization: str) -> str:
         """The actor name for the audit log (``token:<id>``), or a 401/503 ScimError."""
@@ -96,128 +148,116 @@ class ScimGate:
         return f"token:{token_id}"
 
 
-class ResourceEndpoint:
-    """One resource type's endpoint: ``/{Users|Groups}``, ``/.search`` and ``/{id}``."""
+class _Target:
+    """Where a path leads within its route."""
+
+    __slots__ = ("handlers", "missing", "resource_id", "template")
 
     def __init__(
         self,
-        rt: ResourceType,
-        ops: ScimOperations,
-        gate: ScimGate,
-        offload: Offload,
+        template: str,
+        handlers: Mapping[str, Handler],
+        resource_id: str = "",
+        *,
+        missing: bool = False,
+    ) -> None:
+        self.template = template
+        self.handlers = handlers
+        self.resource_id = resource_id
+        self.missing = missing
+        """Below a resource (``/Users/{id}/more``): a 404, once the caller is admitted."""
+
+
+class _Routed:
+    """A route with the targets of its fixed paths made once, not per request."""
+
+    __slots__ = ("base", "collection", "item_handlers", "item_template", "search")
+
+    def __init__(self, route: Route) -> None:
+        self.base = f"{SCIM_ROOT}/{route.name}"
+        self.collection = _Target(self.base, route.collection)
+        self.search = None if route.search is None else _Target(self.base, {"POST": route.search})
+        self.item_template = f"{self.base}/{{{route.item_label}}}"
+        self.item_handlers = route.item
+
+    def item(self, path: str, resource_id: str, *, missing: bool) -> _Target:
+        if not self.item_handlers:
+            raise not_found(f"no such SCIM endpoint: {path}; {self.base} has no sub-paths")
+        return _Target(self.item_template, self.item_handlers, resource_id, missing=missing)
+
+
+class ScimEndpoint:
+    """Serves every path under ``/scim/v2`` from one route table; hands the rest to ``app``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Sequence[Route],
+        services: InboundServices,
         *,
         max_body_bytes: int,
     ) -> None:
-        self.rt = rt
-        self._ops = ops
-        self._gate = gate
-        self._offload = offload
+        self._app = app
+        self._routes = {route.name.casefold(): _Routed(route) for route in routes}
+        self._gate = ScimGate(services)
+        self._outage = services.database
         self._max_body = max_body_bytes
-        self._prefix = f"/scim/v2/{rt.endpoint}"
+        self._names = ", ".join(f"/{route.name}" for route in routes)
 
     @property
-    def prefix(self) -> str:
-        """The path the endpoint serves, and below it ``/.search`` and ``/{id}``."""
-        return self._prefix
+    def paths(self) -> list[str]:
+        """The paths served, as the route templates spell them."""
+        out: list[str] = []
+        for routed in self._routes.values():
+            out.append(routed.base)
+            if routed.item_handlers:
+                out.append(routed.item_template)
+        return out
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        outage = self._gate.outage
+        path: str = scope["path"] if scope["type"] == ScopeType.HTTP else ""
+        if not (
+            path.startswith(SCIM_ROOT) and path[len(SCIM_ROOT) : len(SCIM_ROOT) + 1] in ("", "/")
+        ):
+            await self._app(scope, receive, send)
+            return
         try:
-            reply = await self._dispatch(scope, receive)
-            outage.succeeded()
-        except ScimError as exc:
-            reply = Reply(exc.status, exc.body(), dict(exc.headers))
-        except Exception as exc:  # the database went away, or a bug
-            error = failure_error(exc, self._prefix, outage)
+            reply = await self._answer(scope, receive, path)
+            self._outage.succeeded()
+        except Exception as exc:  # the one failure path: refusals, outages and crashes
+            error = error_for(exc, path, self._outage)
             reply = Reply(error.status, error.body(), dict(error.headers))
         await _send_reply(send, reply)
 
-    async def _dispatch(self, scope: Any, receive: Receive) -> Reply:
+    async def _answer(self, scope: Any, receive: Receive, path: str) -> Reply:
+        target = self._route(path)
+        scope["path_template"] = target.template
         headers = dict(scope["headers"])
-        # mounted: Litestar leaves the path below the mount point in scope["path"]
-        rest = str(scope["path"]).strip("/")
-        method = scope["method"]
-        scope["path_template"] = self._prefix + ("/{scim_id}" if rest and rest != ".search" else "")
         actor = Actor(
             self._gate.admit(headers.get(b"authorization", b"").decode("latin-1")),
             _text(headers.get(b"x-request-id")),
         )
-        rt, ops, run = self.rt, self._ops, self._offload
-        if not rest:
-            if method == "GET":
-                query = make_query(_params(scope))
-                return await run(lambda: ops.search(rt, query), False, slow=may_be_slow(query))
-            if method == "POST":
-                body = await self._body(receive)
-                return await run(lambda: ops.create(rt, body, actor), True)
-            raise _not_allowed(_COLLECTION_METHODS)
-        if rest == ".search":
-            if method != "POST":
-                raise _not_allowed("POST")
-            query = search_body(await self._body(receive, MAX_SEARCH_BODY_BYTES))
-            return await run(lambda: ops.search(rt, query), False, slow=may_be_slow(query))
-        if "/" in rest:
-            raise not_found(f"no such endpoint: {self._prefix}/{rest}")
-        scim_id, params = rest, _params(scope)
-        if method == "GET":
-            if_none_match = _text(headers.get(b"if-none-match"))
-            return await run(lambda: ops.get(rt, scim_id, params, if_none_match), False)
-        if_match = _text(headers.get(b"if-match"))
-        if method == "PATCH":
-            body = await self._body(receive)
-            return await run(
-                lambda: ops.patch(rt, scim_id, body, actor, if_match, params), True, scim_id
+        if target.missing:
+            raise not_found(f"no such endpoint: {path}")
+        handler = target.handlers.get(scope["method"])
+        if handler is None:
+            allowed = ", ".join(target.handlers)
+            raise ScimError(
+                405, f"method not allowed here; use {allowed}", headers={"Allow": allowed}
             )
-        if method == "PUT":
-            body = await self._body(receive)
-            return await run(lambda: ops.replace(rt, scim_id, body, actor, if_match), True, scim_id)
-        if method == "DELETE":
-            return await run(lambda: ops.delete(rt, scim_id, actor, if_match), True, scim_id)
-        raise _not_allowed(_RESOURCE_METHODS)
+        request = ScimRequest(scope, receive, headers, actor, target.resource_id, self._max_body)
+        return await handler(request)
 
-    async def _body(self, receive: Receive, limit: int | None = None) -> Any:
-        """The request body as JSON; empty, oversized or malformed bodies are refused, an
-        oversized one as soon as it passes the limit, before the rest is read."""
-        limit = self._max_body if limit is None else limit
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message: Any = await receive()
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise ScimError(
-                    413, f"the request body is larger than {limit:,} bytes, the maximum here"
-                )
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return decode_json(b"".join(chunks))
-
-
-class DirectRoutes:
-    """Hands requests for the resource endpoints straight to them, ahead of Litestar's
-    exception middleware, router and mount (a tenth of a GET's time in process); every other
-    path, and any unusual spelling of these (``//``, a longer name), goes on to Litestar, whose
-    mounts serve the same endpoints. Sits inside the request observer, so these requests are
-    logged and counted like any other."""
-
-    def __init__(self, app: ASGIApp, endpoints: Sequence[ResourceEndpoint]) -> None:
-        self._app = app
-        self._endpoints = [(e.prefix, e) for e in endpoints]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            path: str = scope["path"]
-            for prefix, endpoint in self._endpoints:
-                if not path.startswith(prefix):
-                    continue
-                rest = path[len(prefix) :]
-                if rest == "" or (rest[0] == "/" and "//" not in rest):
-                    scope["path"] = rest or "/"  # below the endpoint, as a mount leaves it
-                    await endpoint(scope, receive, send)
-                    return
-        await self._app(scope, receive, send)
+    def _route(self, path: str) -> _Target:
+        names = [name for name in path[len(SCIM_ROOT) :].split("/") if name]
+        routed = self._routes.get(names[0].casefold()) if names else None
+        if routed is None:
+            raise not_found(f"no such SCIM endpoint: {path}; the endpoints are {self._names}")
+        if len(names) == 1:
+            return routed.collection
+        if len(names) == 2 and routed.search is not None and names[1].casefold() == _SEARCH:
+            return routed.search
+        return routed.item(path, names[1], missing=len(names) > 2)
 
 
 def _text(value: bytes | None) -> str | None:
@@ -246,15 +286,13 @@ def _params(scope: Scope) -> dict[str, str]:
     return out
 
 
-def _not_allowed(allowed: str) -> ScimError:
-    return ScimError(405, f"method not allowed here; use {allowed}", headers={"Allow": allowed})
-
-
 async def _send_reply(send: Send, reply: Reply) -> None:
+    """A reply with a body is SCIM JSON unless its headers name another ``Content-Type``."""
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
     content = b"" if reply.body is None else _encode(reply.body)
     if reply.body is not None:
-        headers.append(_SCIM_JSON)
+        if "Content-Type" not in reply.headers:
+            headers.append(_SCIM_JSON)
         headers.append((b"content-length", str(len(content)).encode()))
     start: Any = {"type": "http.response.start", "status": reply.status, "headers": headers}
     await send(start)

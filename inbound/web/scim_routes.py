@@ -1,153 +1,119 @@
-"""The SCIM 2.0 routes: thin handlers that parse, call :class:`ScimOperations`, and render."""
+"""The SCIM route table: every path under ``/scim/v2`` and the handler of each method.
+
+A handler reads what it needs from the request (query, headers, body), hands the operation to
+:class:`~inbound.web.offload.Offload` (which decides where it runs) and returns its
+:class:`~inbound.web.scim_ops.Reply`; :class:`~inbound.web.scim_endpoint.ScimEndpoint`
+routes, admits, and renders the reply or the error.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import anyio
-from litestar import Request, Response, Router, asgi, get, post
-from litestar.connection import ASGIConnection
-from litestar.handlers import ASGIRouteHandler, BaseRouteHandler
-from litestar.types import Receive, Scope, Send
-
-from inbound.errors import ScimError
-from inbound.staging.store import Actor
+from inbound.schema import ResourceType
 from inbound.web.bulk import MAX_PAYLOAD_BYTES, BulkProcessor
-from inbound.web.discovery_routes import discovery_handlers
+from inbound.web.discovery_routes import discovery_routes
+from inbound.web.offload import Offload
 from inbound.web.openapi import openapi_document
-from inbound.web.responses import decode_json, json_response, read_json, scim_response
-from inbound.web.scim_endpoint import MAX_SEARCH_BODY_BYTES, ResourceEndpoint, ScimGate
-from inbound.web.scim_ops import Reply, ScimOperations, search_body
+from inbound.web.scim_endpoint import Route, ScimRequest
+from inbound.web.scim_ops import Reply, ScimOperations, make_query, may_be_slow, search_body
 from inbound.web.services import InboundServices
-from inbound.web.write_batches import WriteBatcher
 
-Req = Request[Any, Any, Any]
-OFFLOAD_THREADS = 16
-WRITE_BATCHES_IN_FLIGHT = 4
-"""PostgreSQL: batches of writes running at once, each on its own connection and thread."""
-SLOW_READ_THREADS = 2
-"""Searches with a general filter, a sort or no filter, run at once in worker threads: the
-event loop's thread keeps answering lookups, writes and probes meanwhile."""
+MAX_SEARCH_BODY_BYTES = 64 * 1024
+"""A SearchRequest holds a filter (at most 4,096 characters) and attribute lists: 64 KiB is
+ample, and a larger body is refused before it is read whole or decoded."""
 
 
-def _reply(reply: Reply) -> Response[bytes]:
-    if reply.body is None:
-        return Response(content=b"", status_code=reply.status, headers=reply.headers)
-    return scim_response(reply.body, reply.status, reply.headers)
-
-
-def scim_routers(
-    services: InboundServices, *, max_body_bytes: int
-) -> tuple[list[Router], list[ResourceEndpoint]]:
-    """The SCIM routes. On SQLite the store runs in the event loop: a local call takes
-    microseconds and a thread hop would cost more; writes that arrive together share one
-    commit (:mod:`inbound.web.write_batches`); a search that may be slow runs in a worker
-    thread (:func:`~inbound.web.scim_ops.may_be_slow`). On PostgreSQL reads run in the loop too
-    (autocommit, one round trip per statement), while writes go to worker threads in batches:
-    a commit waits for the server's WAL flush, and a few batches at once overlap their round
-    trips instead of queueing behind one another.
-
-    /Users and /Groups are ASGI mounts (:mod:`inbound.web.scim_endpoint`); the rarer routes
-    (root search, Bulk, discovery) are ordinary Litestar handlers behind the same gate. The
-    endpoints are returned too, for :class:`~inbound.web.scim_endpoint.DirectRoutes`."""
-    catalog = services.catalog
-    limiter = anyio.CapacityLimiter(OFFLOAD_THREADS) if services.store.blocking else None
-
-    async def offload(call: Callable[[], Any]) -> Any:
-        return await anyio.to_thread.run_sync(call, limiter=limiter)
-
-    batcher = WriteBatcher[Reply](
-        lambda: services.store.write_batch(),
-        offload=offload if limiter is not None else None,
-        max_in_flight=WRITE_BATCHES_IN_FLIGHT,
-        retry_alone=limiter is not None,
-        lock_ahead=lambda ids: services.store.lock_ahead(ids),
-        no_wait=services.store.without_lock_wait,
-        wait_elsewhere=offload,
-    )
-
-    slow_reads = anyio.CapacityLimiter(SLOW_READ_THREADS)
-
-    async def run(
-        call: Callable[[], Reply],
-        write: bool = True,
-        changes: str | None = None,
-        *,
-        slow: bool = False,
-    ) -> Reply:
-        if not write:
-            if slow:  # another thread borrows a pooled connection (see ``Rows``)
-                return await anyio.to_thread.run_sync(call, limiter=slow_reads)
-            return call()
-        return await batcher.run(call, changes)
-
-    async def run_alone(call: Callable[[], Reply]) -> Reply:
-        """A bulk request is many writes with its own error handling: never in a batch, and
-        in a thread on SQLite too, where waiting for the write lock blocks nothing else."""
-        reply: Reply = await offload(call)
-        return reply
-
-    ops = ScimOperations(services, catalog)
-    bulk = BulkProcessor(ops)
-    gate = ScimGate(services)
-
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        """Async on purpose: Litestar runs a sync guard in a worker thread."""
-        connection.state.actor = gate.admit(connection.headers.get("authorization", ""))
-
-    def actor(request: Req) -> Actor:
-        return Actor(str(request.state.actor), request.headers.get("x-request-id"))
-
-    @post("/.search", status_code=200)
-    async def search_root(request: Req) -> Response[bytes]:
-        raw = await request.body()
-        if len(raw) > MAX_SEARCH_BODY_BYTES:
-            raise ScimError(
-                413,
-                f"the request body is larger than {MAX_SEARCH_BODY_BYTES:,} bytes, "
-                "the maximum here",
-            )
-        query = search_body(decode_json(raw))
-        return _reply(await run(lambda: ops.search_all(query), write=False, slow=True))
-
-    @post("/Bulk", status_code=200)
-    async def bulk_request(request: Req) -> Response[bytes]:
-        raw = await request.body()
-        if len(raw) > MAX_PAYLOAD_BYTES:
-            raise ScimError(
-                413, f"the bulk request is {len(raw)} bytes; the maximum is {MAX_PAYLOAD_BYTES}"
-            )
-        body, who = await read_json(request), actor(request)
-        return _reply(await run_alone(lambda: Reply(200, bulk.run(body, who))))
-
-    @get("/openapi.json")
-    async def openapi() -> Response[bytes]:
-        return json_response(openapi_document(services.endpoint_url))
-
-    endpoints = [
-        ResourceEndpoint(rt, ops, gate, run, max_body_bytes=max_body_bytes) for rt in catalog.types
+def scim_routes(services: InboundServices, offload: Offload) -> list[Route]:
+    """/Users and /Groups (each resource type of the catalog), the root ``/.search``,
+    ``/Bulk``, discovery and the OpenAPI document."""
+    ops = ScimOperations(services, services.catalog)
+    resources = [_resource_route(ResourceHandlers(rt, ops, offload)) for rt in ops.catalog.types]
+    root = RootHandlers(ops, offload, services)
+    return [
+        *resources,
+        Route(".search", {"POST": root.search_all}),
+        Route("Bulk", {"POST": root.bulk}),
+        *discovery_routes(services, ops.catalog),
+        Route("openapi.json", {"GET": root.openapi}),
     ]
-    mounts = [_mount(endpoint) for endpoint in endpoints]
-    guarded = Router(
-        "/scim/v2",
-        route_handlers=[
-            openapi,
-            search_root,
-            bulk_request,
-            *discovery_handlers(services, catalog),
-        ],
-        guards=[guard],
+
+
+def _resource_route(handlers: ResourceHandlers) -> Route:
+    return Route(
+        handlers.rt.endpoint,
+        {"GET": handlers.list, "POST": handlers.create},
+        {
+            "GET": handlers.get,
+            "PUT": handlers.replace,
+            "PATCH": handlers.patch,
+            "DELETE": handlers.delete,
+        },
+        search=handlers.search,
     )
-    return [guarded, Router("/scim/v2", route_handlers=mounts)], endpoints
 
 
-def _mount(endpoint: ResourceEndpoint) -> ASGIRouteHandler:
-    """``copy_scope=False``: the endpoint records its route template in the scope for the
-    request log and metrics, which read it after the response."""
+class ResourceHandlers:
+    """One resource type's endpoint: ``/{Users|Groups}``, ``/.search`` and ``/{id}``."""
 
-    @asgi(f"/{endpoint.rt.endpoint}", is_mount=True, copy_scope=False)
-    async def resource_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        await endpoint(scope, receive, send)
+    def __init__(self, rt: ResourceType, ops: ScimOperations, offload: Offload) -> None:
+        self.rt = rt
+        self._ops = ops
+        self._offload = offload
 
-    return resource_endpoint
+    async def list(self, request: ScimRequest) -> Reply:
+        rt, ops, query = self.rt, self._ops, make_query(request.params())
+        return await self._offload.read(lambda: ops.search(rt, query), slow=may_be_slow(query))
+
+    async def search(self, request: ScimRequest) -> Reply:
+        rt, ops = self.rt, self._ops
+        query = search_body(await request.body(MAX_SEARCH_BODY_BYTES))
+        return await self._offload.read(lambda: ops.search(rt, query), slow=may_be_slow(query))
+
+    async def create(self, request: ScimRequest) -> Reply:
+        rt, ops, actor, body = self.rt, self._ops, request.actor, await request.body()
+        return await self._offload.write(lambda: ops.create(rt, body, actor))
+
+    async def get(self, request: ScimRequest) -> Reply:
+        rt, ops, scim_id, params = self.rt, self._ops, request.resource_id, request.params()
+        if_none_match = request.header(b"if-none-match")
+        return await self._offload.read(lambda: ops.get(rt, scim_id, params, if_none_match))
+
+    async def patch(self, request: ScimRequest) -> Reply:
+        rt, ops, scim_id, actor = self.rt, self._ops, request.resource_id, request.actor
+        if_match, params, body = request.header(b"if-match"), request.params(), await request.body()
+        return await self._offload.write(
+            lambda: ops.patch(rt, scim_id, body, actor, if_match, params), scim_id
+        )
+
+    async def replace(self, request: ScimRequest) -> Reply:
+        rt, ops, scim_id, actor = self.rt, self._ops, request.resource_id, request.actor
+        if_match, body = request.header(b"if-match"), await request.body()
+        return await self._offload.write(
+            lambda: ops.replace(rt, scim_id, body, actor, if_match), scim_id
+        )
+
+    async def delete(self, request: ScimRequest) -> Reply:
+        rt, ops, scim_id, actor = self.rt, self._ops, request.resource_id, request.actor
+        if_match = request.header(b"if-match")
+        return await self._offload.write(lambda: ops.delete(rt, scim_id, actor, if_match), scim_id)
+
+
+class RootHandlers:
+    """The routes below ``/scim/v2`` that belong to no resource type."""
+
+    def __init__(self, ops: ScimOperations, offload: Offload, services: InboundServices) -> None:
+        self._ops = ops
+        self._offload = offload
+        self._bulk = BulkProcessor(ops)
+        self._services = services
+
+    async def search_all(self, request: ScimRequest) -> Reply:
+        query = search_body(await request.body(MAX_SEARCH_BODY_BYTES))
+        return await self._offload.read(lambda: self._ops.search_all(query), slow=True)
+
+    async def bulk(self, request: ScimRequest) -> Reply:
+        body, actor, bulk = await request.body(MAX_PAYLOAD_BYTES), request.actor, self._bulk
+        return await self._offload.alone(lambda: Reply(200, bulk.run(body, actor)))
+
+    async def openapi(self, request: ScimRequest) -> Reply:
+        document = openapi_document(self._services.endpoint_url)
+        return Reply(200, document, {"Content-Type": "application/json"})

@@ -40,7 +40,8 @@ class OpenBatch(Protocol):
 
 
 Outcome = tuple[Any, BaseException | None]
-Offload = Callable[[Callable[[], list[Outcome]]], Awaitable[list[Outcome]]]
+InThread = Callable[[Callable[[], list[Outcome]]], Awaitable[list[Outcome]]]
+"""Runs blocking work in a worker thread (:meth:`inbound.web.offload.Offload.in_thread`)."""
 
 
 @dataclass(slots=True)
@@ -58,7 +59,7 @@ class _Redo(Exception):
 class WriteBatcher(Generic[T]):
     """``batch`` opens the shared transaction; calls run inside it in arrival order.
 
-    ``offload`` runs a batch away from the event loop (a worker thread), with up to
+    ``in_thread`` runs a batch away from the event loop (a worker thread), with up to
     ``max_in_flight`` batches at once; without it batches run in the loop, one at a time.
     ``retry_alone``: a batch that fails as a whole (its BEGIN or COMMIT) runs its writes again
     one by one, rather than answering them all with its error. ``lock_ahead`` is given, inside
@@ -71,20 +72,20 @@ class WriteBatcher(Generic[T]):
         self,
         batch: Callable[[], AbstractContextManager[OpenBatch]],
         *,
-        offload: Offload | None = None,
+        in_thread: InThread | None = None,
         max_in_flight: int = 1,
         retry_alone: bool = False,
         lock_ahead: Callable[[list[str]], None] = lambda _ids: None,
         no_wait: Callable[[], AbstractContextManager[None]] = nullcontext,
-        wait_elsewhere: Offload | None = None,
+        wait_elsewhere: InThread | None = None,
     ) -> None:
         self._batch = batch
         self._no_wait = no_wait
         self._wait_elsewhere = wait_elsewhere
         self._lock_ahead = lock_ahead
         self._retry_alone = retry_alone
-        self._offload = offload
-        self._max_in_flight = max_in_flight if offload is not None else 1
+        self._in_thread = in_thread
+        self._max_in_flight = max_in_flight if in_thread is not None else 1
         self._queue: list[_Queued[T]] = []
         self._in_flight = 0
         self._start_scheduled = False
@@ -106,8 +107,8 @@ class WriteBatcher(Generic[T]):
     def _start(self) -> None:
         self._start_scheduled = False
         queued, self._queue = self._queue, []
-        if self._offload is not None:
-            self._spawn(self._offload, lambda: self._execute(queued), queued)
+        if self._in_thread is not None:
+            self._spawn(self._in_thread, lambda: self._execute(queued), queued)
             return
         with self._no_wait():
             outcomes = self._execute(queued)
@@ -123,19 +124,19 @@ class WriteBatcher(Generic[T]):
         self._spawn(self._wait_elsewhere, lambda: [_alone(i.call) for i in waiting], waiting)
 
     def _spawn(
-        self, offload: Offload, work: Callable[[], list[Outcome]], queued: list[_Queued[T]]
+        self, run: InThread, work: Callable[[], list[Outcome]], queued: list[_Queued[T]]
     ) -> None:
         self._in_flight += 1
-        asyncio.get_running_loop().create_task(self._run_offloaded(offload, work, queued))
+        asyncio.get_running_loop().create_task(self._run_in_thread(run, work, queued))
 
-    async def _run_offloaded(
-        self, offload: Offload, work: Callable[[], list[Outcome]], queued: list[_Queued[T]]
+    async def _run_in_thread(
+        self, run: InThread, work: Callable[[], list[Outcome]], queued: list[_Queued[T]]
     ) -> None:
         """``work`` away from the loop: a PostgreSQL batch, or SQLite writes that must wait
         for the write lock."""
         try:
-            outcomes = await offload(work)
-        except BaseException as exc:  # the offload itself failed (cancelled at shutdown)
+            outcomes = await run(work)
+        except BaseException as exc:  # the thread hand-over itself failed (cancelled at shutdown)
             outcomes = [(None, exc)] * len(queued)
         finally:
             self._in_flight -= 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import pytest
 
-from inbound.web.app import create_app
+from inbound.web.app import create_app, served_paths
 from scheduler.cli import main
 from scheduler.composition import compose as compose_runtime
 from scheduler.config_docs import setting_names
@@ -33,7 +33,7 @@ def app_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
     db = tmp_path_factory.mktemp("sync") / "scim-sync.db"
     rt = compose_runtime(Settings(database_url=f"sqlite:///{db}"))
     try:
-        yield {route.path for route in create_app(rt.services).routes}
+        yield served_paths(create_app(rt.services))
     finally:
         rt.dispose()
 

@@ -139,12 +139,12 @@ def test_a_failed_commit_is_retried_write_by_write_when_asked() -> None:
     assert recorder.alone == ["w0", "w1", "w2"]
 
 
-def test_offloaded_batches_run_away_from_the_loop_a_few_at_a_time() -> None:
+def test_batches_in_threads_run_away_from_the_loop_a_few_at_a_time() -> None:
     recorder = Recorder(isolates_failures=False)
     in_flight: list[int] = []
     running = 0
 
-    async def offload(work: Callable[[], Any]) -> Any:
+    async def in_thread(work: Callable[[], Any]) -> Any:
         nonlocal running
         running += 1
         in_flight.append(running)
@@ -154,7 +154,7 @@ def test_offloaded_batches_run_away_from_the_loop_a_few_at_a_time() -> None:
         finally:
             running -= 1
 
-    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch, offload=offload, max_in_flight=2)
+    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch, in_thread=in_thread, max_in_flight=2)
 
     async def scenario() -> list[str]:
         first = [batcher.run(lambda n=n: recorder.call(f"a{n}")) for n in range(3)]

@@ -26,9 +26,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.entra_graph.sink import TokenDelivery, TokenSink
 from inbound.auth import Delivery, SecretKind, TokenStore
+from inbound.operator import issue_scim_token
 from inbound.staging.availability import database_unavailable
 from inbound.token_renewal import RenewalLedger
-from inbound.web.admin_actions import issue_scim_token
 from inbound.web.services import InboundServices
 from reconcile.policy import RetryPolicy
 from scheduler.composition import Runtime

@@ -17,22 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from inbound.auth import SecretKind
+from inbound.operator import issue_scim_token
 from inbound.staging.audit import AuditLog
 from inbound.web.services import InboundServices
-
-
-def issue_scim_token(services: InboundServices, label: str | None = None) -> dict[str, Any]:
-    """A new SCIM token as every door shows it (also used by the first start, which is not an
-    administrator's action and so is not audited)."""
-    issued = services.tokens.issue(SecretKind.SCIM, services.token_ttl, label)
-    services.on_token_change()
-    return {
-        "token": issued.secret,
-        "id": issued.id,
-        "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
-        "endpoint_url": services.endpoint_url,
-    }
 
 
 @dataclass(frozen=True, slots=True)

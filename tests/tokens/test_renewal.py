@@ -21,8 +21,7 @@ from connectors.entra_graph.retrying import RequestRetry
 from connectors.entra_graph.webhook import WebhookSink
 from connectors.entra_graph.wire import TokenDelivery
 from inbound.auth import Delivery, SecretKind
-from inbound.web.admin_actions import issue_scim_token
-from inbound.web.admin_routes import status_report
+from inbound.operator import issue_scim_token, status_report
 from scheduler import renewal
 from scheduler.cli import main
 from scheduler.composition import Runtime, compose

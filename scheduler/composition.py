@@ -19,6 +19,7 @@ from inbound.staging.anchors import StagedAnchors
 from inbound.staging.availability import DatabaseOutage
 from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
+from inbound.staging.locks import JobLock
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
 from inbound.token_renewal import RenewalLedger
@@ -65,6 +66,9 @@ class Runtime:
     services: InboundServices
     renewal: RenewalLedger
     token_sink: TokenSink | None
+    job_lock: JobLock
+    """Keeps the jobs that run once at a time (full reconcile, token renewal, Entra watch,
+    alerts) to one process."""
     nudge: Nudge = field(default_factory=Nudge)
     announcer: ChangeAnnouncer | None = None
     entra_watch: EntraWatch | None = None
@@ -235,6 +239,7 @@ def compose(
         services=services,
         renewal=renewal,
         token_sink=token_sink,
+        job_lock=JobLock(staging_engine, ledger.worker_id, clock=clock),
         nudge=nudge,
         announcer=announcer,
     )

@@ -19,7 +19,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.entra_graph.alert_webhook import AlertWebhook
 from inbound.staging.availability import database_unavailable
-from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
 from scheduler import alerts, entra, renewal
 from scheduler.composition import Runtime
@@ -46,9 +45,7 @@ class Jobs:
         self.last_report: RunReport | None = None
         self._listener = ChangeListener(runtime.staging_engine, self.nudge) if listen else None
         self._troubles = 0
-        self._lock = JobLock(
-            runtime.staging_engine, runtime.ledger.worker_id, clock=runtime.services.clock
-        )
+        self._lock = runtime.job_lock
         self._database = runtime.services.database
 
     def start(self) -> None:

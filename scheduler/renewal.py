@@ -28,6 +28,7 @@ from connectors.entra_graph.sink import TokenDelivery, TokenSink
 from inbound.auth import Delivery, SecretKind, TokenStore
 from inbound.operator import issue_scim_token
 from inbound.staging.availability import database_unavailable
+from inbound.staging.locks import JobLock
 from inbound.token_renewal import RenewalLedger
 from inbound.web.services import InboundServices
 from reconcile.policy import RetryPolicy
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 JOB_ID = "token-renewal"
 RECHECK = timedelta(seconds=60)
 """Longest wait before the due time is re-derived (covers tokens changed by other processes)."""
+LEASE = timedelta(minutes=5)
+"""On SQLite, how long a renewing process that died keeps the others from renewing; a
+renewal (mint, deliver, record) takes seconds."""
 BUSY_RECHECK = timedelta(seconds=5)
 DELIVERY_RETRY = RetryPolicy(initial_seconds=30, max_seconds=900, jitter_seconds=5)
 """After a failed delivery: about 30 s, doubling to 15 min; longer if the sink asked for it."""
@@ -66,6 +70,7 @@ class Renewal:
         *,
         tokens: TokenStore,
         ledger: RenewalLedger,
+        lock: JobLock,
         sink: TokenSink | None,
         services: InboundServices,
         recheck: timedelta = RECHECK,
@@ -73,6 +78,7 @@ class Renewal:
     ) -> None:
         self._tokens = tokens
         self._ledger = ledger
+        self._lock = lock
         self._sink = sink
         self._services = services
         self._clock = services.clock
@@ -84,6 +90,7 @@ class Renewal:
         return cls(
             tokens=runtime.tokens,
             ledger=runtime.renewal,
+            lock=runtime.job_lock,
             sink=runtime.token_sink,
             services=runtime.services,
         )
@@ -105,7 +112,7 @@ class Renewal:
         due = self.due_at()
         if not force and (due is None or self._clock() < due):
             return RenewalOutcome("not due")
-        with self._ledger.exclusive() as acquired:
+        with self._lock.hold(JOB_ID, LEASE) as acquired:
             if not acquired:
                 return RenewalOutcome("busy")
             due = self.due_at()  # whoever held the lock before us may have renewed already

@@ -66,9 +66,8 @@ class Jobs:
             id=FULL_RECONCILE_JOB,
             replace_existing=True,
         )
-        self._runtime.nudge.callback = self.nudge
-        self._runtime.services.on_interval_change = self.set_interval
-        self._runtime.services.on_hold_approved = self.nudge
+        self._runtime.signals.work_waiting.connect(self.nudge)
+        self._runtime.signals.interval_changed.connect(self.set_interval)
         renewal.register(self._scheduler, self._runtime)
         self.register_entra_jobs()
         self._scheduler.start()
@@ -102,7 +101,8 @@ class Jobs:
         return {t.target for t in report.targets if t.unavailable} if report else set()
 
     def shutdown(self) -> None:
-        self._runtime.nudge.callback = lambda: None
+        self._runtime.signals.work_waiting.disconnect(self.nudge)
+        self._runtime.signals.interval_changed.disconnect(self.set_interval)
         if self._listener is not None:
             self._listener.stop()
         self._scheduler.shutdown(wait=True)

@@ -15,7 +15,6 @@ recorded for ``status``, and retried with a growing delay, honouring the sink's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -209,13 +208,7 @@ def register(scheduler: BaseScheduler, runtime: Runtime) -> Renewal:
         replace_existing=True,
         next_run_time=next_run(),
     )
-    previous: Callable[[], None] = runtime.services.on_token_change
-
-    def on_token_change() -> None:
-        previous()
-        reschedule()
-
-    runtime.services.on_token_change = on_token_change
+    runtime.signals.tokens_changed.connect(reschedule)
     return renewal
 
 

@@ -1,32 +1,25 @@
-"""The token renewal job's durable state, and the lock that lets one process renew at a time.
+"""The token renewal job's durable state.
 
 The state lives in one database row, not in the renewing process, so every web and worker
 process shows the same delivery status, and a restarted process picks up a failed delivery's
-backoff where its predecessor left it. Only one process may mint and deliver at a time, or two
-workers would push two tokens to Entra within a second: PostgreSQL serialises them with a
-transaction-scoped advisory lock (released even if the holder dies with its connection), SQLite
-with a lease on the same row (taken under ``BEGIN IMMEDIATE``, expiring if the holder dies).
+backoff where its predecessor left it. (That one process mints and delivers at a time is the
+job lock's business: ``inbound.staging.locks.JobLock``.)
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Engine, insert, select, update
 
 from inbound.staging.tables import reading, token_renewal
 
 R = token_renewal.c
 Clock = Callable[[], datetime]
 JOB = "scim"
-_ADVISORY_KEY = "scim-sync token renewal:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +51,12 @@ class RenewalLedger:
         clock: Clock,
         sink: str,
         renew_before: timedelta,
-        lease: timedelta = timedelta(minutes=5),
     ) -> None:
         self._engine = engine
         self._clock = clock
         self.sink = sink[:256]
         """Where renewed tokens go, described without secrets (``none`` when nowhere)."""
         self.renew_before = renew_before
-        self._lease = lease
-        self._owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def state(self) -> RenewalState:
         with reading(self._engine) as conn:
@@ -148,50 +138,10 @@ class RenewalLedger:
         )
 
     def _write(self, **values: Any) -> None:
-        with self._engine.begin() as conn:
-            self._upsert(conn, values)
-
-    def _upsert(self, conn: Connection, values: dict[str, Any]) -> None:
         values = {**values, "updated_at": self._clock()}
-        changed = conn.execute(update(token_renewal).where(R.name == JOB).values(**values)).rowcount
-        if not changed:
-            conn.execute(insert(token_renewal).values(name=JOB, **values))
-
-    @contextmanager
-    def exclusive(self) -> Iterator[bool]:
-        """Yields True while this process alone may renew; False when another one is at it."""
-        if self._engine.dialect.name == "postgresql":
-            with self._engine.connect() as conn, conn.begin():
-                acquired = bool(
-                    conn.execute(
-                        text(
-                            "SELECT pg_try_advisory_xact_lock(hashtext(:key || current_schema()))"
-                        ),
-                        {"key": _ADVISORY_KEY},
-                    ).scalar()
-                )
-                yield acquired
-            return
-        acquired = self._take_lease()
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                self._drop_lease()
-
-    def _take_lease(self) -> bool:
-        now = self._clock()
         with self._engine.begin() as conn:
-            row = conn.execute(select(R.lease_owner, R.lease_until).where(R.name == JOB)).first()
-            if row is not None and row.lease_until is not None and row.lease_until > now:
-                return bool(row.lease_owner == self._owner)
-            self._upsert(conn, {"lease_owner": self._owner, "lease_until": now + self._lease})
-            return True
-
-    def _drop_lease(self) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(token_renewal)
-                .where(R.name == JOB, R.lease_owner == self._owner)
-                .values(lease_owner=None, lease_until=None)
-            )
+            changed = conn.execute(
+                update(token_renewal).where(R.name == JOB).values(**values)
+            ).rowcount
+            if not changed:
+                conn.execute(insert(token_renewal).values(name=JOB, **values))

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from inbound.web.admin_routes import status_report
+from inbound.operator import status_report
 from reconcile.drift import PlannedChange
 from reconcile.full import DriftReport, Progress
 from reconcile.runner import RunReport

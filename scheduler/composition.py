@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from inbound.staging.anchors import StagedAnchors
 from inbound.staging.availability import DatabaseOutage
 from inbound.staging.desired import StagedDesiredState
 from inbound.staging.ledger import StagingLedger
+from inbound.staging.locks import JobLock
 from inbound.staging.runtime import RuntimeSettings
 from inbound.staging.store import ResourceStore
 from inbound.staging.tables import reading
@@ -33,6 +34,7 @@ from reconcile.runner import Reconciler
 from scheduler import db
 from scheduler.entra import EntraWatch
 from scheduler.settings import Settings, SettingsError
+from scheduler.signals import ProcessSignals
 from scheduler.wakeups import ChangeAnnouncer
 
 
@@ -40,14 +42,42 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class Nudge:
-    """Late-bound hook: the store is built before the scheduler that reacts to its writes."""
+class IdentityRecords:
+    """An Identity Manager record with its per-target sync state and Entra's log about it:
+    what ``scim-sync record`` and the admin page show for one user."""
 
-    callback: Callable[[], None] = lambda: None
+    def __init__(
+        self,
+        identities: IdentityReader,
+        ledger: StagingLedger,
+        target_names: list[str],
+        console: ConsoleStores,
+    ) -> None:
+        self._identities = identities
+        self._ledger = ledger
+        self._target_names = target_names
+        self._console = console
 
-    def __call__(self) -> None:
-        self.callback()
+    def get(self, user_id: str) -> dict[str, Any] | None:
+        record = self._identities.get(user_id)
+        if record is None:
+            return None
+        scim_id = record.get("scim_id")
+        record["sync"] = (
+            {
+                s.target: {
+                    "status": s.status,
+                    "observed_generation": s.observed_generation,
+                    "attempts": s.attempts,
+                    "last_error": s.last_error,
+                }
+                for s in self._ledger.states_of(scim_id, self._target_names)
+            }
+            if scim_id
+            else {}
+        )
+        record["entra"] = self._console.entra.timeline(scim_id) if scim_id else []
+        return record
 
 
 @dataclass
@@ -68,38 +98,17 @@ class Runtime:
     services: InboundServices
     renewal: RenewalLedger
     token_sink: TokenSink | None
-    nudge: Nudge = field(default_factory=Nudge)
+    job_lock: JobLock
+    """Keeps the jobs that run once at a time (full reconcile, token renewal, Entra watch,
+    alerts) to one process."""
+    signals: ProcessSignals
     announcer: ChangeAnnouncer | None = None
     entra_watch: EntraWatch | None = None
     """Reads Entra's job and provisioning log; None unless Graph is configured."""
 
     def identity_record(self, user_id: str) -> dict[str, Any] | None:
         """An Identity Manager record with its per-target sync state."""
-        record = self.identities.get(user_id)
-        if record is None:
-            return None
-        record["sync"] = (
-            {
-                s.target: {
-                    "status": s.status,
-                    "observed_generation": s.observed_generation,
-                    "attempts": s.attempts,
-                    "last_error": s.last_error,
-                }
-                for s in self.ledger.states_of(record["scim_id"], [t.name for t in self.targets])
-            }
-            if record.get("scim_id")
-            else {}
-        )
-        record["entra"] = self.entra_timeline(record.get("scim_id"))
-        return record
-
-    def entra_timeline(self, scim_id: str | None) -> list[dict[str, Any]]:
-        """Entra's provisioning log entries about one resource, joined with our audit."""
-        console = self.services.console
-        if not scim_id or console is None:
-            return []
-        return console.entra.timeline(scim_id)
+        return self.services.identity_lookup(user_id)
 
     def prepare_worker(self) -> None:
         """Before reconciling: every resource has a ledger row for every configured target,
@@ -173,7 +182,7 @@ def compose(
     )
     if migrate:
         db.upgrade_all(staging_engine, idm_engine)
-    nudge = Nudge()
+    signals = ProcessSignals()
     anchors = StagedAnchors(staging_engine)
     targets: list[Target] = [
         IdentityStoreTarget(idm_engine, clock=clock, anchors=anchors, adopt=settings.idm_adopt)
@@ -188,7 +197,7 @@ def compose(
     def on_change() -> None:
         """After a SCIM write commits: wake this process's scheduler and, on PostgreSQL,
         the workers of other processes."""
-        nudge()
+        signals.work_waiting()
         if announcer is not None:
             announcer.announce()
 
@@ -221,6 +230,7 @@ def compose(
             return f"database unreachable: {type(exc).__name__}"
         return None
 
+    console = ConsoleStores.on(staging_engine, clock)
     services = InboundServices(
         store=store,
         ledger=ledger,
@@ -233,13 +243,27 @@ def compose(
         target_names=target_names,
         default_reconcile_interval=settings.reconcile_interval.total_seconds(),
         ready=ready,
-        console=ConsoleStores.on(staging_engine, clock),
+        identity_lookup=IdentityRecords(identities, ledger, target_names, console).get,
+        on_interval_change=signals.interval_changed,
+        on_token_change=signals.tokens_changed,
+        on_hold_approved=signals.work_waiting,
+        console=console,
         catalog=catalog,
         group_patch_body_max_members=settings.group_patch_body_max_members,
         database=DatabaseOutage(on_down=_pool_dropper(staging_engine)),
         entra_restart=entra_restarter(settings.graph),
     )
-    rt = Runtime(
+    entra_watch = (
+        EntraWatch(
+            EntraReader(settings.graph),
+            console.entra,
+            clock=clock,
+            retention=settings.entra_log_retention,
+        )
+        if settings.entra_watched
+        else None
+    )
+    return Runtime(
         settings=settings,
         staging_engine=staging_engine,
         idm_engine=idm_engine,
@@ -256,15 +280,8 @@ def compose(
         services=services,
         renewal=renewal,
         token_sink=token_sink,
-        nudge=nudge,
+        job_lock=JobLock(staging_engine, ledger.worker_id, clock=clock),
+        signals=signals,
         announcer=announcer,
+        entra_watch=entra_watch,
     )
-    if settings.entra_watched and services.console is not None:
-        rt.entra_watch = EntraWatch(
-            EntraReader(settings.graph),
-            services.console.entra,
-            clock=clock,
-            retention=settings.entra_log_retention,
-        )
-    services.identity_lookup = rt.identity_record
-    return rt

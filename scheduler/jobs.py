@@ -18,7 +18,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.entra_graph.alert_webhook import AlertWebhook
-from inbound.staging.locks import JobLock
 from reconcile.runner import RunReport
 from scheduler import alerts, entra, renewal
 from scheduler.composition import Runtime
@@ -45,9 +44,7 @@ class Jobs:
         self.last_report: RunReport | None = None
         self._listener = ChangeListener(runtime.staging_engine, self.nudge) if listen else None
         self._troubles = 0
-        self._lock = JobLock(
-            runtime.staging_engine, runtime.ledger.worker_id, clock=runtime.services.clock
-        )
+        self._lock = runtime.job_lock
         self._database = runtime.services.database
 
     def start(self) -> None:
@@ -68,9 +65,8 @@ class Jobs:
             id=FULL_RECONCILE_JOB,
             replace_existing=True,
         )
-        self._runtime.nudge.callback = self.nudge
-        self._runtime.services.on_interval_change = self.set_interval
-        self._runtime.services.on_hold_approved = self.nudge
+        self._runtime.signals.work_waiting.connect(self.nudge)
+        self._runtime.signals.interval_changed.connect(self.set_interval)
         renewal.register(self._scheduler, self._runtime)
         self.register_entra_jobs()
         self._scheduler.start()
@@ -104,7 +100,8 @@ class Jobs:
         return {t.target for t in report.targets if t.unavailable} if report else set()
 
     def shutdown(self) -> None:
-        self._runtime.nudge.callback = lambda: None
+        self._runtime.signals.work_waiting.disconnect(self.nudge)
+        self._runtime.signals.interval_changed.disconnect(self.set_interval)
         if self._listener is not None:
             self._listener.stop()
         self._scheduler.shutdown(wait=True)

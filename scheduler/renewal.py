@@ -15,7 +15,6 @@ recorded for ``status``, and retried with a growing delay, honouring the sink's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,8 +25,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.entra_graph.sink import TokenDelivery, TokenSink
 from inbound.auth import Delivery, SecretKind, TokenStore
+from inbound.operator import issue_scim_token
+from inbound.staging.locks import JobLock
 from inbound.token_renewal import RenewalLedger
-from inbound.web.admin_actions import issue_scim_token
 from inbound.web.services import InboundServices
 from reconcile.policy import RetryPolicy
 from scheduler.composition import Runtime
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 JOB_ID = "token-renewal"
 RECHECK = timedelta(seconds=60)
 """Longest wait before the due time is re-derived (covers tokens changed by other processes)."""
+LEASE = timedelta(minutes=5)
+"""On SQLite, how long a renewing process that died keeps the others from renewing; a
+renewal (mint, deliver, record) takes seconds."""
 BUSY_RECHECK = timedelta(seconds=5)
 DELIVERY_RETRY = RetryPolicy(initial_seconds=30, max_seconds=900, jitter_seconds=5)
 """After a failed delivery: about 30 s, doubling to 15 min; longer if the sink asked for it."""
@@ -65,6 +68,7 @@ class Renewal:
         *,
         tokens: TokenStore,
         ledger: RenewalLedger,
+        lock: JobLock,
         sink: TokenSink | None,
         services: InboundServices,
         recheck: timedelta = RECHECK,
@@ -72,6 +76,7 @@ class Renewal:
     ) -> None:
         self._tokens = tokens
         self._ledger = ledger
+        self._lock = lock
         self._sink = sink
         self._services = services
         self._clock = services.clock
@@ -83,6 +88,7 @@ class Renewal:
         return cls(
             tokens=runtime.tokens,
             ledger=runtime.renewal,
+            lock=runtime.job_lock,
             sink=runtime.token_sink,
             services=runtime.services,
         )
@@ -104,7 +110,7 @@ class Renewal:
         due = self.due_at()
         if not force and (due is None or self._clock() < due):
             return RenewalOutcome("not due")
-        with self._ledger.exclusive() as acquired:
+        with self._lock.hold(JOB_ID, LEASE) as acquired:
             if not acquired:
                 return RenewalOutcome("busy")
             due = self.due_at()  # whoever held the lock before us may have renewed already
@@ -200,13 +206,7 @@ def register(scheduler: BaseScheduler, runtime: Runtime) -> Renewal:
         replace_existing=True,
         next_run_time=next_run(),
     )
-    previous: Callable[[], None] = runtime.services.on_token_change
-
-    def on_token_change() -> None:
-        previous()
-        reschedule()
-
-    runtime.services.on_token_change = on_token_change
+    runtime.signals.tokens_changed.connect(reschedule)
     return renewal
 
 

@@ -1,12 +1,9 @@
-"""Locks between processes: singleton jobs, and the order multi-row writes lock rows in.
-
-Token renewal and the full reconciliation must run once at a time however many workers run;
-the database every worker already shares is the coordinator, nothing else: a PostgreSQL
-advisory lock, or a lease row on SQLite.
-"""
+"""Locks between processes: jobs that run once at a time, and the order multi-row writes lock
+rows in."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -39,57 +36,67 @@ def lock_in_key_order(conn: Connection, *where: Any) -> None:
 
 
 class JobLock:
+    """The one way a job runs in one process at a time: the full reconciliation, token
+    renewal, the Entra watch and the alert webhook, however many web and worker processes
+    share the database (the database is the only coordinator they all have).
+
+    PostgreSQL: a *transaction*-scoped advisory lock, held by a connection kept in an open
+    transaction for the job's duration. The server drops it when that transaction ends for
+    any reason: the job finishes, the job raises (the pool rolls the connection back), or the
+    holder dies and its connection closes. A session-scoped lock would survive a failed
+    unlock inside a pooled connection and block the job everywhere until that connection is
+    recycled. The open transaction has no snapshot between statements and no transaction
+    id, so it holds nothing back from vacuum. Its key hashes the lock's name with
+    ``current_schema()``: two installations in different schemas of one database each get
+    their own lock. (A server ``idle_in_transaction_session_timeout`` shorter than the
+    longest job would end the lock early; the default is off.)
+
+    SQLite (one file, no server to notice a dead holder): a row in ``job_leases`` that
+    expires after ``ttl``, written under ``BEGIN IMMEDIATE`` so two takers are serialised; a
+    crashed holder's lease is taken over once it expires. Each hold writes its own token,
+    so two holds in one process exclude each other like two processes do, and a release
+    never deletes somebody else's lease. ``ttl`` must outlast the job.
+    """
+
     def __init__(self, engine: Engine, holder: str, *, clock: Callable[[], datetime]) -> None:
         self._engine = engine
-        self._holder = holder
+        self._holder = holder[:40]
+        """Who holds a SQLite lease, for an operator reading ``job_leases``."""
         self._clock = clock
 
     @contextmanager
     def hold(self, name: str, ttl: timedelta = timedelta(hours=1)) -> Iterator[bool]:
         """Yields True to the one process that may run ``name`` now, False to the others."""
         if self._engine.dialect.name == "postgresql":
-            with self._advisory(name) as got:
-                yield got
+            with self._engine.connect() as conn, conn.begin():
+                yield bool(
+                    conn.execute(
+                        text(
+                            "SELECT pg_try_advisory_xact_lock("
+                            "hashtextextended('scim-sync:' || current_schema() || ':' || :name, 0))"
+                        ),
+                        {"name": name},
+                    ).scalar()
+                )
             return
-        got = self._take_lease(name, ttl)
+        token = f"{self._holder}:{uuid.uuid4().hex[:16]}"
+        got = self._take_lease(name, token, ttl)
         try:
             yield got
         finally:
             if got:
                 with self._engine.begin() as conn:
-                    conn.execute(delete(job_leases).where(L.name == name, L.holder == self._holder))
+                    conn.execute(delete(job_leases).where(L.name == name, L.holder == token))
 
-    @contextmanager
-    def _advisory(self, name: str) -> Iterator[bool]:
-        """A session-level advisory lock: released by the server if this process dies."""
-        with self._engine.connect() as conn:
-            key = {"name": f"scim-sync:{name}"}
-            got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:name))"), key).scalar()
-            )
-            conn.commit()
-            try:
-                yield got
-            finally:
-                if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), key)
-                    conn.commit()
-
-    def _take_lease(self, name: str, ttl: timedelta) -> bool:
-        """On SQLite the write lock serialises this; an expired lease (a dead holder) is taken."""
+    def _take_lease(self, name: str, token: str, ttl: timedelta) -> bool:
         now = self._clock()
         with self._engine.begin() as conn:
-            row = conn.execute(select(L.holder, L.expires_at).where(L.name == name)).first()
+            row = conn.execute(select(L.expires_at).where(L.name == name)).first()
+            if row is not None and row.expires_at > now:
+                return False
+            lease = {"holder": token, "expires_at": now + ttl}
             if row is None:
-                conn.execute(
-                    insert(job_leases).values(name=name, holder=self._holder, expires_at=now + ttl)
-                )
-                return True
-            if row.holder == self._holder or row.expires_at <= now:
-                conn.execute(
-                    update(job_leases)
-                    .where(L.name == name)
-                    .values(holder=self._holder, expires_at=now + ttl)
-                )
-                return True
-        return False
+                conn.execute(insert(job_leases).values(name=name, **lease))
+            else:
+                conn.execute(update(job_leases).where(L.name == name).values(**lease))
+            return True

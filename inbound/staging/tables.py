@@ -220,8 +220,6 @@ token_renewal = Table(
     "token_renewal",
     metadata,
     Column("name", String(32), primary_key=True, doc="one row per renewal job ('scim')"),
-    Column("lease_owner", String(64), doc="SQLite: the process renewing now"),
-    Column("lease_until", UtcDateTime),
     Column("sink", String(256), doc="where the last attempt delivered to, without secrets"),
     Column("attempts", Integer, nullable=False, server_default="0", doc="failures in a row"),
     Column("last_attempt_at", UtcDateTime),

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from inbound.auth import SecretKind
+from inbound.operator import mint_scim_token
 from inbound.staging.audit import AuditLog
 from inbound.web.services import InboundServices
 
@@ -35,26 +35,6 @@ ENTRA_RESTART = "entra restart"
 class EntraRestartError(Exception):
     """Entra's job could not be restarted; the message says why (a missing Graph permission
     reads "not permitted: needs …"), fit to show an administrator as it is."""
-
-
-def issue_scim_token(services: InboundServices, label: str | None = None) -> dict[str, Any]:
-    """A new SCIM token as every door shows it (also used by the first start, which is not an
-    administrator's action and so is not audited)."""
-    shown = _mint_scim_token(services, label)
-    services.on_token_change()
-    return shown
-
-
-def _mint_scim_token(
-    services: InboundServices, label: str | None, joined: Connection | None = None
-) -> dict[str, Any]:
-    issued = services.tokens.issue(SecretKind.SCIM, services.token_ttl, label, joined=joined)
-    return {
-        "token": issued.secret,
-        "id": issued.id,
-        "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
-        "endpoint_url": services.endpoint_url,
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +61,7 @@ class AdminActions:
 
     def issue_token(self, label: str | None = None) -> dict[str, Any]:
         with self._audit.together() as tx:
-            issued = _mint_scim_token(self.services, label, tx)
+            issued = mint_scim_token(self.services, label, tx)
             self.record("token.issue", joined=tx, detail={"token_id": issued["id"], "label": label})
         self.services.on_token_change()
         return issued

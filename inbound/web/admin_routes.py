@@ -14,6 +14,7 @@ from litestar.params import FromPath
 
 from inbound.auth import SecretKind, admin_actor
 from inbound.errors import ScimError, invalid_value, not_found
+from inbound.operator import status_report
 from inbound.staging.audit import MAX_PAGE
 from inbound.web.admin_actions import ENTRA_RESTART_SCOPES, AdminActions, EntraRestartError
 from inbound.web.responses import decode_json, json_response, read_json
@@ -22,24 +23,6 @@ from inbound.web.services import InboundServices
 _DIGITS = re.compile("[0-9]{1,19}")
 MAX_EVENT_ID = 2**63 - 1
 """Audit event ids are 64-bit integers; a larger ``before`` would overflow the query."""
-
-
-def status_report(services: InboundServices) -> dict[str, Any]:
-    """What ``scim-sync status`` and ``GET /api/v1/status`` show."""
-    now = services.clock()
-    expiry = services.tokens.newest_expiry(SecretKind.SCIM)
-    return {
-        "scim_enabled": services.runtime.scim_enabled(),
-        "endpoint_url": services.endpoint_url,
-        "token_expires_at": expiry.isoformat() if expiry else None,
-        "token_expires_in_seconds": round((expiry - now).total_seconds()) if expiry else None,
-        "token_renewal": services.renewal.report(expiry) if services.renewal else None,
-        "reconcile_interval_seconds": services.runtime.reconcile_interval(
-            services.default_reconcile_interval
-        ),
-        "targets": {name: services.ledger.summary(name, now) for name in services.target_names},
-        "entra": services.console.entra.report() if services.console else None,
-    }
 
 
 def audit_page(services: InboundServices, params: Mapping[str, str]) -> dict[str, Any]:

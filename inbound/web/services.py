@@ -61,7 +61,8 @@ class InboundServices:
     on_interval_change: Callable[[float], None] = lambda _seconds: None
     on_token_change: Callable[[], None] = lambda: None
     on_hold_approved: Callable[[], None] = lambda: None
-    """Approval of held changes: run the reconciler soon."""
+    """Approval of held changes: run the reconciler soon. These three hooks are given once by
+    the composition root (its process signals); nothing reassigns them afterwards."""
     entra_restart: Callable[[str], str] | None = None
     """Restart Entra's provisioning job with a scope (``quarantine`` or ``full``) through Graph
     and return the job's id; raises ``EntraRestartError`` with a readable reason. None while

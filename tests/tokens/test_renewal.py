@@ -21,8 +21,7 @@ from connectors.entra_graph.retrying import RequestRetry
 from connectors.entra_graph.webhook import WebhookSink
 from connectors.entra_graph.wire import TokenDelivery
 from inbound.auth import Delivery, SecretKind
-from inbound.web.admin_actions import issue_scim_token
-from inbound.web.admin_routes import status_report
+from inbound.operator import issue_scim_token, status_report
 from scheduler import renewal
 from scheduler.cli import main
 from scheduler.composition import Runtime, compose
@@ -130,7 +129,9 @@ def test_a_failed_delivery_is_visible_retried_and_never_an_outage(
             policy=RequestRetry(attempts=1, max_retry_after=60, sleep=lambda _s: None),
             clock=clock,
         )
-        job = Renewal(tokens=rt.tokens, ledger=rt.renewal, sink=sink, services=rt.services)
+        job = Renewal(
+            tokens=rt.tokens, ledger=rt.renewal, lock=rt.job_lock, sink=sink, services=rt.services
+        )
         with caplog.at_level(logging.INFO, logger="scheduler.renewal"):
             failed = job.run_once()
         assert failed.action == "failed" and "HTTP 503 Down: maintenance" in (failed.error or "")
@@ -212,7 +213,13 @@ class GatedSink:
 def test_one_renewal_at_a_time_across_processes(make_runtime: Compose, token_file: Path) -> None:
     one, two = make_runtime(), make_runtime()
     gated = GatedSink(FileSink(str(token_file)))
-    first = Renewal(tokens=one.tokens, ledger=one.renewal, sink=gated, services=one.services)
+    first = Renewal(
+        tokens=one.tokens,
+        ledger=one.renewal,
+        lock=one.job_lock,
+        sink=gated,
+        services=one.services,
+    )
     outcomes: list[Any] = []
     worker = threading.Thread(target=lambda: outcomes.append(first.run_once()))
     worker.start()
@@ -233,7 +240,7 @@ def test_a_sqlite_lease_of_a_dead_process_expires(
     if not database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL releases an advisory lock with its holder's connection")
     dead, alive = make_runtime(), make_runtime()
-    holder = dead.renewal.exclusive()
+    holder = dead.job_lock.hold(JOB_ID, renewal.LEASE)
     assert holder.__enter__() is True  # never left: the process died holding the lease
     assert Renewal.from_runtime(alive).run_once().action == "busy"
     clock.advance(5 * 60 + 1)
@@ -289,7 +296,7 @@ def test_the_scheduled_job_looks_again_soon_while_another_process_renews(
     scheduler = BackgroundScheduler(timezone="UTC")
     renewal.register(scheduler, two)
     job = scheduler.get_job(JOB_ID)
-    with one.renewal.exclusive() as acquired:
+    with one.job_lock.hold(JOB_ID) as acquired:
         assert acquired
         job.func()
     assert scheduler.get_job(JOB_ID).next_run_time == clock.now + timedelta(seconds=5)

@@ -11,10 +11,10 @@ from typing import Any
 
 from inbound.auth import SecretKind
 from inbound.filter import AttrPath, Compare, Or
+from inbound.operator import status_report
 from inbound.schema import USER_TYPE
 from inbound.web.admin_page.login import console_of
 from inbound.web.admin_page.object_view import object_timeline
-from inbound.web.admin_routes import status_report
 from inbound.web.services import InboundServices
 
 IDENTITY_PAGE = 20

@@ -39,9 +39,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from inbound.input_rules import name_key as fold_name
 from inbound.staging.locks import lock_in_key_order
 from inbound.staging.sync_status import SyncStatusView
-from inbound.staging.tables import UtcDateTime, audit, reading, resources, sync_state
+from inbound.staging.tables import UtcDateTime, audit, holds, reading, resources, sync_state
 from reconcile.model import ResourceKind
-from reconcile.ports import Outcome, SyncStatus, WorkItem
+from reconcile.ports import Action, Outcome, SyncStatus, WorkItem
 
 R = resources.c
 S = sync_state.c
@@ -365,6 +365,31 @@ class StagingLedger(SyncStatusView):
             deletes = conn.execute(select(func.count()).where(due, self._deleting())).scalar_one()
             disables = conn.execute(select(func.count()).where(due, self._disabling())).scalar_one()
         return int(deletes), int(disables)
+
+    def count_destructive_applied(self, target: str, since: datetime) -> tuple[int, int]:
+        """Deletes and disables the target applied after ``since`` and after the last approved
+        hold there closed, read from the audit events the run loop writes with each outcome
+        (range of the ``at`` index: the window's events only)."""
+        released = (
+            select(func.max(holds.c.closed_at))
+            .where(holds.c.target == target, holds.c.approved_at.is_not(None))
+            .scalar_subquery()
+        )
+        A = audit.c
+        query = (
+            select(A.operation, func.count())
+            .where(
+                A.at > since,
+                A.actor == f"target:{target}",
+                A.outcome == SyncStatus.APPLIED.value,
+                A.operation.in_([Action.DELETED.value, Action.DISABLED.value]),
+                or_(released.is_(None), A.at > released),
+            )
+            .group_by(A.operation)
+        )
+        with reading(self._engine) as conn:
+            counts = {operation: int(n) for operation, n in conn.execute(query)}
+        return counts.get(Action.DELETED.value, 0), counts.get(Action.DISABLED.value, 0)
 
     def mark_held(self, target: str, now: datetime) -> int:
         """Show the held deletes and disables as such until an operator approves them;

@@ -20,8 +20,15 @@ from connectors.ldap.names import escape_filter_value, rdn
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
 from reconcile.anchors import AnchorMemory
-from reconcile.errors import NotReadyError, PermanentTargetError
-from reconcile.model import DesiredGroup, DesiredIdentity, MemberRef, ResourceKind, Tombstone
+from reconcile.errors import ClashError, NotReadyError, PermanentTargetError
+from reconcile.model import (
+    Desired,
+    DesiredGroup,
+    DesiredIdentity,
+    MemberRef,
+    ResourceKind,
+    Tombstone,
+)
 from reconcile.ports import Action, AnchorHolder, Applied
 from scheduler.composition import Runtime
 from tests.integration.test_scim_groups import new_group
@@ -401,3 +408,29 @@ def test_a_group_renamed_onto_a_lookalike_of_its_own_name_keeps_its_one_entry(
     assert found[0]["member"] == [f"uid=alice,ou=people,{base}"]
     again = group("ADMINS ", "alice", scim_id="gid-Admins", generation=2)
     assert ldap_target.apply(again, admins.anchor).action is Action.UNCHANGED
+
+
+def test_a_plan_asks_who_holds_the_entries_it_found_once_per_batch(
+    ldap_settings: LdapSettings,
+) -> None:
+    """``reconcile --dry-run`` shows a clash where the apply would refuse a takeover, and
+    asks the ledger once for the batch, not once per lookalike."""
+    book = CountingBook()
+    target = LdapTarget(ldap_settings, anchors=book)
+    try:
+        for user_id in ("alice", "bob"):
+            book.learn(target.name, identity(user_id), target.apply(identity(user_id), None))
+        work: list[tuple[Desired, str | None]] = [
+            (lookalike("alice "), None),
+            (DesiredIdentity(**{**_fields(identity("BOB")), "scim_id": "id-other"}), None),
+            (identity("carol"), None),
+        ]
+        book.asked.clear()
+        seen = target.observe_many(work)
+    finally:
+        target.close()
+    assert len(book.asked) == 1
+    first, second, third = seen
+    assert isinstance(first, ClashError) and "user 'alice' (id id-alice)" in first.reason
+    assert isinstance(second, ClashError) and "user 'bob' (id id-bob)" in second.reason
+    assert third is None

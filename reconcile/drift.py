@@ -7,10 +7,11 @@ scim-sync's back: entries edited or deleted by hand, missing or extra members, o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from reconcile.errors import ClashError, NotReadyError, TargetError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.ports import Applied
 
@@ -52,13 +53,17 @@ class Observed:
 class PlannedChange:
     target: str
     action: str
-    """create / update / disable / enable / delete / member add / member remove"""
+    """create / update / disable / enable / delete / member add / member remove; or what the
+    apply would do instead of writing: clash (a dead letter naming both resources), refuse
+    (another dead letter), wait"""
     kind: ResourceKind
     name: str
     scim_id: str | None
     diff: dict[str, tuple[object, object]] = field(default_factory=dict)
     """attribute → (observed, desired)"""
     members: tuple[str, ...] = ()
+    detail: str | None = None
+    """Why, for a clash, a refusal or a wait: the reason the apply would give."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -69,6 +74,7 @@ class PlannedChange:
             "scim_id": self.scim_id,
             "diff": {k: {"observed": o, "desired": d} for k, (o, d) in self.diff.items()},
             "members": list(self.members),
+            "detail": self.detail,
         }
 
 
@@ -80,7 +86,12 @@ class Inventory(Protocol):
     def name(self) -> str: ...
 
     def observe(self, desired: Desired, anchor: str | None) -> Observed | None:
-        """The entry ``desired`` maps to, or None when the target does not hold it."""
+        """The entry ``desired`` maps to, or None when the target does not hold it; raises the
+        :class:`TargetError` its apply would meet instead (a clash with another resource's
+        entry, a refusal, a wait), so a plan says what the apply will do.
+
+        A target may also offer ``observe_many(work) -> list[Observed | TargetError | None]``
+        for a batch, asking its questions once for all (see :func:`observe_all`)."""
         ...
 
     def inventory(self, kind: ResourceKind) -> Iterator[Observed]:
@@ -96,6 +107,44 @@ class Inventory(Protocol):
         ``Observed.attributes``; None when it should hold nothing (e.g. a disabled user under a
         delete policy)."""
         ...
+
+
+def observe_all(
+    target: Inventory, work: Sequence[tuple[Desired, str | None]]
+) -> list[Observed | TargetError | None]:
+    """What ``target`` holds for each of ``work``, or the error its apply would meet."""
+    many = getattr(target, "observe_many", None)
+    if callable(many):
+        found: list[Observed | TargetError | None] = many(work)
+        return found
+    out: list[Observed | TargetError | None] = []
+    for desired, anchor in work:
+        try:
+            out.append(target.observe(desired, anchor))
+        except TargetError as exc:
+            out.append(exc)
+    return out
+
+
+def refusal(target: str, desired: Desired, error: TargetError) -> PlannedChange:
+    """The plan's line for an apply that would not write: a clash, a refusal or a wait."""
+    if isinstance(error, ClashError):
+        action = "clash"
+    elif isinstance(error, NotReadyError):
+        action = "wait"
+    else:
+        action = "refuse"
+    return PlannedChange(
+        target, action, desired.kind, _name(desired), desired.scim_id, detail=error.reason
+    )
+
+
+def name_folding(target: object) -> Callable[[str], str]:
+    """How ``target`` compares names (``fold_name``), so an entry without an anchor is matched
+    to staged resources as the target's own applies would find it; case-insensitive when the
+    target does not say."""
+    folding = getattr(target, "fold_name", None)
+    return folding if callable(folding) else str.casefold
 
 
 def expectation(

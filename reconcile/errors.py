@@ -35,6 +35,11 @@ class PermanentTargetError(TargetError):
     """The target refused the change for good (schema, constraint, access): a dead letter."""
 
 
+class ClashError(PermanentTargetError):
+    """The name is another staged resource's in the target (which compares names more loosely
+    than staging): a dead letter naming both, and what a plan shows instead of a create."""
+
+
 class NotReadyError(TargetError):
     """A prerequisite is missing (a member or manager not yet in the target): wait, no error.
 

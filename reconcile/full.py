@@ -14,9 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from reconcile.drift import Inventory, Observed, PlannedChange, expectation, plan
+from reconcile.drift import (
+    Inventory,
+    Observed,
+    PlannedChange,
+    expectation,
+    name_folding,
+    observe_all,
+    plan,
+    refusal,
+)
 from reconcile.errors import TargetError
-from reconcile.model import DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.policy import MassChangeBrake
 from reconcile.ports import AnchorBook, DesiredStateSource, Target, WorkItem
 
@@ -39,10 +48,17 @@ class DriftLedger(Protocol):
         """What is due, without claiming it."""
         ...
 
-    def ids_by_name(self, kind: ResourceKind, names: Sequence[str]) -> dict[str, str]:
-        """Casefolded userName or group displayName → scim_id of live staged resources, for
-        entries the target holds without a known anchor."""
+    def live_names(self, kind: ResourceKind) -> Iterator[tuple[str, str]]:
+        """(scim_id, userName or group displayName) of every live staged resource of ``kind``,
+        for entries the target holds without a known anchor."""
         ...
+
+
+NameIndex = dict[str, list[tuple[str, str]]]
+"""A name as the target folds it → the live staged resources (scim_id, name) it names."""
+CLASH = "\x00clash"
+"""What :meth:`FullReconciler._owner_by_name` answers for an entry several names claim (no
+scim_id can be it)."""
 
 
 @dataclass(slots=True)
@@ -54,6 +70,8 @@ class DriftReport:
     orphans: int = 0
     orphans_removed: int = 0
     orphans_held: bool = False
+    clashes: int = 0
+    """Entries without an anchor that two or more staged resources name alike: none adopts."""
     changes: list[PlannedChange] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
@@ -65,6 +83,7 @@ class DriftReport:
             "orphans": self.orphans,
             "orphans_removed": self.orphans_removed,
             "orphans_held": self.orphans_held,
+            "clashes": self.clashes,
             "changes": [c.to_json() for c in self.changes],
         }
 
@@ -122,14 +141,9 @@ class FullReconciler:
             for start in range(0, len(items), self._page):
                 chunk = items[start : start + self._page]
                 desired = self._source.load([i.scim_id for i in chunk])
-                for item in chunk:
-                    state = desired.get(item.scim_id)
-                    if state is None:
-                        continue
-                    report.compared += 1
-                    observed = target.observe(state, item.anchor)
-                    expected = None if isinstance(state, Tombstone) else expectation(target, state)
-                    report.changes.extend(plan(target.name, state, observed, expected))
+                work = [(desired[i.scim_id], i.anchor) for i in chunk if i.scim_id in desired]
+                report.compared += len(work)
+                report.changes.extend(_planned(target, work))
             reports.append(report)
         return reports
 
@@ -146,14 +160,17 @@ class FullReconciler:
         orphans: list[Observed] = []
         for kind in (ResourceKind.USER, ResourceKind.GROUP):
             page: list[Observed] = []
+            names: NameIndex | None = None  # read when an entry without an anchor needs it
             for observed in target.inventory(kind):
                 page.append(observed)
                 if len(page) >= self._page:
-                    self._compare_page(target, kind, page, seen, orphans, report, dry_run)
+                    names = self._compare_page(
+                        target, kind, page, names, seen, orphans, report, dry_run
+                    )
                     page = []
                     if progress:
                         progress(name, report.compared)
-            self._compare_page(target, kind, page, seen, orphans, report, dry_run)
+            self._compare_page(target, kind, page, names, seen, orphans, report, dry_run)
             if progress:
                 progress(name, report.compared)
         missing = [i for i in self._ledger.applied_ids(name) if i not in seen]
@@ -168,11 +185,7 @@ class FullReconciler:
             ]
             report.missing += len(absent)
             if dry_run:
-                for scim_id in absent:
-                    state = desired[scim_id]
-                    report.changes.extend(
-                        plan(name, state, None, expectation(target, state))  # type: ignore[arg-type]
-                    )
+                report.changes.extend(_planned(target, [(desired[i], None) for i in absent]))
             elif absent:
                 self._ledger.mark_drifted(name, absent, self._clock())
         report.orphans = len(orphans)
@@ -190,28 +203,38 @@ class FullReconciler:
         target: Inventory,
         kind: ResourceKind,
         page: list[Observed],
+        names: NameIndex | None,
         seen: set[str],
         orphans: list[Observed],
         report: DriftReport,
         dry_run: bool,
-    ) -> None:
+    ) -> NameIndex | None:
+        """Compare one page; returns the name index if it had to be read (kept for the next
+        pages of the same kind)."""
         if not page:
-            return
+            return names
         name = target.name
         anchors = self._owners(name, [o.anchor for o in page if not o.scim_id])
-        by_name = self._ledger.ids_by_name(
-            kind, [o.name for o in page if not (o.scim_id or anchors.get(o.anchor))]
-        )
-        owners = [
-            o.scim_id or anchors.get(o.anchor) or by_name.get(o.name.casefold()) for o in page
-        ]
+        owners: list[str | None] = []
+        clashed: set[str] = set()  # anchors of entries several staged names claim
+        for o in page:
+            owner = o.scim_id or anchors.get(o.anchor)
+            if owner is None:
+                if names is None:
+                    names = self._name_index(target, kind)
+                owner = self._owner_by_name(target, o, names, seen, report, dry_run)
+                if owner == CLASH:
+                    clashed.add(o.anchor)
+                    owner = None
+            owners.append(owner)
         desired = self._source.load([i for i in owners if i])
         drifted: list[str] = []
         for observed, scim_id in zip(page, owners, strict=True):
             report.compared += 1
             state = desired.get(scim_id) if scim_id else None
             if state is None or isinstance(state, Tombstone):
-                orphans.append(observed)
+                if observed.anchor not in clashed:
+                    orphans.append(observed)
                 continue
             seen.add(state.scim_id)
             changes = plan(name, state, observed, expectation(target, state))
@@ -222,6 +245,55 @@ class FullReconciler:
         report.drifted += len(drifted)
         if drifted and not dry_run:
             self._ledger.mark_drifted(name, drifted, self._clock())
+        return names
+
+    def _name_index(self, target: Inventory, kind: ResourceKind) -> NameIndex:
+        """Every live staged name of ``kind``, folded as the target folds names. Read whole,
+        once per kind and run, and only when an entry without an anchor turns up: the
+        target's folding (LDAP's ignores width and spacing, and lower-cases ``İ`` to ``i``)
+        is not the staging key's, so no indexed lookup by key finds every name it equates."""
+        folded = name_folding(target)
+        index: NameIndex = {}
+        for scim_id, staged in self._ledger.live_names(kind):
+            index.setdefault(folded(staged), []).append((scim_id, staged))
+        return index
+
+    def _owner_by_name(
+        self,
+        target: Inventory,
+        observed: Observed,
+        names: NameIndex,
+        seen: set[str],
+        report: DriftReport,
+        dry_run: bool,
+    ) -> str | None:
+        """The staged resource an entry without a known anchor belongs to: the one whose name
+        the target equates with the entry's. Two or more such names are a clash
+        (:data:`CLASH`): the entry is adopted by none and removed as an orphan by none, and is
+        reported naming them all."""
+        named = names.get(name_folding(target)(observed.name), [])
+        if len(named) < 2:
+            return named[0][0] if named else None
+        what = "user" if observed.kind is ResourceKind.USER else "group"
+        claimants = " and ".join(f"{what} '{n}' (id {i})" for i, n in sorted(named))
+        detail = (
+            f"the entry '{observed.locator or observed.name}' is named like {claimants} (the "
+            "target compares names ignoring case, width and extra spaces); none of them takes "
+            "it over: rename all but one in Entra"
+        )
+        report.clashes += 1
+        seen.update(i for i, _ in named)  # reported as a clash, not as missing
+        if dry_run:
+            report.changes.append(
+                PlannedChange(
+                    target.name, "clash", observed.kind, observed.name, None, detail=detail
+                )
+            )
+        log.warning(
+            "name clash",
+            extra={"target": target.name, "anchor": observed.anchor, "detail": detail},
+        )
+        return CLASH
 
     def _owners(self, target: str, anchors: Sequence[str]) -> dict[str, str]:
         """anchor → the staged resource it belongs to: a live holder before one Entra deleted
@@ -261,3 +333,16 @@ class FullReconciler:
                     "orphan not removed",
                     extra={"target": name, "anchor": observed.anchor, "reason": exc.reason},
                 )
+
+
+def _planned(
+    target: Inventory, work: Sequence[tuple[Desired, str | None]]
+) -> Iterator[PlannedChange]:
+    """The plan for each resource of ``work`` as its apply would carry it out: the changes
+    to reach it, or the clash, refusal or wait the apply would meet instead."""
+    for (state, _), observed in zip(work, observe_all(target, work), strict=True):
+        if isinstance(observed, TargetError):
+            yield refusal(target.name, state, observed)
+            continue
+        expected = None if isinstance(state, Tombstone) else expectation(target, state)
+        yield from plan(target.name, state, observed, expected)

@@ -51,19 +51,27 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class MassChangeBrake:
-    """Holds a run's deletes and disables when there are too many, until an operator approves.
+    """Holds a target's deletes and disables when there are too many, until an operator
+    approves.
 
     A scoping mistake in Entra (a group unassigned, a filter changed) can disable or delete a
     whole directory in one cycle; the brake turns that into a held change an operator looks at.
+    It weighs what is due *plus* what was already applied within :attr:`window`: a run starts
+    0.2 s after each SCIM write, so a cycle's deletes that Entra sends one by one are applied
+    in many small runs, and a brake counting one run at a time would never see them together.
     """
 
     max_count: int = 100
-    """More deletes and disables than this in one target's run are held (0 turns it off)."""
+    """More deletes and disables than this on one target within the window are held (0 turns
+    it off)."""
     max_share: float = 0.25
     """... or more than this share of the resources the target holds."""
     min_count_for_share: int = 10
     """The share rule applies only from this many changes, so small directories are not held
     for a single delete."""
+    window: timedelta = timedelta(minutes=40)
+    """Deletes and disables applied this recently still count (Entra's provisioning cycle is
+    40 minutes); an approved hold starts the count afresh."""
 
     def trips(self, deletes: int, disables: int, managed: int) -> bool:
         destructive = deletes + disables

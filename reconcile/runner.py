@@ -149,8 +149,8 @@ class Reconciler:
         return report
 
     def _brake_allows(self, name: str, hold: HoldDecision | None, report: TargetReport) -> bool:
-        """Whether this run may delete and disable; trips the brake when the run would do
-        too much of it."""
+        """Whether this run may delete and disable; trips the brake when what it would do,
+        with what was done within the brake's window, is too much."""
         if self._brake is None:
             return True
         now = self._clock()
@@ -162,14 +162,27 @@ class Reconciler:
         deletes, disables = self._ledger.count_destructive(name, now)
         if deletes == disables == 0:
             return True  # the brake weighs deletes and disables only: none is due
+        recent_deletes, recent_disables = self._ledger.count_destructive_applied(
+            name, now - self._brake.window
+        )
         managed = self._ledger.count_managed(name)
-        if not self._brake.trips(deletes, disables, managed):
+        # the share is of what the target held before the window's deletes
+        if not self._brake.trips(
+            deletes + recent_deletes, disables + recent_disables, managed + recent_deletes
+        ):
             return True
         self._ledger.hold(name, deletes, disables, managed, now)
         report.held = self._ledger.mark_held(name, now)
         log.warning(
             "mass change held",
-            extra={"target": name, "deletes": deletes, "disables": disables, "managed": managed},
+            extra={
+                "target": name,
+                "deletes": deletes,
+                "disables": disables,
+                "recent_deletes": recent_deletes,
+                "recent_disables": recent_disables,
+                "managed": managed,
+            },
         )
         return False
 

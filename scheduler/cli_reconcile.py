@@ -20,6 +20,8 @@ from scheduler.composition import Runtime
 
 def _describe_change(change: PlannedChange) -> str:
     head = f"  {change.action} {change.kind.value} {change.name}"
+    if change.detail:
+        return f"{head}: {change.detail}"
     if change.members:
         return f"{head}: {', '.join(change.members)}"
     if change.diff:
@@ -35,7 +37,8 @@ def _plan_text(reports: list[DriftReport]) -> str:
         if report.compared:
             summary += f" ({report.compared} compared"
             summary += (
-                f", {report.drifted} drifted, {report.missing} missing, {report.orphans} orphans)"
+                f", {report.drifted} drifted, {report.missing} missing, {report.orphans} orphans"
+                f", {report.clashes} clashes)"
             )
         lines.append(summary)
         lines.extend(_describe_change(c) for c in report.changes)

@@ -160,6 +160,7 @@ def brake_of(settings: Settings) -> MassChangeBrake:
     return MassChangeBrake(
         max_count=settings.mass_change_max_count,
         max_share=settings.mass_change_max_share,
+        window=settings.mass_change_window,
     )
 
 

@@ -137,6 +137,13 @@ class Settings:
             "MASS_CHANGE_MAX_SHARE",
         ),
     )
+    mass_change_window: timedelta = field(
+        default=timedelta(minutes=40),
+        metadata=_doc(
+            "deletes and disables applied this recently count towards those limits too",
+            "MASS_CHANGE_WINDOW",
+        ),
+    )
     group_patch_body_max_members: int = field(
         default=1000,
         metadata=_doc(
@@ -271,6 +278,8 @@ def validate(settings: Settings) -> None:
             "SCIM_SYNC_MASS_CHANGE_MAX_COUNT must be >= 0 and "
             "SCIM_SYNC_MASS_CHANGE_MAX_SHARE between 0 and 1"
         )
+    if settings.mass_change_window < timedelta(0):
+        raise SettingsError("SCIM_SYNC_MASS_CHANGE_WINDOW must not be negative")
     if settings.token_ttl <= timedelta(0):
         raise SettingsError("SCIM_SYNC_TOKEN_TTL must be positive")
     if not timedelta(0) < settings.token_renew_before < settings.token_ttl:

@@ -102,17 +102,20 @@ class Directory:
             if anchor is None and key is not None and self.prefetched is not None
             else None
         )
-        if known is not None:
-            entries = known
-        else:
-            search_filter = (
-                f"(|{eq('entryUUID', anchor)}{naming.filter})" if anchor else naming.filter
-            )
-            entries = self.session.search(
-                self.layout.base_dn,
-                search_filter,
-                [*attributes, naming.attribute, "entryUUID"],
-            )
+        entries = known if known is not None else self.find(anchor, naming, attributes)
+        return self.choose(entries, anchor, naming, managed)
+
+    def find(self, anchor: str | None, naming: Naming, attributes: Sequence[str]) -> list[Entry]:
+        """The entries :meth:`locate` chooses from: the anchored one and those named alike."""
+        search_filter = f"(|{eq('entryUUID', anchor)}{naming.filter})" if anchor else naming.filter
+        return self.session.search(
+            self.layout.base_dn, search_filter, [*attributes, naming.attribute, "entryUUID"]
+        )
+
+    def choose(
+        self, entries: Sequence[Entry], anchor: str | None, naming: Naming, managed: Sequence[str]
+    ) -> Entry | None:
+        """:meth:`locate`'s decision among the entries found (see there)."""
         for entry in entries:
             if anchor and entry.entry_uuid == anchor:
                 return entry

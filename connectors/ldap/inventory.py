@@ -9,17 +9,18 @@ default adoption policy take over entries there).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from connectors.ldap.connection import ConnectionPool, Entry
-from connectors.ldap.directory import Directory, eq
-from connectors.ldap.groups import group_naming, locate_group
+from connectors.ldap.directory import Directory, Naming, eq
+from connectors.ldap.groups import group_naming
 from connectors.ldap.mapping import Layout
+from connectors.ldap.matching import fold
 from connectors.ldap.names import DnSyntaxError, dn_key, first_value, is_within
 from connectors.ldap.ownership import Ownership
-from connectors.ldap.users import locate_user, user_naming
+from connectors.ldap.users import user_naming
 from reconcile.drift import Observed
-from reconcile.errors import NotReadyError, PermanentTargetError
+from reconcile.errors import PermanentTargetError, TargetError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
 from reconcile.ports import Action, Applied
 
@@ -115,24 +116,62 @@ class LdapInventory:
             locator=entry.dn,
         )
 
+    def fold_name(self, name: str) -> str:
+        """Names as the directory compares them (the full reconcile matches entries without
+        an anchor to staged resources this way)."""
+        return fold(name)
+
     def observe(self, desired: Desired, anchor: str | None) -> Observed | None:
+        found = self.observe_many([(desired, anchor)])[0]
+        if isinstance(found, TargetError):
+            raise found
+        return found
+
+    def observe_many(
+        self, work: Sequence[tuple[Desired, str | None]]
+    ) -> list[Observed | TargetError | None]:
+        """Each resource's entry as its apply would find it, or the error the apply would meet
+        (another resource's entry: a clash; one the adoption policy forbids: a refusal).
+
+        One search per resource, as the apply makes; who holds the entries found by name is
+        asked of the ledger once for the whole batch, as the read-ahead does."""
         layout = self.layout
+        lookups: list[tuple[Naming, Sequence[str], Sequence[str]] | None] = []
+        for desired, _ in work:
+            if isinstance(desired, DesiredIdentity):
+                naming = user_naming(layout, desired.scim_id, desired.user_id)
+                managed: Sequence[str] = (layout.users_dn, layout.disabled_dn)
+                lookups.append((naming, layout.managed_attributes, managed))
+            elif isinstance(desired, DesiredGroup):
+                naming = group_naming(layout, desired.scim_id, desired.display_name)
+                lookups.append((naming, ["cn", layout.member_attribute], (layout.groups_dn,)))
+            else:
+                lookups.append(None)
+        out: list[Observed | TargetError | None] = []
         with self._pool.session() as session:
             directory = Directory(session, layout, self.ownership.fork())
-            try:
-                if isinstance(desired, DesiredIdentity):
-                    naming = user_naming(layout, desired.scim_id, desired.user_id)
-                    entry = locate_user(directory, anchor, naming)
-                    return self._user(entry) if entry else None
-                if isinstance(desired, DesiredGroup):
-                    group = group_naming(layout, desired.scim_id, desired.display_name)
-                    found = locate_group(directory, anchor, group, [layout.member_attribute])
-                    return self._group(found) if found else None
-            except (PermanentTargetError, NotReadyError):
-                # An entry scim-sync would refuse to adopt (another resource's, or outside
-                # the policy) is not this resource's to plan for.
-                return None
-        return None
+            found = [
+                directory.find(anchor, lookup[0], lookup[1]) if lookup else []
+                for (_, anchor), lookup in zip(work, lookups, strict=True)
+            ]
+            directory.ownership.learn(
+                anchors=[e.entry_uuid for entries in found for e in entries if e.entry_uuid]
+            )
+            for (desired, anchor), lookup, entries in zip(work, lookups, found, strict=True):
+                if lookup is None:
+                    out.append(None)
+                    continue
+                try:
+                    entry = directory.choose(entries, anchor, lookup[0], lookup[2])
+                except TargetError as exc:
+                    out.append(exc)
+                    continue
+                if entry is None:
+                    out.append(None)
+                else:
+                    convert = self._user if isinstance(desired, DesiredIdentity) else self._group
+                    out.append(convert(entry))
+        return out
 
     def inventory(self, kind: ResourceKind) -> Iterator[Observed]:
         layout = self.layout

@@ -9,6 +9,8 @@ server may hand back a DN escaped differently from the way it was written.
 
 from __future__ import annotations
 
+from connectors.ldap.matching import fold
+
 _DN_SPECIAL = frozenset(',+"\\<>;=')
 _FILTER_SPECIAL = frozenset("*()\\\x00")
 
@@ -133,9 +135,15 @@ def _read_value(dn: str, i: int) -> tuple[str, int]:
 
 
 def dn_key(dn: str) -> DnKey:
-    """A comparable form: types lower-cased, values case-folded (the naming attributes scim-sync
-    uses — uid, cn, ou, dc — all match case-insensitively), multi-valued RDNs sorted."""
-    return tuple(tuple(sorted((a.lower(), v.casefold()) for a, v in rdn_)) for rdn_ in parse_dn(dn))
+    """A comparable form: types lower-cased, values folded as the directory compares them
+    (:func:`connectors.ldap.matching.fold`: the naming attributes scim-sync uses — uid, cn,
+    ou, dc — all match with ``caseIgnoreMatch``), multi-valued RDNs sorted.
+
+    So ``uid=alice\\ `` and ``uid=alice`` are one DN, as they are to the server: renaming a
+    user onto a lookalike of its own name is no rename (the server would keep the entry where
+    it is, and a modify-DN every run would follow), and a member DN written with another
+    width or spacing is the same member."""
+    return tuple(tuple(sorted((a.lower(), fold(v)) for a, v in rdn_)) for rdn_ in parse_dn(dn))
 
 
 def same_dn(a: str, b: str) -> bool:

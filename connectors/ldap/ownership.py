@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from reconcile.errors import NotReadyError, PermanentTargetError
+from reconcile.errors import ClashError, NotReadyError
 from reconcile.ports import AnchorBook, AnchorHolder
 
 
@@ -69,7 +69,7 @@ class Ownership:
             others = [h for h in self._holders.get(anchor, []) if h.scim_id != owner]
             live = [h for h in others if not h.deleting]
             if live:
-                raise PermanentTargetError(
+                raise ClashError(
                     f"{what}: the name collides in LDAP with {live[0].describe()}, whose entry "
                     "it is (the directory compares names ignoring case, width and extra "
                     "spaces); rename one of them in Entra"

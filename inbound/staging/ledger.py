@@ -36,12 +36,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from inbound.input_rules import name_key as fold_name
 from inbound.staging.locks import lock_in_key_order
 from inbound.staging.sync_status import SyncStatusView
-from inbound.staging.tables import UtcDateTime, audit, reading, resources, sync_state
+from inbound.staging.tables import UtcDateTime, audit, holds, reading, resources, sync_state
 from reconcile.model import ResourceKind
-from reconcile.ports import Outcome, SyncStatus, WorkItem
+from reconcile.ports import Action, Outcome, SyncStatus, WorkItem
 
 R = resources.c
 S = sync_state.c
@@ -366,6 +365,31 @@ class StagingLedger(SyncStatusView):
             disables = conn.execute(select(func.count()).where(due, self._disabling())).scalar_one()
         return int(deletes), int(disables)
 
+    def count_destructive_applied(self, target: str, since: datetime) -> tuple[int, int]:
+        """Deletes and disables the target applied after ``since`` and after the last approved
+        hold there closed, read from the audit events the run loop writes with each outcome
+        (range of the ``at`` index: the window's events only)."""
+        released = (
+            select(func.max(holds.c.closed_at))
+            .where(holds.c.target == target, holds.c.approved_at.is_not(None))
+            .scalar_subquery()
+        )
+        A = audit.c
+        query = (
+            select(A.operation, func.count())
+            .where(
+                A.at > since,
+                A.actor == f"target:{target}",
+                A.outcome == SyncStatus.APPLIED.value,
+                A.operation.in_([Action.DELETED.value, Action.DISABLED.value]),
+                or_(released.is_(None), A.at > released),
+            )
+            .group_by(A.operation)
+        )
+        with reading(self._engine) as conn:
+            counts = {operation: int(n) for operation, n in conn.execute(query)}
+        return counts.get(Action.DELETED.value, 0), counts.get(Action.DISABLED.value, 0)
+
     def mark_held(self, target: str, now: datetime) -> int:
         """Show the held deletes and disables as such until an operator approves them;
         returns how many are held now."""
@@ -406,21 +430,17 @@ class StagingLedger(SyncStatusView):
         with reading(self._engine) as conn:
             yield from conn.execution_options(yield_per=1000).execute(query).scalars()
 
-    def ids_by_name(self, kind: ResourceKind, names: Sequence[str]) -> dict[str, str]:
-        wanted = {n.casefold(): fold_name(n) for n in names}
-        keys = sorted(set(wanted.values()))
-        if not keys:
-            return {}
+    def live_names(self, kind: ResourceKind) -> Iterator[tuple[str, str]]:
+        """Streamed in key order; the caller folds the names as its target compares them."""
+        name = R.data["userName"].as_string() if kind is ResourceKind.USER else R.display_name
+        query = (
+            select(R.scim_id, name)
+            .where(R.kind == kind.value, R.deleted_at.is_(None))
+            .order_by(R.scim_id)
+        )
         with reading(self._engine) as conn:
-            found = {
-                key: scim_id
-                for key, scim_id in conn.execute(
-                    select(R.name_key, R.scim_id).where(
-                        R.kind == kind.value, R.name_key.in_(keys), R.deleted_at.is_(None)
-                    )
-                )
-            }
-        return {name: found[key] for name, key in wanted.items() if key in found}
+            for scim_id, staged in conn.execution_options(yield_per=1000).execute(query):
+                yield scim_id, staged or ""
 
     def mark_drifted(self, target: str, scim_ids: Sequence[str], now: datetime) -> None:
         drifted = and_(S.target == target, S.scim_id.in_(sorted(set(scim_ids))))

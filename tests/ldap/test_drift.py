@@ -110,3 +110,71 @@ def test_an_entry_a_live_user_holds_is_never_removed_as_an_orphan(
     state = ldap_runtime.ledger.states_of(ghost["id"], ["ldap"])[0]
     assert state.status == "dead" and f"user 'alice' (id {alice['id']})" in (state.last_error or "")
     assert anchor.status == "applied"
+
+
+PEOPLE_CLASSES = ["inetOrgPerson", "organizationalPerson", "person", "top"]
+DOTTED = "\u0130rem"  # İrem: its staging key keeps the dot, the directory folds it to 'irem'
+
+
+def hand_made(directory_admin: ldap3.Connection, base: str, user_id: str) -> None:
+    """A user entry made by hand (before scim-sync ever ran: its containers too)."""
+    directory_admin.add(f"ou=people,{base}", ["organizationalUnit"], {"ou": "people"})
+    _, result, _, _ = directory_admin.add(
+        f"uid={user_id},ou=people,{base}",
+        PEOPLE_CLASSES,
+        {"uid": user_id, "sn": user_id, "cn": user_id},
+    )
+    assert result["result"] == 0, result
+
+
+def test_an_entry_without_anchor_is_matched_by_the_directorys_folding(
+    ldap_runtime: Runtime, directory_admin: ldap3.Connection
+) -> None:
+    """Staging keeps 'İrem' apart from 'irem'; the directory does not, so the entry 'irem'
+    is İrem's (as her apply would find it), not an orphan to remove."""
+    base = ldap_runtime.settings.ldap.base_dn
+    with scim_client(ldap_runtime) as client:
+        create(client, DOTTED)
+    hand_made(directory_admin, base, "irem")
+    assert ("delete", "irem") not in ldap_plan(ldap_runtime)
+    report = ldap_runtime.full.run(only=["ldap"], allow_mass_delete=True)[0]
+    assert (report.orphans, report.orphans_removed, report.drifted) == (0, 0, 1), report
+    assert user_entry(directory_admin, base, "irem") is not None
+
+
+def test_an_entry_two_staged_names_claim_is_a_clash_adopted_by_neither(
+    ldap_runtime: Runtime, directory_admin: ldap3.Connection
+) -> None:
+    base = ldap_runtime.settings.ldap.base_dn
+    with scim_client(ldap_runtime) as client:
+        plain, dotted = create(client, "irem"), create(client, DOTTED)
+    hand_made(directory_admin, base, "irem")
+    (report,) = ldap_runtime.full.run(dry_run=True, only=["ldap"])
+    (clash,) = report.changes
+    assert (clash.action, clash.name, report.clashes) == ("clash", "irem", 1)
+    assert f"user 'irem' (id {plain['id']})" in (clash.detail or "")
+    assert f"user '{DOTTED}' (id {dotted['id']})" in (clash.detail or "")
+
+    report = ldap_runtime.full.run(only=["ldap"], allow_mass_delete=True)[0]
+    assert (report.clashes, report.orphans, report.drifted, report.missing) == (1, 0, 0, 0)
+    entry = user_entry(directory_admin, base, "irem")
+    assert entry is not None
+    for user in (plain, dotted):
+        (state,) = ldap_runtime.ledger.states_of(user["id"], ["ldap"])
+        assert state.anchor is None
+
+
+def test_the_plan_shows_a_clash_where_the_apply_would_refuse_a_takeover(
+    ldap_runtime: Runtime, directory_admin: ldap3.Connection
+) -> None:
+    with scim_client(ldap_runtime) as client:
+        plain = create(client, "irem")
+        ldap_runtime.reconciler.run_once()
+        dotted = create(client, DOTTED)
+    (report,) = ldap_runtime.full.preview(["ldap"])
+    (change,) = report.changes
+    assert (change.action, change.name, change.scim_id) == ("clash", DOTTED, dotted["id"])
+    assert f"collides in LDAP with user 'irem' (id {plain['id']})" in (change.detail or "")
+    ldap_runtime.reconciler.run_once()
+    (state,) = ldap_runtime.ledger.states_of(dotted["id"], ["ldap"])
+    assert state.status == "dead" and (change.detail or "") in (state.last_error or "")

@@ -20,8 +20,15 @@ from connectors.ldap.names import escape_filter_value, rdn
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
 from reconcile.anchors import AnchorMemory
-from reconcile.errors import NotReadyError, PermanentTargetError
-from reconcile.model import DesiredGroup, DesiredIdentity, MemberRef, ResourceKind, Tombstone
+from reconcile.errors import ClashError, NotReadyError, PermanentTargetError
+from reconcile.model import (
+    Desired,
+    DesiredGroup,
+    DesiredIdentity,
+    MemberRef,
+    ResourceKind,
+    Tombstone,
+)
 from reconcile.ports import Action, AnchorHolder, Applied
 from scheduler.composition import Runtime
 from tests.integration.test_scim_groups import new_group
@@ -362,3 +369,68 @@ def test_a_member_outside_the_subtree_waits_through_the_run_loop(
     assert state.anchor == entry["entryuuid"][0]
     (refused,) = ldap_runtime.ledger.states_of(root["id"], ["ldap"])
     assert refused.status == "dead" and "outside the managed subtree" in (refused.last_error or "")
+
+
+@pytest.mark.parametrize("read_ahead", [False, True], ids=["single", "read-ahead"])
+def test_renaming_a_user_onto_a_lookalike_of_its_own_name_keeps_its_one_entry(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    read_ahead: bool,
+) -> None:
+    """``alice`` → ``alice ``: the same name to the directory, so the same DN: no modify-DN
+    clash with itself, no second entry; the stored value follows Entra's."""
+    base = ldap_settings.base_dn
+    alice = ldap_target.apply(identity("alice"), None)
+    renamed = DesiredIdentity(**{**_fields(identity("alice ")), "scim_id": "id-alice"})
+    renamed = DesiredIdentity(**{**_fields(renamed), "generation": 2})
+    apply = run if read_ahead else LdapTarget.apply
+    applied = apply(ldap_target, renamed, alice.anchor)
+    assert applied.anchor == alice.anchor
+    found = entries(directory_admin, base, "(objectClass=inetOrgPerson)")
+    assert [e["entryuuid"] for e in found] == [[alice.anchor]]
+    assert found[0]["uid"] == ["alice "], found
+    assert apply(ldap_target, renamed, alice.anchor).action is Action.UNCHANGED
+
+
+def test_a_group_renamed_onto_a_lookalike_of_its_own_name_keeps_its_one_entry(
+    ldap_target: LdapTarget, ldap_settings: LdapSettings, directory_admin: ldap3.Connection
+) -> None:
+    base = ldap_settings.base_dn
+    ldap_target.apply(identity("alice"), None)
+    admins = ldap_target.apply(group("Admins", "alice"), None)
+    applied = ldap_target.apply(
+        group("ADMINS ", "alice", scim_id="gid-Admins", generation=2), admins.anchor
+    )
+    assert applied.anchor == admins.anchor
+    found = entries(directory_admin, base, "(objectClass=groupOfNames)")
+    assert [e["entryuuid"] for e in found] == [[admins.anchor]]
+    assert found[0]["member"] == [f"uid=alice,ou=people,{base}"]
+    again = group("ADMINS ", "alice", scim_id="gid-Admins", generation=2)
+    assert ldap_target.apply(again, admins.anchor).action is Action.UNCHANGED
+
+
+def test_a_plan_asks_who_holds_the_entries_it_found_once_per_batch(
+    ldap_settings: LdapSettings,
+) -> None:
+    """``reconcile --dry-run`` shows a clash where the apply would refuse a takeover, and
+    asks the ledger once for the batch, not once per lookalike."""
+    book = CountingBook()
+    target = LdapTarget(ldap_settings, anchors=book)
+    try:
+        for user_id in ("alice", "bob"):
+            book.learn(target.name, identity(user_id), target.apply(identity(user_id), None))
+        work: list[tuple[Desired, str | None]] = [
+            (lookalike("alice "), None),
+            (DesiredIdentity(**{**_fields(identity("BOB")), "scim_id": "id-other"}), None),
+            (identity("carol"), None),
+        ]
+        book.asked.clear()
+        seen = target.observe_many(work)
+    finally:
+        target.close()
+    assert len(book.asked) == 1
+    first, second, third = seen
+    assert isinstance(first, ClashError) and "user 'alice' (id id-alice)" in first.reason
+    assert isinstance(second, ClashError) and "user 'bob' (id id-bob)" in second.reason
+    assert third is None

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from inbound.staging.tables import reading, tokens, writing
+from inbound.database.tables import reading, tokens, writing
 
 T = tokens.c
 Clock = Callable[[], datetime]

@@ -1,6 +1,6 @@
 """The SCIM filter language (RFC 7644 §3.4.2.2): parsed once into a small tree.
 
-The same tree is compiled to SQL for searches (:mod:`inbound.staging.query`) and evaluated in
+The same tree is compiled to SQL for searches (:mod:`inbound.database.query`) and evaluated in
 memory for PATCH value paths (:mod:`inbound.patch`), so both agree on what a filter means.
 """
 

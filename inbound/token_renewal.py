@@ -3,7 +3,7 @@
 The state lives in one database row, not in the renewing process, so every web and worker
 process shows the same delivery status, and a restarted process picks up a failed delivery's
 backoff where its predecessor left it. (That one process mints and delivers at a time is the
-job lock's business: ``inbound.staging.locks.JobLock``.)
+job lock's business: ``inbound.database.locks.JobLock``.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from inbound.staging.tables import reading, token_renewal
+from inbound.database.tables import reading, token_renewal
 
 R = token_renewal.c
 Clock = Callable[[], datetime]

@@ -23,8 +23,8 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from connectors.entra_graph.alert_webhook import AlertWebhook
 from inbound.auth import SecretKind
-from inbound.staging.alert_states import AlertState, AlertStateStore
-from inbound.staging.locks import JobLock
+from inbound.database.alert_states import AlertState, AlertStateStore
+from inbound.database.locks import JobLock
 from scheduler.composition import Runtime
 from scheduler.singleton import add_singleton_job
 

@@ -16,14 +16,14 @@ from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
 from inbound.extensions import ExtensionSchemaError, load_catalog
-from inbound.staging.anchors import StagedAnchors
-from inbound.staging.availability import DatabaseOutage
-from inbound.staging.desired import StagedDesiredState
-from inbound.staging.ledger import StagingLedger
-from inbound.staging.locks import JobLock
-from inbound.staging.runtime import RuntimeSettings
-from inbound.staging.store import ResourceStore
-from inbound.staging.tables import reading
+from inbound.database.anchors import StagedAnchors
+from inbound.database.availability import DatabaseOutage
+from inbound.database.desired import StagedDesiredState
+from inbound.database.ledger import StagingLedger
+from inbound.database.locks import JobLock
+from inbound.database.runtime import RuntimeSettings
+from inbound.database.store import ResourceStore
+from inbound.database.tables import reading
 from inbound.token_renewal import RenewalLedger
 from inbound.web.admin_actions import EntraRestartError
 from inbound.web.services import ConsoleStores, InboundServices

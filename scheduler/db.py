@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
 import connectors.identity_store.migrations as idm_migrations
-import inbound.staging.migrations as staging_migrations
-from inbound.staging.tables import READ_ONLY
+import inbound.database.migrations as staging_migrations
+from inbound.database.tables import READ_ONLY
 from scheduler.checkpoints import BACKSTOP_PAGES, JOURNAL_SIZE_LIMIT, WalCheckpointer
 
 MIGRATIONS = {

@@ -19,8 +19,8 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 
 from connectors.entra_graph.health import EntraReader, not_permitted
-from inbound.staging.entra_health import EntraHealthStore
-from inbound.staging.locks import JobLock
+from inbound.database.entra_health import EntraHealthStore
+from inbound.database.locks import JobLock
 from reconcile.policy import RetryPolicy
 from scheduler.singleton import add_singleton_job
 

@@ -26,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connectors.entra_graph.sink import TokenDelivery, TokenSink
 from inbound.auth import Delivery, SecretKind, TokenStore
 from inbound.operator import issue_scim_token
-from inbound.staging.locks import JobLock
+from inbound.database.locks import JobLock
 from inbound.token_renewal import RenewalLedger
 from inbound.web.services import InboundServices
 from reconcile.policy import RetryPolicy

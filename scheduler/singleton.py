@@ -11,7 +11,7 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from inbound.staging.locks import JobLock
+from inbound.database.locks import JobLock
 
 log = logging.getLogger(__name__)
 

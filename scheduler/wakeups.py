@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine
 
-from inbound.staging.availability import database_unavailable
-from inbound.staging.ledger import CHANGES_CHANNEL
+from inbound.database.availability import database_unavailable
+from inbound.database.ledger import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from inbound.operator import mint_scim_token
-from inbound.staging.audit import AuditLog
+from inbound.database.audit import AuditLog
 from inbound.web.services import InboundServices
 
 ENTRA_RESTART_SCOPES = ("quarantine", "full")

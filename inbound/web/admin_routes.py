@@ -15,7 +15,7 @@ from litestar.params import FromPath
 from inbound.auth import SecretKind, admin_actor
 from inbound.errors import ScimError, invalid_value, not_found
 from inbound.operator import status_report
-from inbound.staging.audit import MAX_PAGE
+from inbound.database.audit import MAX_PAGE
 from inbound.web.admin_actions import ENTRA_RESTART_SCOPES, AdminActions, EntraRestartError
 from inbound.web.responses import decode_json, json_response, read_json
 from inbound.web.services import InboundServices

@@ -14,7 +14,7 @@ from typing import Any
 
 from inbound.errors import ScimError, invalid_syntax, invalid_value
 from inbound.schema import ResourceType
-from inbound.staging.store import Actor
+from inbound.database.store import Actor
 from inbound.web.scim_ops import Reply, ScimOperations
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"

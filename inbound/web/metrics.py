@@ -24,11 +24,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from inbound.auth import SecretKind, TokenStore
-from inbound.staging.audit import AuditLog
-from inbound.staging.availability import database_unavailable
-from inbound.staging.entra_health import EntraHealthStore
-from inbound.staging.ledger import StagingLedger
-from inbound.staging.runtime import RuntimeSettings
+from inbound.database.audit import AuditLog
+from inbound.database.availability import database_unavailable
+from inbound.database.entra_health import EntraHealthStore
+from inbound.database.ledger import StagingLedger
+from inbound.database.runtime import RuntimeSettings
 from inbound.token_renewal import RenewalLedger
 from reconcile.ports import SyncStatus
 from reconcile.runner import RunReport

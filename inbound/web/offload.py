@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import anyio
 
-from inbound.staging.store import ResourceStore
+from inbound.database.store import ResourceStore
 from inbound.web.scim_ops import Reply
 from inbound.web.write_batches import WriteBatcher
 

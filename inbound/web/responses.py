@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException
 
 from inbound.errors import ScimError, invalid_syntax
 from inbound.input_rules import MAX_JSON_DEPTH, check_body, too_deep
-from inbound.staging.availability import (
+from inbound.database.availability import (
     RETRY_AFTER_SECONDS,
     DatabaseOutage,
     Trouble,

@@ -16,8 +16,8 @@ from inbound.filter import is_simple_eq, parse_attr_path, parse_filter
 from inbound.input_rules import CONTROL_CHARACTER
 from inbound.render import Projection, parse_projection, render
 from inbound.schema import Catalog, ResourceType
-from inbound.staging.store import Actor
-from inbound.staging.stored import Stored
+from inbound.database.store import Actor
+from inbound.database.stored import Stored
 from inbound.web.services import InboundServices
 
 log = logging.getLogger(__name__)

@@ -11,14 +11,14 @@ from sqlalchemy import Engine
 
 from inbound.auth import TokenStore
 from inbound.schema import Catalog
-from inbound.staging.audit import AuditLog
-from inbound.staging.availability import DatabaseOutage
-from inbound.staging.entra_health import EntraHealthStore
-from inbound.staging.ledger import StagingLedger
-from inbound.staging.overview import TargetOverview
-from inbound.staging.runtime import RuntimeSettings
-from inbound.staging.sessions import SessionStore
-from inbound.staging.store import ResourceStore
+from inbound.database.audit import AuditLog
+from inbound.database.availability import DatabaseOutage
+from inbound.database.entra_health import EntraHealthStore
+from inbound.database.ledger import StagingLedger
+from inbound.database.overview import TargetOverview
+from inbound.database.runtime import RuntimeSettings
+from inbound.database.sessions import SessionStore
+from inbound.database.store import ResourceStore
 from inbound.token_renewal import RenewalLedger
 from inbound.web.metrics import Metrics
 

@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from inbound.staging.rows import WriteLockBusyError
+from inbound.database.rows import WriteLockBusyError
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ import re
 
 from litestar.testing import TestClient
 
-from inbound.staging.store import ResourceStore
+from inbound.database.store import ResourceStore
 from reconcile.errors import PermanentTargetError
 from reconcile.model import Desired
 from reconcile.ports import Action, Applied

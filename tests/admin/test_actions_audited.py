@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from inbound.auth import SecretKind
-from inbound.staging.audit import AuditEvent
+from inbound.database.audit import AuditEvent
 from inbound.web.admin_actions import AdminActions
 from inbound.web.app import create_app
 from scheduler.cli import main

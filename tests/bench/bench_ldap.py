@@ -33,7 +33,7 @@ import ldap3
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
 from inbound.schema import USER_TYPE
-from inbound.staging.store import Actor
+from inbound.database.store import Actor
 from reconcile.model import Desired, DesiredIdentity
 from reconcile.ports import Action, Applied
 from reconcile.runner import Reconciler

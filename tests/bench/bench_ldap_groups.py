@@ -27,7 +27,7 @@ import ldap3
 
 from connectors.ldap.target import LdapTarget
 from inbound.schema import GROUP_TYPE, USER_TYPE
-from inbound.staging.store import Actor
+from inbound.database.store import Actor
 from reconcile.model import DesiredIdentity
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings

@@ -34,7 +34,7 @@ from inbound.auth import SecretKind
 from inbound.errors import ScimError
 from inbound.filter import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, MAX_FILTER_TOKENS, parse_filter
 from inbound.schema import USER_TYPE
-from inbound.staging.query import compile_filter
+from inbound.database.query import compile_filter
 from scheduler.composition import compose
 from scheduler.settings import Settings
 from tests.bench.bench_scim import database, uvicorn_app

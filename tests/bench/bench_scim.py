@@ -39,8 +39,8 @@ from sqlalchemy import insert
 
 from inbound.auth import SecretKind
 from inbound.schema import USER_TYPE
-from inbound.staging.store import Actor
-from inbound.staging.tables import members, resources
+from inbound.database.store import Actor
+from inbound.database.tables import members, resources
 from scheduler.composition import compose
 from scheduler.settings import Settings
 from tests.support import entra_user, pg_schema

@@ -12,8 +12,8 @@ from sqlalchemy import insert
 
 from inbound.resource import normalise
 from inbound.schema import USER_TYPE
-from inbound.staging.index import index_rows
-from inbound.staging.tables import attr_values, resources
+from inbound.database.index import index_rows
+from inbound.database.tables import attr_values, resources
 from scheduler.composition import Runtime
 
 

@@ -12,8 +12,8 @@ from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.entra_graph.health import EntraReader
-from inbound.staging.entra_health import NEVER_REACHED_US, EntraHealthStore
-from inbound.staging.locks import JobLock
+from inbound.database.entra_health import NEVER_REACHED_US, EntraHealthStore
+from inbound.database.locks import JobLock
 from scheduler import entra
 from scheduler.composition import Runtime
 from scheduler.entra import PERMISSION_RECHECK, EntraWatch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
 
-from inbound.staging.tables import sync_state
+from inbound.database.tables import sync_state
 
 
 def behind(engine: Engine) -> int:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from inbound.staging.tables import audit
+from inbound.database.tables import audit
 from scheduler.composition import compose
 from scheduler.settings import Settings
 from tests.e2e.process import ServiceProcess, free_port, issue_token

@@ -6,8 +6,8 @@ import psycopg
 import pytest
 
 from inbound.schema import USER_TYPE
-from inbound.staging.ledger import CHANGES_CHANNEL
-from inbound.staging.store import Actor
+from inbound.database.ledger import CHANGES_CHANNEL
+from inbound.database.store import Actor
 from scheduler.composition import Runtime
 from tests.support import entra_user
 

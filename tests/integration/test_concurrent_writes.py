@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from inbound.schema import USER_TYPE
-from inbound.staging.store import Actor
+from inbound.database.store import Actor
 from scheduler.composition import Runtime
 from tests.support import entra_user, patch_body
 

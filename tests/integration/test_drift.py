@@ -8,7 +8,7 @@ from litestar.testing import TestClient
 from sqlalchemy import delete, insert, update
 
 from connectors.identity_store.tables import group_members, identities
-from inbound.staging.locks import JobLock
+from inbound.database.locks import JobLock
 from reconcile.full import FullReconciler
 from reconcile.policy import MassChangeBrake
 from scheduler.composition import Runtime

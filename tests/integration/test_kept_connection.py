@@ -7,8 +7,8 @@ import psycopg
 import pytest
 
 from inbound.schema import USER_TYPE
-from inbound.staging import rows
-from inbound.staging.store import Actor
+from inbound.database import rows
+from inbound.database.store import Actor
 from scheduler.composition import Runtime
 from tests.support import entra_user
 

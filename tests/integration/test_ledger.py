@@ -10,8 +10,8 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select, text
 
-from inbound.staging.ledger import StagingLedger
-from inbound.staging.tables import audit, sync_state
+from inbound.database.ledger import StagingLedger
+from inbound.database.tables import audit, sync_state
 from reconcile.policy import MassChangeBrake
 from reconcile.ports import Outcome, SyncStatus
 from reconcile.runner import Reconciler

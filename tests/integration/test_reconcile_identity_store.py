@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 
 from connectors.identity_store.tables import identities
 from connectors.identity_store.target import IdentityStoreTarget
-from inbound.staging.tables import resources, sync_state
+from inbound.database.tables import resources, sync_state
 from reconcile.errors import NotReadyError, PermanentTargetError
 from reconcile.model import DesiredIdentity
 from reconcile.ports import Action

@@ -10,8 +10,8 @@ from alembic import command
 from sqlalchemy import insert, select
 
 from inbound.schema import USER_TYPE
-from inbound.staging.store import Actor
-from inbound.staging.tables import audit, resources
+from inbound.database.store import Actor
+from inbound.database.tables import audit, resources
 from scheduler import db
 from scheduler.composition import compose
 from scheduler.settings import Settings

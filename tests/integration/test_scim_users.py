@@ -7,7 +7,7 @@ from typing import Any
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
-from inbound.staging.tables import audit, resources
+from inbound.database.tables import audit, resources
 from scheduler.composition import Runtime
 from tests.scim.helpers import assert_error
 from tests.support import ENTERPRISE, PATCH, entra_user, patch_body

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from inbound.errors import ScimError
 from inbound.schema import USER_TYPE
-from inbound.staging.store import Actor, ResourceStore
-from inbound.staging.tables import audit, reading, resources
+from inbound.database.store import Actor, ResourceStore
+from inbound.database.tables import audit, reading, resources
 from inbound.web.app import create_app
 from scheduler.composition import Runtime
 from tests.scim.live import serve

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ldap3
 from sqlalchemy import update
 
-from inbound.staging.tables import sync_state
+from inbound.database.tables import sync_state
 from scheduler.composition import Runtime
 from tests.integration.test_scim_groups import new_group
 from tests.integration.test_scim_users import create

@@ -23,8 +23,8 @@ from inbound.patch import apply_patch
 from inbound.render import render
 from inbound.resource import normalise
 from inbound.schema import USER_TYPE
-from inbound.staging.store import Actor
-from inbound.staging.tables import attr_values, audit, members, resources
+from inbound.database.store import Actor
+from inbound.database.tables import attr_values, audit, members, resources
 from scheduler.composition import Runtime
 from tests.scim import hostile
 from tests.scim.helpers import create_user

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from inbound.staging.availability import (
+from inbound.database.availability import (
     DatabaseOutage,
     Trouble,
     database_trouble,
@@ -104,7 +104,7 @@ def test_the_reason_names_the_driver_error_without_a_password() -> None:
 def test_an_outage_is_logged_once_each_way(caplog: pytest.LogCaptureFixture) -> None:
     dropped: list[bool] = []
     outage = DatabaseOutage(on_down=lambda: dropped.append(True))
-    caplog.set_level(logging.INFO, logger="inbound.staging.availability")
+    caplog.set_level(logging.INFO, logger="inbound.database.availability")
     outage.succeeded()
     for _ in range(3):
         outage.failed(psycopg.OperationalError("connection refused"))
@@ -125,7 +125,7 @@ def test_a_report_says_what_is_temporary_and_leaves_bugs_to_the_caller(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     outage = DatabaseOutage()
-    caplog.set_level(logging.INFO, logger="inbound.staging.availability")
+    caplog.set_level(logging.INFO, logger="inbound.database.availability")
     busy = _sqlite_error("database is locked", 5)
     assert outage.report(busy, "reconcile run failed") is Trouble.BUSY
     assert outage.report(busy, "reconcile run failed") is Trouble.BUSY

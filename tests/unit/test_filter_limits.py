@@ -23,8 +23,8 @@ from inbound.filter import (
 )
 from inbound.matching import element_matches
 from inbound.schema import USER_TYPE
-from inbound.staging.lookup import hot_lookup
-from inbound.staging.query import compile_filter
+from inbound.database.lookup import hot_lookup
+from inbound.database.query import compile_filter
 
 
 class _CountingSlices(str):

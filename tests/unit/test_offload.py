@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from inbound.staging.store import ResourceStore
+from inbound.database.store import ResourceStore
 from inbound.web.offload import Offload
 from inbound.web.scim_ops import Reply
 

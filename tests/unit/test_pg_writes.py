@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inbound.staging.pg_writes import HeldWrites
+from inbound.database.pg_writes import HeldWrites
 
 
 class RecordingConnection:

@@ -2,7 +2,7 @@
 
 Logging in takes the admin key, never a SCIM token (the two are different kinds of secret, see
 ``inbound.auth``). The cookie holds a random session secret whose hash is in the database
-(``inbound.staging.sessions``), so any web replica accepts it and logout ends it everywhere.
+(``inbound.database.sessions``), so any web replica accepts it and logout ends it everywhere.
 It is HttpOnly (scripts cannot read it), SameSite=Strict (other sites cannot send it) and
 Secure whenever the page is served over https. Every form carries a CSRF token derived from
 the session secret, checked in constant time.
@@ -19,7 +19,7 @@ from litestar import Request
 from litestar.datastructures import Cookie
 
 from inbound.auth import SecretKind, admin_actor
-from inbound.staging.sessions import AdminSession
+from inbound.database.sessions import AdminSession
 from inbound.web.services import ConsoleStores, InboundServices
 
 log = logging.getLogger(__name__)

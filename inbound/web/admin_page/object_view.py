@@ -14,7 +14,7 @@ from typing import Any
 
 from inbound.filter import AttrPath, Compare
 from inbound.schema import GROUP_TYPE, USER_TYPE, ResourceType
-from inbound.staging.stored import Stored
+from inbound.database.stored import Stored
 from inbound.web.admin_page.login import console_of
 from inbound.web.services import InboundServices
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, select
 
-from inbound.staging.tables import reading, settings
+from inbound.database.tables import reading, settings
 
 S = settings.c
 Clock = Callable[[], datetime]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from inbound.schema import ENTERPRISE_SCHEMA
-from inbound.staging.tables import members, reading, resources
+from inbound.database.tables import members, reading, resources
 from reconcile.model import (
     Desired,
     DesiredGroup,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from inbound.staging.tables import reading, settings, writing
+from inbound.database.tables import reading, settings, writing
 
 S = settings.c
 Clock = Callable[[], datetime]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from inbound.staging.tables import reading, sync_state
+from inbound.database.tables import reading, sync_state
 from reconcile.ports import SyncStatus
 
 S = sync_state.c

@@ -2,8 +2,8 @@
 bumps its generation, rewrites its attribute index and appends an audit event.
 
 Answers to Entra come from here (read-your-writes); the reconciler reads the same rows.
-The hot statements run as precompiled SQL (:mod:`inbound.staging.rows`); a general filter or
-a sort compiles through SQLAlchemy (:mod:`inbound.staging.query`).
+The hot statements run as precompiled SQL (:mod:`inbound.database.rows`); a general filter or
+a sort compiles through SQLAlchemy (:mod:`inbound.database.query`).
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from inbound.filter import AttrPath, Filter
 from inbound.patch import MemberStep, apply_patch
 from inbound.resource import check_immutable, check_indexed, normalise
 from inbound.schema import ResourceType
-from inbound.staging.lookup import hot_lookup
-from inbound.staging.marks import mark_changed
-from inbound.staging.membership import apply_member_steps
-from inbound.staging.query import select_ids, sort_key
-from inbound.staging.resource_writes import columns, index, name_field, name_key, rewrite
-from inbound.staging.rows import COLUMNS, Batch, DuplicateError, Rows
-from inbound.staging.stored import Stored, StoredReader
-from inbound.staging.tables import reading, resources
+from inbound.database.lookup import hot_lookup
+from inbound.database.marks import mark_changed
+from inbound.database.membership import apply_member_steps
+from inbound.database.query import select_ids, sort_key
+from inbound.database.resource_writes import columns, index, name_field, name_key, rewrite
+from inbound.database.rows import COLUMNS, Batch, DuplicateError, Rows
+from inbound.database.stored import Stored, StoredReader
+from inbound.database.tables import reading, resources
 
 log = logging.getLogger(__name__)
 R = resources.c

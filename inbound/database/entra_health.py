@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
-from inbound.staging.audit import ENTRA_ACTOR_PREFIX
-from inbound.staging.tables import (
+from inbound.database.audit import ENTRA_ACTOR_PREFIX
+from inbound.database.tables import (
     audit,
     entra_health,
     entra_provisioning_log,

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from inbound.staging.tables import alert_states, reading
+from inbound.database.tables import alert_states, reading
 
 S = alert_states.c
 Clock = Callable[[], datetime]

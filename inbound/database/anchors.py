@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Engine, case, select
 
-from inbound.staging.tables import reading, resources, sync_state
+from inbound.database.tables import reading, resources, sync_state
 from reconcile.model import ResourceKind
 from reconcile.ports import AnchorHolder
 

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from inbound.staging.tables import metadata
+from inbound.database.tables import metadata
 
 config = context.config
 context.configure(

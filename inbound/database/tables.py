@@ -1,4 +1,4 @@
-"""Staging tables (SQLAlchemy Core). Migrations in ``inbound/staging/migrations`` mirror these."""
+"""The database's tables (SQLAlchemy Core). Migrations in ``inbound/database/migrations`` mirror these."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 and the sync state, each for a whole page at once.
 
 The hot reads and the rows a write locks run as fixed SQL on the DBAPI connection
-(:mod:`inbound.staging.rows`). Split from :mod:`inbound.staging.store`, which writes.
+(:mod:`inbound.database.rows`). Split from :mod:`inbound.database.store`, which writes.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 from inbound.errors import not_found
 from inbound.render import etag, iso
 from inbound.schema import ResourceType
-from inbound.staging.rows import COLUMNS, Rows
-from inbound.staging.sync_status import sync_status
+from inbound.database.rows import COLUMNS, Rows
+from inbound.database.sync_status import sync_status
 
 
 @dataclass(slots=True)
@@ -81,7 +81,7 @@ class StoredReader:
         """Read and lock, in one round trip, the rows a PostgreSQL write batch is about to
         change, instead of one round trip per write (each write's ``fetch`` takes its row
         from here). Locked in ``scim_id`` order, then their ``sync_state`` rows in the order
-        every multi-row ledger write uses (``inbound.staging.locks.lock_in_key_order``), so
+        every multi-row ledger write uses (``inbound.database.locks.lock_in_key_order``), so
         two batches, or a batch and a worker, never wait on each other in a circle. A no-op
         outside a PostgreSQL batch."""
         batch = self._rows.open_batch()

@@ -13,7 +13,7 @@ from typing import Any
 
 from inbound.errors import invalid_value
 from inbound.patch import MemberStep
-from inbound.staging.rows import Rows
+from inbound.database.rows import Rows
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Writing a resource's indexed columns and its attribute index rows.
 
 The columns (``COLUMN_NAMES``) serve Entra's lookups; the rows of ``scim_attr_values`` serve
-every other filter (:mod:`inbound.staging.index`). A rewrite touches only what changed.
+every other filter (:mod:`inbound.database.index`). A rewrite touches only what changed.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 from inbound.input_rules import name_key as fold_name
 from inbound.schema import ResourceType
-from inbound.staging.index import index_rows
-from inbound.staging.rows import Rows
+from inbound.database.index import index_rows
+from inbound.database.rows import Rows
 
 
 def name_field(rt: ResourceType) -> str:

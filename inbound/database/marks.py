@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from inbound.staging.ledger import phase_of
-from inbound.staging.rows import Rows
+from inbound.database.ledger import phase_of
+from inbound.database.rows import Rows
 
 
 def mark_changed(

@@ -3,7 +3,7 @@
 Entra matches with ``eq`` (joined by ``and``) on ``userName``, ``externalId``, ``id`` or a
 group's ``displayName`` (docs/entra-dialect.md, Transport and discovery). Those land on indexed
 columns of ``scim_resources`` and run as one precompiled statement; every other filter returns
-None here and goes through :mod:`inbound.staging.query`, which gives the same answers more slowly.
+None here and goes through :mod:`inbound.database.query`, which gives the same answers more slowly.
 """
 
 from __future__ import annotations

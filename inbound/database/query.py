@@ -19,8 +19,8 @@ from inbound.errors import ScimError, invalid_filter
 from inbound.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
 from inbound.resource import Resolved, resolve
 from inbound.schema import Attribute, ResourceType
-from inbound.staging.index import comparable, path_key
-from inbound.staging.tables import attr_values, members, resources
+from inbound.database.index import comparable, path_key
+from inbound.database.tables import attr_values, members, resources
 
 R = resources.c
 

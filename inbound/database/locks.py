@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
-from inbound.staging.tables import job_leases, sync_state
+from inbound.database.tables import job_leases, sync_state
 
 L = job_leases.c
 S = sync_state.c

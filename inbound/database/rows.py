@@ -4,7 +4,7 @@ Entra's traffic is a handful of statement shapes — a lookup by userName, exter
 insert, an update, an index rewrite, a membership delta. Building them through SQLAlchemy's
 expression layer cost more than the database work (≈2 ms of a 2.2 ms GET here); as fixed SQL
 text with bound parameters they cost microseconds. The tables are still defined once, in
-:mod:`inbound.staging.tables`, and every other query keeps using SQLAlchemy Core.
+:mod:`inbound.database.tables`, and every other query keeps using SQLAlchemy Core.
 Values are converted exactly as the SQLAlchemy column types convert them, so rows written
 here read back identically through either path.
 """
@@ -25,7 +25,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
-from inbound.staging.pg_writes import HeldWrites
+from inbound.database.pg_writes import HeldWrites
 
 COLUMNS = "scim_id, data, generation, created_at, updated_at"
 IDLE_BEFORE_PING = 5.0
@@ -174,7 +174,7 @@ class Rows:
         SQLite writers take the lock at BEGIN (see ``scheduler.db``) so two writers queue
         instead of failing a lock upgrade. PostgreSQL reads run in autocommit (no BEGIN and
         COMMIT round trips); writes run in psycopg's pipeline mode through
-        :class:`~inbound.staging.pg_writes.HeldWrites`: a create is one statement and one round
+        :class:`~inbound.database.pg_writes.HeldWrites`: a create is one statement and one round
         trip, a PATCH two round trips (read the row, then everything else with the COMMIT).
         Errors of sent statements surface at the next read or at the end, and roll the whole
         transaction back either way.

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from inbound.staging.tables import audit, reading, writing
+from inbound.database.tables import audit, reading, writing
 
 A = audit.c
 Clock = Callable[[], datetime]

@@ -15,7 +15,6 @@ from connectors.entra_graph.sink import TokenSink, build_sink, describe_sink
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
-from inbound.extensions import ExtensionSchemaError, load_catalog
 from inbound.database.anchors import StagedAnchors
 from inbound.database.availability import DatabaseOutage
 from inbound.database.desired import StagedDesiredState
@@ -24,6 +23,7 @@ from inbound.database.locks import JobLock
 from inbound.database.runtime import RuntimeSettings
 from inbound.database.store import ResourceStore
 from inbound.database.tables import reading
+from inbound.extensions import ExtensionSchemaError, load_catalog
 from inbound.token_renewal import RenewalLedger
 from inbound.web.admin_actions import EntraRestartError
 from inbound.web.services import ConsoleStores, InboundServices

@@ -25,8 +25,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.entra_graph.sink import TokenDelivery, TokenSink
 from inbound.auth import Delivery, SecretKind, TokenStore
-from inbound.operator import issue_scim_token
 from inbound.database.locks import JobLock
+from inbound.operator import issue_scim_token
 from inbound.token_renewal import RenewalLedger
 from inbound.web.services import InboundServices
 from reconcile.policy import RetryPolicy

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from inbound.schema import ENTERPRISE_SCHEMA
 from inbound.database.tables import members, reading, resources
+from inbound.schema import ENTERPRISE_SCHEMA
 from reconcile.model import (
     Desired,
     DesiredGroup,

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from inbound.database.rows import Rows
 from inbound.errors import invalid_value
 from inbound.patch import MemberStep
-from inbound.database.rows import Rows
 
 log = logging.getLogger(__name__)
 

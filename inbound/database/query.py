@@ -15,12 +15,12 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement as Col
 from sqlalchemy.sql.functions import FunctionElement
 
+from inbound.database.index import comparable, path_key
+from inbound.database.tables import attr_values, members, resources
 from inbound.errors import ScimError, invalid_filter
 from inbound.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
 from inbound.resource import Resolved, resolve
 from inbound.schema import Attribute, ResourceType
-from inbound.database.index import comparable, path_key
-from inbound.database.tables import attr_values, members, resources
 
 R = resources.c
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from inbound.input_rules import name_key as fold_name
-from inbound.schema import ResourceType
 from inbound.database.index import index_rows
 from inbound.database.rows import Rows
+from inbound.input_rules import name_key as fold_name
+from inbound.schema import ResourceType
 
 
 def name_field(rt: ResourceType) -> str:

@@ -18,11 +18,6 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from uuid_utils import uuid7
 
-from inbound.errors import ScimError, uniqueness
-from inbound.filter import AttrPath, Filter
-from inbound.patch import MemberStep, apply_patch
-from inbound.resource import check_immutable, check_indexed, normalise
-from inbound.schema import ResourceType
 from inbound.database.lookup import hot_lookup
 from inbound.database.marks import mark_changed
 from inbound.database.membership import apply_member_steps
@@ -31,6 +26,11 @@ from inbound.database.resource_writes import columns, index, name_field, name_ke
 from inbound.database.rows import COLUMNS, Batch, DuplicateError, Rows
 from inbound.database.stored import Stored, StoredReader
 from inbound.database.tables import reading, resources
+from inbound.errors import ScimError, uniqueness
+from inbound.filter import AttrPath, Filter
+from inbound.patch import MemberStep, apply_patch
+from inbound.resource import check_immutable, check_indexed, normalise
+from inbound.schema import ResourceType
 
 log = logging.getLogger(__name__)
 R = resources.c

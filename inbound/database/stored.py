@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from inbound.database.rows import COLUMNS, Rows
+from inbound.database.sync_status import sync_status
 from inbound.errors import not_found
 from inbound.render import etag, iso
 from inbound.schema import ResourceType
-from inbound.database.rows import COLUMNS, Rows
-from inbound.database.sync_status import sync_status
 
 
 @dataclass(slots=True)

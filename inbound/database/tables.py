@@ -1,4 +1,4 @@
-"""The database's tables (SQLAlchemy Core). Migrations in ``inbound/database/migrations`` mirror these."""
+"""The database's tables (SQLAlchemy Core); the migrations in ``migrations/`` mirror them."""
 
 from __future__ import annotations
 

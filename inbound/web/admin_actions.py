@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from inbound.operator import mint_scim_token
 from inbound.database.audit import AuditLog
+from inbound.operator import mint_scim_token
 from inbound.web.services import InboundServices
 
 ENTRA_RESTART_SCOPES = ("quarantine", "full")

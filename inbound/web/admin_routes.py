@@ -13,9 +13,9 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath
 
 from inbound.auth import SecretKind, admin_actor
+from inbound.database.audit import MAX_PAGE
 from inbound.errors import ScimError, invalid_value, not_found
 from inbound.operator import status_report
-from inbound.database.audit import MAX_PAGE
 from inbound.web.admin_actions import ENTRA_RESTART_SCOPES, AdminActions, EntraRestartError
 from inbound.web.responses import decode_json, json_response, read_json
 from inbound.web.services import InboundServices

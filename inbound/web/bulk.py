@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from inbound.database.store import Actor
 from inbound.errors import ScimError, invalid_syntax, invalid_value
 from inbound.schema import ResourceType
-from inbound.database.store import Actor
 from inbound.web.scim_ops import Reply, ScimOperations
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"

@@ -10,13 +10,13 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from inbound.errors import ScimError, invalid_syntax
-from inbound.input_rules import MAX_JSON_DEPTH, check_body, too_deep
 from inbound.database.availability import (
     RETRY_AFTER_SECONDS,
     DatabaseOutage,
     Trouble,
 )
+from inbound.errors import ScimError, invalid_syntax
+from inbound.input_rules import MAX_JSON_DEPTH, check_body, too_deep
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from inbound.auth import SecretKind
-from inbound.errors import ScimError, not_found
 from inbound.database.store import Actor
+from inbound.errors import ScimError, not_found
 from inbound.web.responses import decode_json, error_for
 from inbound.web.scim_ops import Reply
 from inbound.web.services import InboundServices

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from inbound.database.store import Actor
+from inbound.database.stored import Stored
 from inbound.errors import ScimError, invalid_value, not_found
 from inbound.filter import is_simple_eq, parse_attr_path, parse_filter
 from inbound.input_rules import CONTROL_CHARACTER
 from inbound.render import Projection, parse_projection, render
 from inbound.schema import Catalog, ResourceType
-from inbound.database.store import Actor
-from inbound.database.stored import Stored
 from inbound.web.services import InboundServices
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Engine
 
 from inbound.auth import TokenStore
-from inbound.schema import Catalog
 from inbound.database.audit import AuditLog
 from inbound.database.availability import DatabaseOutage
 from inbound.database.entra_health import EntraHealthStore
@@ -19,6 +18,7 @@ from inbound.database.overview import TargetOverview
 from inbound.database.runtime import RuntimeSettings
 from inbound.database.sessions import SessionStore
 from inbound.database.store import ResourceStore
+from inbound.schema import Catalog
 from inbound.token_renewal import RenewalLedger
 from inbound.web.metrics import Metrics
 

@@ -32,8 +32,8 @@ import ldap3
 
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
-from inbound.schema import USER_TYPE
 from inbound.database.store import Actor
+from inbound.schema import USER_TYPE
 from reconcile.model import Desired, DesiredIdentity
 from reconcile.ports import Action, Applied
 from reconcile.runner import Reconciler

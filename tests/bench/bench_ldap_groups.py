@@ -26,8 +26,8 @@ from pathlib import Path
 import ldap3
 
 from connectors.ldap.target import LdapTarget
-from inbound.schema import GROUP_TYPE, USER_TYPE
 from inbound.database.store import Actor
+from inbound.schema import GROUP_TYPE, USER_TYPE
 from reconcile.model import DesiredIdentity
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings

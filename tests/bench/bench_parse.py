@@ -31,10 +31,10 @@ import httpx
 import msgspec
 
 from inbound.auth import SecretKind
+from inbound.database.query import compile_filter
 from inbound.errors import ScimError
 from inbound.filter import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, MAX_FILTER_TOKENS, parse_filter
 from inbound.schema import USER_TYPE
-from inbound.database.query import compile_filter
 from scheduler.composition import compose
 from scheduler.settings import Settings
 from tests.bench.bench_scim import database, uvicorn_app

@@ -38,9 +38,9 @@ import httpx
 from sqlalchemy import insert
 
 from inbound.auth import SecretKind
-from inbound.schema import USER_TYPE
 from inbound.database.store import Actor
 from inbound.database.tables import members, resources
+from inbound.schema import USER_TYPE
 from scheduler.composition import compose
 from scheduler.settings import Settings
 from tests.support import entra_user, pg_schema

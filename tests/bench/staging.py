@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from inbound.resource import normalise
-from inbound.schema import USER_TYPE
 from inbound.database.index import index_rows
 from inbound.database.tables import attr_values, resources
+from inbound.resource import normalise
+from inbound.schema import USER_TYPE
 from scheduler.composition import Runtime
 
 

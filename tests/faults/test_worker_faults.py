@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.identity_store.tables import identities
-from inbound.schema import USER_TYPE
 from inbound.database.store import Actor
 from inbound.database.tables import audit, sync_state
+from inbound.schema import USER_TYPE
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings
 from tests.conftest import PG_DSN

@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from inbound.schema import USER_TYPE
 from inbound.database.ledger import CHANGES_CHANNEL
 from inbound.database.store import Actor
+from inbound.schema import USER_TYPE
 from scheduler.composition import Runtime
 from tests.support import entra_user
 

@@ -12,8 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from inbound.schema import USER_TYPE
 from inbound.database.store import Actor
+from inbound.schema import USER_TYPE
 from scheduler.composition import Runtime
 from tests.support import entra_user, patch_body
 

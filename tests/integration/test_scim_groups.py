@@ -6,8 +6,8 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from inbound.schema import USER_TYPE
 from inbound.database.store import Actor
+from inbound.schema import USER_TYPE
 from scheduler.composition import Runtime
 from tests.integration.test_scim_users import assert_error, create
 from tests.support import entra_group, entra_user, patch_body

@@ -10,8 +10,8 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select, update
 
-from inbound.input_rules import MAX_JSON_DEPTH
 from inbound.database.tables import resources
+from inbound.input_rules import MAX_JSON_DEPTH
 from scheduler.composition import Runtime
 from tests.scim.helpers import SCIM_JSON, assert_error, create_group, create_user
 from tests.support import entra_user, patch_body

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from alembic import command
 from sqlalchemy import insert, select
 
-from inbound.schema import USER_TYPE
 from inbound.database.store import Actor
 from inbound.database.tables import audit, resources
+from inbound.schema import USER_TYPE
 from scheduler import db
 from scheduler.composition import compose
 from scheduler.settings import Settings

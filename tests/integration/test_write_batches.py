@@ -13,10 +13,10 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
-from inbound.errors import ScimError
-from inbound.schema import USER_TYPE
 from inbound.database.store import Actor, ResourceStore
 from inbound.database.tables import audit, reading, resources
+from inbound.errors import ScimError
+from inbound.schema import USER_TYPE
 from inbound.web.app import create_app
 from scheduler.composition import Runtime
 from tests.scim.live import serve

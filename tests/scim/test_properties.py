@@ -18,13 +18,13 @@ from litestar.testing import TestClient
 from scim2_models import EnterpriseUser, ScimFilter, User
 from sqlalchemy import delete
 
+from inbound.database.store import Actor
+from inbound.database.tables import attr_values, audit, members, resources
 from inbound.filter import parse_filter
 from inbound.patch import apply_patch
 from inbound.render import render
 from inbound.resource import normalise
 from inbound.schema import USER_TYPE
-from inbound.database.store import Actor
-from inbound.database.tables import attr_values, audit, members, resources
 from scheduler.composition import Runtime
 from tests.scim import hostile
 from tests.scim.helpers import create_user

@@ -7,6 +7,8 @@ from typing import Any, SupportsIndex
 
 import pytest
 
+from inbound.database.lookup import hot_lookup
+from inbound.database.query import compile_filter
 from inbound.errors import ScimError
 from inbound.filter import (
     MAX_FILTER_DEPTH,
@@ -23,8 +25,6 @@ from inbound.filter import (
 )
 from inbound.matching import element_matches
 from inbound.schema import USER_TYPE
-from inbound.database.lookup import hot_lookup
-from inbound.database.query import compile_filter
 
 
 class _CountingSlices(str):

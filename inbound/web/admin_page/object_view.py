@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from inbound.database.stored import Stored
 from inbound.filter import AttrPath, Compare
 from inbound.schema import GROUP_TYPE, USER_TYPE, ResourceType
-from inbound.database.stored import Stored
 from inbound.web.admin_page.login import console_of
 from inbound.web.services import InboundServices
 

@@ -33,10 +33,10 @@ def problem(name: str) -> str | None:
     if bad:
         shown = " ".join(repr(c) for c in bad)
         return f'it contains {shown}; none of "/\\[]:;|=,+*?<>@ or control characters may appear'
-    if name.endswith("."):
-        return "it ends with a period"
     if not name.strip(" ."):
         return "it is made only of spaces and periods"
+    if name.endswith("."):
+        return "it ends with a period"
     if name != name.strip():
         return "it begins or ends with a space"
     return None
@@ -61,10 +61,10 @@ def default_name(source: str) -> str:
 
 def with_suffix(base: str, number: int) -> str:
     """``base`` with ``number`` appended, ``base`` cut so the whole stays within 20 characters
-    (and a cut that would end in a period or space loses those too)."""
+    (the digits end the name, so a period left at the end of the cut is harmless)."""
     suffix = str(number)
-    head = base[: MAX_LENGTH - len(suffix)].rstrip(" .")
-    if not head:
+    head = base[: MAX_LENGTH - len(suffix)]
+    if not head.strip(" ."):
         raise AccountNameError(f"'{base}' leaves no room for the suffix {suffix}")
     return head + suffix
 

@@ -33,7 +33,7 @@ def guid_from_anchor(anchor: str) -> bytes:
 
 def guid_dn(anchor: str) -> str:
     """The extended DN form AD accepts as a search base: finds the object wherever it moved."""
-    return f"<GUID={uuid.UUID(anchor)}>"
+    return f"<GUID={anchor_from_guid(guid_from_anchor(anchor))}>"
 
 
 def guid_filter(anchor: str) -> str:

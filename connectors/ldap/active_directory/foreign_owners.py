@@ -1,7 +1,7 @@
 """Objects another sync engine manages, which scim-sync must leave alone.
 
 Entra Connect (and Cloud Sync) mark the AD objects they synchronise, for example with
-``msDS-ConsistencyGuid`` as the source anchor. An object so marked belongs to that engine: two
+``mS-DS-ConsistencyGuid`` as the source anchor. An object so marked belongs to that engine: two
 engines writing one object fight for ever, each undoing the other's changes. The attributes that
 mark such objects are a setting (``SCIM_SYNC_LDAP_FOREIGN_OWNER_ATTRIBUTES``); an object holding
 any of them with a value is refused with a dead letter that says what to do.
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from reconcile.errors import PermanentTargetError
 
-DEFAULT_ATTRIBUTES = ("msDS-ConsistencyGuid",)
+DEFAULT_ATTRIBUTES = ("mS-DS-ConsistencyGuid",)
 
 
 class ForeignOwnerError(PermanentTargetError):

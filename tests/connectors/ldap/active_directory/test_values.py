@@ -81,13 +81,13 @@ def test_a_server_that_does_not_progress_is_stopped() -> None:
 
 
 def test_foreign_markers_are_found_ignoring_case_and_empty_values() -> None:
-    markers = foreign_owners.parse_attributes("msDS-ConsistencyGuid, mS-DS-SourceAnchor")
-    assert markers == ("msDS-ConsistencyGuid", "mS-DS-SourceAnchor")
-    assert foreign_owners.marker({"msds-consistencyguid": [uuid.uuid4().bytes]}, markers) == (
-        "msDS-ConsistencyGuid"
+    markers = foreign_owners.parse_attributes("mS-DS-ConsistencyGuid, adminDescription")
+    assert markers == ("mS-DS-ConsistencyGuid", "adminDescription")
+    assert foreign_owners.marker({"ms-ds-consistencyguid": [uuid.uuid4().bytes]}, markers) == (
+        "mS-DS-ConsistencyGuid"
     )
-    assert foreign_owners.marker({"msDS-ConsistencyGuid": []}, markers) is None
-    assert foreign_owners.marker({"msDS-ConsistencyGuid": None}, markers) is None
+    assert foreign_owners.marker({"mS-DS-ConsistencyGuid": []}, markers) is None
+    assert foreign_owners.marker({"mS-DS-ConsistencyGuid": None}, markers) is None
     assert foreign_owners.marker({"cn": ["x"]}, markers) is None
 
 
@@ -95,8 +95,8 @@ def test_a_foreign_object_is_a_dead_letter_saying_what_to_do() -> None:
     with pytest.raises(foreign_owners.ForeignOwnerError) as caught:
         foreign_owners.refuse_foreign(
             "CN=Jane,OU=People,DC=x",
-            {"msDS-ConsistencyGuid": [b"\x01" * 16]},
-            ("msDS-ConsistencyGuid",),
+            {"mS-DS-ConsistencyGuid": [b"\x01" * 16]},
+            ("mS-DS-ConsistencyGuid",),
         )
     reason = caught.value.reason
     assert "CN=Jane,OU=People,DC=x" in reason

@@ -169,6 +169,9 @@ def _provision_and_start() -> SambaDc:
         "tls cafile": str(pki.ca_file),
         "pid directory": str(target / "run"),
         "log file": str(target / "log.samba"),
+        # no fsync: a test DC that loses its data on a crash loses nothing (Samba's own
+        # self-tests run so), and writes are an order of magnitude faster
+        "ldb:nosync": "true",
     }
     done = subprocess.run(
         [

@@ -23,6 +23,14 @@ DISABLE_POLICIES = ("move", "attribute", "delete")
 ADOPT_POLICIES = ("subtree", "anywhere", "never")
 GROUP_OBJECT_CLASSES = ("groupOfNames", "groupOfUniqueNames")
 DIRECTORIES = ("openldap", "active_directory")
+ACTIVE_DIRECTORY_READY = False
+"""Whether the reconciler writes AD's way yet: the AD rules exist, the planner does not use
+them yet, and an AD setting that was silently ignored would write OpenLDAP entries into a
+domain. Flipped where the directory kind is plugged into the planner."""
+NOT_READY = (
+    "SCIM_SYNC_LDAP_DIRECTORY=active_directory is not available in this build yet (the AD "
+    "rules are there, the AD write path is not); leave it at openldap"
+)
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 
 
@@ -284,6 +292,8 @@ class LdapSettings:
         if self.directory not in DIRECTORIES:
             return ["SCIM_SYNC_LDAP_DIRECTORY must be openldap or active_directory"]
         out = []
+        if self.active_directory and not ACTIVE_DIRECTORY_READY:
+            out.append(NOT_READY)
         if self.active_directory and not has_tls:
             out.append(
                 "SCIM_SYNC_LDAP_DIRECTORY=active_directory needs an ldaps:// URL or "

@@ -7,18 +7,31 @@ so the variables appear in ``describe()`` and the README like every other settin
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from connectors.entra_graph.sink import url_problem
+from connectors.ldap.active_directory.foreign_owners import DEFAULT_ATTRIBUTES, parse_attributes
 from connectors.ldap.names import DnSyntaxError, is_within
 
 PREFIX = "SCIM_SYNC_"
 DISABLE_POLICIES = ("move", "attribute", "delete")
 ADOPT_POLICIES = ("subtree", "anywhere", "never")
 GROUP_OBJECT_CLASSES = ("groupOfNames", "groupOfUniqueNames")
+DIRECTORIES = ("openldap", "active_directory")
+ACTIVE_DIRECTORY_READY = False
+"""Whether the reconciler writes AD's way yet: the AD rules exist, the planner does not use
+them yet, and an AD setting that was silently ignored would write OpenLDAP entries into a
+domain. Flipped where the directory kind is plugged into the planner."""
+NOT_READY = (
+    "SCIM_SYNC_LDAP_DIRECTORY=active_directory is not available in this build yet (the AD "
+    "rules are there, the AD write path is not); leave it at openldap"
+)
+_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 
 
 def _doc(text: str, env: str, secret: bool = False) -> Any:
@@ -163,6 +176,46 @@ class LdapSettings:
         metadata=_doc("connect and response timeout of one LDAP operation", "LDAP_TIMEOUT"),
     )
 
+    directory: str = field(
+        default="openldap",
+        metadata=_doc(
+            "kind of directory: openldap, or active_directory (docs/active-directory.md)",
+            "LDAP_DIRECTORY",
+        ),
+    )
+    password_sink: str = field(
+        default="none",
+        metadata=_doc(
+            "active_directory: where the first password of a new account is handed over: none, "
+            "file:PATH or webhook:URL (never stored or logged by scim-sync)",
+            "LDAP_PASSWORD_SINK",
+        ),
+    )
+    must_change_password: bool = field(
+        default=True,
+        metadata=_doc(
+            "active_directory: a new account must change its first password at logon "
+            "(pwdLastSet=0)",
+            "LDAP_MUST_CHANGE_PASSWORD",
+        ),
+    )
+    foreign_owner_attributes: str = field(
+        default=" ".join(DEFAULT_ATTRIBUTES),
+        metadata=_doc(
+            "active_directory: attributes that mark an object another sync engine manages "
+            "(e.g. Entra Connect's anchor); such objects are never changed",
+            "LDAP_FOREIGN_OWNER_ATTRIBUTES",
+        ),
+    )
+
+    @property
+    def active_directory(self) -> bool:
+        return self.directory == "active_directory"
+
+    @property
+    def foreign_markers(self) -> tuple[str, ...]:
+        return parse_attributes(self.foreign_owner_attributes)
+
     @property
     def urls(self) -> list[str]:
         return self.url.split()
@@ -224,6 +277,7 @@ class LdapSettings:
                 "SCIM_SYNC_LDAP_TLS_CA_FILE is set but no URL is ldaps:// and "
                 "SCIM_SYNC_LDAP_STARTTLS is off: the connection would not use TLS"
             )
+        out.extend(self._directory_problems(has_tls))
         for name, dn in (
             ("USERS_DN", self.people),
             ("GROUPS_DN", self.groups),
@@ -231,6 +285,37 @@ class LdapSettings:
         ):
             if self.base_dn and not _within(dn, self.base_dn):
                 out.append(f"SCIM_SYNC_LDAP_{name}: '{dn}' must lie below SCIM_SYNC_LDAP_BASE_DN")
+        return out
+
+    def _directory_problems(self, has_tls: bool) -> list[str]:
+        """The directory kind and the Active Directory settings."""
+        if self.directory not in DIRECTORIES:
+            return ["SCIM_SYNC_LDAP_DIRECTORY must be openldap or active_directory"]
+        out = []
+        if self.active_directory and not ACTIVE_DIRECTORY_READY:
+            out.append(NOT_READY)
+        if self.active_directory and not has_tls:
+            out.append(
+                "SCIM_SYNC_LDAP_DIRECTORY=active_directory needs an ldaps:// URL or "
+                "SCIM_SYNC_LDAP_STARTTLS=true: AD takes passwords only over encrypted connections"
+            )
+        sink = self.password_sink
+        name = "SCIM_SYNC_LDAP_PASSWORD_SINK"
+        if sink.startswith("file:"):
+            if not sink.removeprefix("file:").strip():
+                out.append(f"{name}: file: needs a path")
+        elif sink.startswith("webhook:"):
+            problem = url_problem(name, sink.removeprefix("webhook:"), "a first password")
+            if problem:
+                out.append(problem)
+        elif sink != "none":
+            out.append(f"{name}: '{sink}' is not none, file:PATH or webhook:URL")
+        bad = [a for a in self.foreign_markers if not _ATTRIBUTE_NAME.match(a)]
+        if bad:
+            out.append(
+                f"SCIM_SYNC_LDAP_FOREIGN_OWNER_ATTRIBUTES: {', '.join(bad)} "
+                "is not an attribute name"
+            )
         return out
 
 

@@ -1,0 +1,17 @@
+"""The AD baseline script runs end to end at toy sizes against the Samba DC (figures unchecked)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bench.bench_ad_raw import main
+from tests.samba_dc import find_samba
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.skipif(find_samba() is None, reason="Samba AD DC is not installed")
+def test_ad_baseline_script_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--smoke"]) == 0
+    table = capsys.readouterr().out
+    assert "create without password" in table and "modify (title)" in table

@@ -49,7 +49,7 @@ class Jobs:
 
     def start(self) -> None:
         self._runtime.prepare_worker()
-        interval = self._runtime.runtime.reconcile_interval(
+        interval = self._runtime.live_settings.reconcile_interval(
             self._runtime.settings.reconcile_interval.total_seconds()
         )
         self._scheduler.add_job(

@@ -1,8 +1,9 @@
 """Admin page sessions, kept in the database so any web replica can serve any request.
 
 The browser holds a random session secret in a cookie; the database holds only a SHA-256 of
-it (like every other secret here), under a ``session:`` key of the runtime settings table, so
-no migration is needed and two processes behind a load balancer agree at once. Logging out
+it (like every other secret here), under a ``session:`` key of the live settings' table
+(``runtime_settings``), so no migration is needed and two processes behind a load balancer
+agree at once. Logging out
 deletes the row, which ends the session everywhere, and a session also dies with the admin
 key that opened it.
 """

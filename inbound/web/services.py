@@ -14,8 +14,8 @@ from inbound.database.audit import AuditLog
 from inbound.database.availability import DatabaseOutage
 from inbound.database.entra_health import EntraHealthStore
 from inbound.database.ledger import StagingLedger
+from inbound.database.live_settings import LiveSettings
 from inbound.database.overview import TargetOverview
-from inbound.database.runtime import RuntimeSettings
 from inbound.database.sessions import SessionStore
 from inbound.database.store import ResourceStore
 from inbound.schema import Catalog
@@ -47,7 +47,7 @@ class InboundServices:
     store: ResourceStore
     ledger: StagingLedger
     tokens: TokenStore
-    runtime: RuntimeSettings
+    live_settings: LiveSettings
     clock: Callable[[], datetime]
     public_url: str
     """Base URL as Entra reaches this service; the SCIM endpoint is ``{public_url}/scim/v2``."""

@@ -1,6 +1,8 @@
-"""Settings an operator changes while the service runs (SCIM switch, reconcile interval).
+"""Live settings: what an operator changes while the service runs (SCIM switch, reconcile
+interval), as opposed to the settings read once at start (``scheduler.settings``).
 
-They live in the database, not in process memory, so every web and worker process agrees.
+They live in the database (table ``runtime_settings``: tables keep their names, since
+migrations only append), not in process memory, so every web and worker process agrees.
 A change may join the caller's transaction (``joined``), so that it commits together with the
 audit event that records it.
 """
@@ -21,7 +23,7 @@ SCIM_ENABLED = "scim_enabled"
 RECONCILE_INTERVAL = "reconcile_interval_seconds"
 
 
-class RuntimeSettings:
+class LiveSettings:
     def __init__(self, engine: Engine, *, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock

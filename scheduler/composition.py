@@ -24,7 +24,7 @@ from inbound.database.locks import JobLock
 from inbound.database.store import ResourceStore
 from inbound.database.tables import reading
 from inbound.extensions import ExtensionSchemaError, load_catalog
-from inbound.token_renewal import RenewalLedger
+from inbound.token_renewal import RenewalTracker
 from inbound.web.admin_actions import EntraRestartError
 from inbound.web.services import ConsoleStores, InboundServices
 from reconcile.full import FullReconciler
@@ -99,7 +99,7 @@ class Runtime:
     full: FullReconciler
     identities: IdentityReader
     services: InboundServices
-    renewal: RenewalLedger
+    renewal: RenewalTracker
     token_sink: TokenSink | None
     job_lock: JobLock
     """Keeps the jobs that run once at a time (full reconcile, token renewal, Entra watch,
@@ -214,7 +214,7 @@ def compose(
     reconciler = Reconciler(desired, ledger, targets, clock=clock, brake=brake)
     full = FullReconciler(desired, ledger, targets, anchors=anchors, clock=clock, brake=brake)
     identities = IdentityReader(idm_engine)
-    renewal = RenewalLedger(
+    renewal = RenewalTracker(
         staging_engine,
         clock=clock,
         sink=describe_sink(settings.token_sink, settings.graph),

@@ -37,8 +37,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inbound.database.locks import lock_in_key_order
+from inbound.database.service_tables import holds
 from inbound.database.sync_status import SyncStatusView
-from inbound.database.tables import UtcDateTime, audit, holds, reading, resources, sync_state
+from inbound.database.tables import UtcDateTime, audit, reading, resources, sync_state
 from reconcile.model import ResourceKind
 from reconcile.ports import Action, Outcome, SyncStatus, WorkItem
 

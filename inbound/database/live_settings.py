@@ -14,9 +14,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from inbound.database.tables import reading, settings, writing
+from inbound.database.service_tables import live_settings
+from inbound.database.tables import reading, writing
 
-S = settings.c
+S = live_settings.c
 Clock = Callable[[], datetime]
 
 SCIM_ENABLED = "scim_enabled"
@@ -37,9 +38,9 @@ class LiveSettings:
         now = self._clock()
         with writing(self._engine, joined) as conn:
             if not conn.execute(
-                update(settings).where(S.key == key).values(value=value, updated_at=now)
+                update(live_settings).where(S.key == key).values(value=value, updated_at=now)
             ).rowcount:
-                conn.execute(insert(settings).values(key=key, value=value, updated_at=now))
+                conn.execute(insert(live_settings).values(key=key, value=value, updated_at=now))
 
     def scim_enabled(self) -> bool:
         return self.get(SCIM_ENABLED) != "false"

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
-from inbound.database.tables import job_leases, sync_state
+from inbound.database.service_tables import job_leases
+from inbound.database.tables import sync_state
 
 L = job_leases.c
 S = sync_state.c

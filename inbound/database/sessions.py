@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, select
 
-from inbound.database.tables import reading, settings
+from inbound.database.service_tables import live_settings
+from inbound.database.tables import reading
 
-S = settings.c
+S = live_settings.c
 Clock = Callable[[], datetime]
 
 KEY_PREFIX = "session:"
@@ -65,7 +66,9 @@ class SessionStore:
             }
         )
         with self._engine.begin() as conn:
-            conn.execute(insert(settings).values(key=_key(secret), value=value, updated_at=now))
+            conn.execute(
+                insert(live_settings).values(key=_key(secret), value=value, updated_at=now)
+            )
         self.purge_expired()
         return secret
 
@@ -90,7 +93,7 @@ class SessionStore:
     def close(self, secret: str | None) -> None:
         if secret:
             with self._engine.begin() as conn:
-                conn.execute(delete(settings).where(S.key == _key(secret)))
+                conn.execute(delete(live_settings).where(S.key == _key(secret)))
 
     def purge_expired(self) -> int:
         """Drop ended sessions; run on every login, so the rows stay few without a job."""
@@ -103,5 +106,5 @@ class SessionStore:
                 if datetime.fromisoformat(json.loads(value)["expires_at"]) <= now
             ]
             if ended:
-                conn.execute(delete(settings).where(S.key.in_(ended)))
+                conn.execute(delete(live_settings).where(S.key.in_(ended)))
         return len(ended)

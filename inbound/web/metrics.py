@@ -29,7 +29,7 @@ from inbound.database.availability import database_unavailable
 from inbound.database.entra_health import EntraHealthStore
 from inbound.database.ledger import StagingLedger
 from inbound.database.live_settings import LiveSettings
-from inbound.token_renewal import RenewalLedger
+from inbound.token_renewal import RenewalTracker
 from reconcile.ports import SyncStatus
 from reconcile.runner import RunReport
 
@@ -200,7 +200,7 @@ class StateCollector(Collector):
     target_names: Sequence[str]
     clock: Callable[[], datetime]
     entra: EntraHealthStore | None = None
-    renewal: RenewalLedger | None = None
+    renewal: RenewalTracker | None = None
 
     def __post_init__(self) -> None:
         self._cached: tuple[float, list[Metric]] | None = None

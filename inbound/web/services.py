@@ -19,7 +19,7 @@ from inbound.database.overview import TargetOverview
 from inbound.database.sessions import SessionStore
 from inbound.database.store import ResourceStore
 from inbound.schema import Catalog
-from inbound.token_renewal import RenewalLedger
+from inbound.token_renewal import RenewalTracker
 from inbound.web.metrics import Metrics
 
 
@@ -52,7 +52,7 @@ class InboundServices:
     public_url: str
     """Base URL as Entra reaches this service; the SCIM endpoint is ``{public_url}/scim/v2``."""
     token_ttl: timedelta = timedelta(hours=10)
-    renewal: RenewalLedger | None = None
+    renewal: RenewalTracker | None = None
     """Token delivery state (sink, last delivery, failures) for status pages and metrics."""
     target_names: list[str] = field(default_factory=list)
     default_reconcile_interval: float = 60.0

@@ -130,7 +130,7 @@ def test_a_failed_delivery_is_visible_retried_and_never_an_outage(
             clock=clock,
         )
         job = Renewal(
-            tokens=rt.tokens, ledger=rt.renewal, lock=rt.job_lock, sink=sink, services=rt.services
+            tokens=rt.tokens, tracker=rt.renewal, lock=rt.job_lock, sink=sink, services=rt.services
         )
         with caplog.at_level(logging.INFO, logger="scheduler.renewal"):
             failed = job.run_once()
@@ -215,7 +215,7 @@ def test_one_renewal_at_a_time_across_processes(make_runtime: Compose, token_fil
     gated = GatedSink(FileSink(str(token_file)))
     first = Renewal(
         tokens=one.tokens,
-        ledger=one.renewal,
+        tracker=one.renewal,
         lock=one.job_lock,
         sink=gated,
         services=one.services,

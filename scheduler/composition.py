@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from connectors.entra_graph.health import EntraReader, not_permitted
-from connectors.entra_graph.settings import GraphSettings
-from connectors.entra_graph.sink import TokenSink, build_sink, describe_sink
+from connectors.delivery.sink import TokenSink, build_sink, describe_sink
+from connectors.entra.health import EntraReader, not_permitted
+from connectors.entra.settings import GraphSettings
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore

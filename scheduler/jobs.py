@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connectors.entra_graph.alert_webhook import AlertWebhook
+from connectors.delivery.alert_webhook import AlertWebhook
 from reconcile.runner import RunReport
 from scheduler import alerts, entra, renewal
 from scheduler.composition import Runtime

@@ -23,7 +23,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connectors.entra_graph.sink import TokenDelivery, TokenSink
+from connectors.delivery.sink import TokenDelivery, TokenSink
 from inbound.auth import Delivery, SecretKind, TokenStore
 from inbound.database.locks import JobLock
 from inbound.operator import issue_scim_token

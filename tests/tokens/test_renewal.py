@@ -16,10 +16,10 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from click.testing import CliRunner
 
-from connectors.entra_graph.file import FileSink
-from connectors.entra_graph.retrying import RequestRetry
-from connectors.entra_graph.webhook import WebhookSink
-from connectors.entra_graph.wire import TokenDelivery
+from connectors.delivery.file import FileSink
+from connectors.delivery.message import TokenDelivery
+from connectors.delivery.webhook import WebhookSink
+from connectors.outbound.retrying import RequestRetry
 from inbound.auth import Delivery, SecretKind
 from inbound.operator import issue_scim_token, status_report
 from scheduler import renewal

@@ -23,14 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from inbound.database.tables import reading, tokens, writing
+from inbound.database.tokens import TokenInfo, TokenRows
 
-T = tokens.c
 Clock = Callable[[], datetime]
 
 
@@ -72,28 +70,6 @@ class IssuedToken:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenInfo:
-    id: str
-    kind: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    label: str | None
-    delivery: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-            "label": self.label,
-            "delivery": self.delivery,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class _Cached:
     token_id: str
     secret_hash: str
@@ -104,7 +80,7 @@ class _Cached:
 
 class TokenStore:
     def __init__(self, engine: Engine, *, clock: Clock, cache_seconds: float = 5.0) -> None:
-        self._engine = engine
+        self._rows = TokenRows(engine)
         self._clock = clock
         self._cache_ttl = timedelta(seconds=cache_seconds)
         self._cache: dict[str, _Cached] = {}
@@ -127,25 +103,22 @@ class TokenStore:
         digest = hash_secret(secret)
         token_id = uuid.uuid4().hex[:12]
         expires_at = now + ttl if ttl is not None else None
-        with writing(self._engine, joined) as conn:
-            conn.execute(
-                insert(tokens).values(
-                    id=token_id,
-                    kind=kind.value,
-                    secret_hash=digest,
-                    created_at=now,
-                    expires_at=expires_at,
-                    label=label,
-                    delivery=delivery.value if delivery else None,
-                )
-            )
+        self._rows.insert(
+            token_id=token_id,
+            kind=kind.value,
+            secret_hash=digest,
+            created_at=now,
+            expires_at=expires_at,
+            label=label,
+            delivery=delivery.value if delivery else None,
+            joined=joined,
+        )
         with self._lock:
             self._unknown.pop(digest, None)
         return IssuedToken(secret, token_id, expires_at)
 
     def set_delivery(self, token_id: str, delivery: Delivery) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(update(tokens).where(T.id == token_id).values(delivery=delivery.value))
+        self._rows.set_delivery(token_id, delivery.value)
 
     def ensure_admin_key(self, secret: str) -> bool:
         """Make the configured admin key the only live one; True when it was not stored yet.
@@ -159,12 +132,7 @@ class TokenStore:
             raise ValueError("an admin key starts with " + PREFIX[SecretKind.ADMIN])
         digest = hash_secret(secret)
         now = self._clock()
-        with self._engine.begin() as conn:
-            known = conn.execute(
-                update(tokens)
-                .where(T.secret_hash == digest, T.kind == SecretKind.ADMIN.value)
-                .values(revoked_at=None, expires_at=None)
-            ).rowcount
+        known = self._rows.restore(digest, SecretKind.ADMIN.value)
         created = False
         if not known:
             try:
@@ -172,16 +140,7 @@ class TokenStore:
                 created = True
             except IntegrityError:
                 created = False
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(tokens)
-                .where(
-                    T.kind == SecretKind.ADMIN.value,
-                    T.revoked_at.is_(None),
-                    T.secret_hash != digest,
-                )
-                .values(revoked_at=now)
-            )
+        self._rows.revoke_all_but(digest, SecretKind.ADMIN.value, now)
         with self._lock:
             self._cache.clear()
             self._unknown.pop(digest, None)
@@ -209,12 +168,7 @@ class TokenStore:
         return cached.token_id
 
     def _load(self, digest: str, now: datetime) -> _Cached | None:
-        with reading(self._engine) as conn:
-            row = conn.execute(
-                select(T.id, T.secret_hash, T.kind, T.expires_at).where(
-                    T.secret_hash == digest, T.revoked_at.is_(None)
-                )
-            ).first()
+        row = self._rows.live_by_hash(digest)
         with self._lock:
             if row is None:
                 self._cache.pop(digest, None)
@@ -231,14 +185,9 @@ class TokenStore:
     def revoke(self, token_id: str, joined: Connection | None = None) -> bool:
         """``joined``: the caller's transaction; the caller then calls :meth:`forget` once it
         committed, or a request verified meanwhile could cache the token as live again."""
-        with writing(self._engine, joined) as conn:
-            changed = conn.execute(
-                update(tokens)
-                .where(T.id == token_id, T.revoked_at.is_(None))
-                .values(revoked_at=self._clock())
-            ).rowcount
+        changed = self._rows.revoke(token_id, self._clock(), joined)
         self.forget(token_id)
-        return bool(changed)
+        return changed
 
     def forget(self, token_id: str) -> None:
         """Drop the token from this process's cache: its next use reads the database."""
@@ -246,18 +195,10 @@ class TokenStore:
             self._cache = {k: v for k, v in self._cache.items() if v.token_id != token_id}
 
     def list(self, kind: SecretKind | None = None, *, live_only: bool = False) -> list[TokenInfo]:
-        query = select(
-            T.id, T.kind, T.created_at, T.expires_at, T.revoked_at, T.label, T.delivery
-        ).order_by(T.created_at)
-        if kind is not None:
-            query = query.where(T.kind == kind.value)
-        if live_only:
-            now = self._clock()
-            query = query.where(
-                T.revoked_at.is_(None), (T.expires_at.is_(None)) | (T.expires_at > now)
-            )
-        with reading(self._engine) as conn:
-            return [TokenInfo(*row) for row in conn.execute(query)]
+        return self._rows.list(
+            kind.value if kind is not None else None,
+            live_at=self._clock() if live_only else None,
+        )
 
     def newest_expiry(self, kind: SecretKind = SecretKind.SCIM) -> datetime | None:
         """Expiry of the newest live token someone is known to hold.
@@ -266,17 +207,7 @@ class TokenStore:
         failed or is in flight still verifies (the sink may have received it after all), but
         renewal stays due and the expiry shown keeps falling until a delivery succeeds.
         """
-        now = self._clock()
-        with reading(self._engine) as conn:
-            newest: datetime | None = conn.execute(
-                select(func.max(T.expires_at)).where(
-                    T.kind == kind.value,
-                    T.revoked_at.is_(None),
-                    T.expires_at > now,
-                    or_(T.delivery.is_(None), T.delivery == Delivery.DELIVERED.value),
-                )
-            ).scalar()
-        return newest
+        return self._rows.newest_expiry(kind.value, self._clock(), Delivery.DELIVERED.value)
 
     def has_live(self, kind: SecretKind) -> bool:
         return bool(self.list(kind, live_only=True))

@@ -18,12 +18,12 @@ def status_report(services: InboundServices) -> dict[str, Any]:
     now = services.clock()
     expiry = services.tokens.newest_expiry(SecretKind.SCIM)
     return {
-        "scim_enabled": services.runtime.scim_enabled(),
+        "scim_enabled": services.live_settings.scim_enabled(),
         "endpoint_url": services.endpoint_url,
         "token_expires_at": expiry.isoformat() if expiry else None,
         "token_expires_in_seconds": round((expiry - now).total_seconds()) if expiry else None,
         "token_renewal": services.renewal.report(expiry) if services.renewal else None,
-        "reconcile_interval_seconds": services.runtime.reconcile_interval(
+        "reconcile_interval_seconds": services.live_settings.reconcile_interval(
             services.default_reconcile_interval
         ),
         "targets": {name: services.ledger.summary(name, now) for name in services.target_names},

@@ -1,49 +1,34 @@
-"""The token renewal job's durable state.
+"""When the token renewal job is due, and what its deliveries came to.
 
-The state lives in one database row, not in the renewing process, so every web and worker
-process shows the same delivery status, and a restarted process picks up a failed delivery's
-backoff where its predecessor left it. (That one process mints and delivers at a time is the
-job lock's business: ``inbound.database.locks.JobLock``.)
+The state lives in one database row (:mod:`inbound.database.renewal_state`), not in the
+renewing process, so every web and worker process shows the same delivery status, and a
+restarted process picks up a failed delivery's backoff where its predecessor left it. (That
+one process mints and delivers at a time is the job lock's business:
+``inbound.database.locks.JobLock``.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 
-from inbound.database.tables import reading, token_renewal
+from inbound.database.renewal_state import RenewalRow, RenewalState
 
-R = token_renewal.c
 Clock = Callable[[], datetime]
 JOB = "scim"
-
-
-@dataclass(frozen=True, slots=True)
-class RenewalState:
-    """How the last deliveries went; ``attempts`` counts failures since the last success."""
-
-    sink: str | None = None
-    attempts: int = 0
-    last_attempt_at: datetime | None = None
-    next_attempt_at: datetime | None = None
-    last_error: str | None = None
-    delivered_at: datetime | None = None
-    delivered_token_id: str | None = None
-
-    @property
-    def failing(self) -> bool:
-        return self.attempts > 0
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-class RenewalLedger:
+class RenewalTracker:
+    """The renewal job's schedule and delivery record, shared by every process through the
+    database: when the next token is due, and how the last deliveries went."""
+
     def __init__(
         self,
         engine: Engine,
@@ -52,26 +37,14 @@ class RenewalLedger:
         sink: str,
         renew_before: timedelta,
     ) -> None:
-        self._engine = engine
+        self._row = RenewalRow(engine, JOB)
         self._clock = clock
         self.sink = sink[:256]
         """Where renewed tokens go, described without secrets (``none`` when nowhere)."""
         self.renew_before = renew_before
 
     def state(self) -> RenewalState:
-        with reading(self._engine) as conn:
-            row = conn.execute(
-                select(
-                    R.sink,
-                    R.attempts,
-                    R.last_attempt_at,
-                    R.next_attempt_at,
-                    R.last_error,
-                    R.delivered_at,
-                    R.delivered_token_id,
-                ).where(R.name == JOB)
-            ).first()
-        return RenewalState(*row) if row is not None else RenewalState()
+        return self._row.read()
 
     def due_at(self, newest_expiry: datetime | None) -> datetime | None:
         """When the next token should be minted: None when there is no sink, else the newest
@@ -138,10 +111,4 @@ class RenewalLedger:
         )
 
     def _write(self, **values: Any) -> None:
-        values = {**values, "updated_at": self._clock()}
-        with self._engine.begin() as conn:
-            changed = conn.execute(
-                update(token_renewal).where(R.name == JOB).values(**values)
-            ).rowcount
-            if not changed:
-                conn.execute(insert(token_renewal).values(name=JOB, **values))
+        self._row.write(**values, updated_at=self._clock())

@@ -56,18 +56,28 @@ class PhaseWork:
             self._stopped = True
 
 
-def phase_of(item: WorkItem) -> int:
-    """Group deletes, user deletes, users, groups — the order the ledger hands them out."""
-    if item.deleted:
-        return 0 if item.kind is ResourceKind.GROUP else 1
-    return 2 if item.kind is ResourceKind.USER else 3
+GROUP_DELETE, USER_DELETE, USER, GROUP = 0, 1, 2, 3
+"""The phases in the order a run takes them; the ledger stores each row's phase."""
+
+
+def phase_of(kind: str, deleted: bool) -> int:
+    """Group deletes, then user deletes (a freed user ID can be reused by a create in the same
+    run), then users, then the groups that hold them. ``kind``: a :class:`ResourceKind` or its
+    value, as the ledger's rows hold it."""
+    if deleted:
+        return GROUP_DELETE if kind == ResourceKind.GROUP else USER_DELETE
+    return USER if kind == ResourceKind.USER else GROUP
+
+
+def _phase(item: WorkItem) -> int:
+    return phase_of(item.kind, item.deleted)
 
 
 def phases(items: list[WorkItem]) -> list[list[WorkItem]]:
     """Consecutive runs of one phase: within a run, items are independent and may go in parallel."""
     runs: list[list[WorkItem]] = []
-    for item in sorted(items, key=phase_of):
-        if runs and phase_of(runs[-1][0]) == phase_of(item):
+    for item in sorted(items, key=_phase):
+        if runs and _phase(runs[-1][0]) == _phase(item):
             runs[-1].append(item)
         else:
             runs.append([item])

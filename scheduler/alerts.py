@@ -21,7 +21,7 @@ from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from connectors.entra_graph.alert_webhook import AlertWebhook
+from connectors.delivery.alert_webhook import AlertWebhook
 from inbound.auth import SecretKind
 from inbound.database.alert_states import AlertState, AlertStateStore
 from inbound.database.locks import JobLock

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from connectors.entra_graph.health import RESTART_SCOPES
+from connectors.entra.health import RESTART_SCOPES
 from inbound.web.admin_actions import AdminActions, EntraRestartError
 from scheduler.cli_common import emit, runtime_for
 from scheduler.settings import Settings

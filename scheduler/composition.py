@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from connectors.entra_graph.health import EntraReader, not_permitted
-from connectors.entra_graph.settings import GraphSettings
-from connectors.entra_graph.sink import TokenSink, build_sink, describe_sink
+from connectors.delivery.sink import TokenSink, build_sink, describe_sink
+from connectors.entra.health import EntraReader, not_permitted
+from connectors.entra.settings import GraphSettings
 from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
@@ -19,12 +19,12 @@ from inbound.database.anchors import StagedAnchors
 from inbound.database.availability import DatabaseOutage
 from inbound.database.desired import StagedDesiredState
 from inbound.database.ledger import StagingLedger
+from inbound.database.live_settings import LiveSettings
 from inbound.database.locks import JobLock
-from inbound.database.runtime import RuntimeSettings
 from inbound.database.store import ResourceStore
 from inbound.database.tables import reading
 from inbound.extensions import ExtensionSchemaError, load_catalog
-from inbound.token_renewal import RenewalLedger
+from inbound.token_renewal import RenewalTracker
 from inbound.web.admin_actions import EntraRestartError
 from inbound.web.services import ConsoleStores, InboundServices
 from reconcile.full import FullReconciler
@@ -82,6 +82,9 @@ class IdentityRecords:
 
 @dataclass
 class Runtime:
+    """The composed process: every connected object one ``serve``, ``web``, ``worker`` or CLI
+    command uses, built once by :func:`compose` and disposed of with it."""
+
     settings: Settings
     staging_engine: Engine
     idm_engine: Engine
@@ -90,13 +93,13 @@ class Runtime:
     anchors: StagedAnchors
     desired: StagedDesiredState
     tokens: TokenStore
-    runtime: RuntimeSettings
+    live_settings: LiveSettings
     targets: list[Target]
     reconciler: Reconciler
     full: FullReconciler
     identities: IdentityReader
     services: InboundServices
-    renewal: RenewalLedger
+    renewal: RenewalTracker
     token_sink: TokenSink | None
     job_lock: JobLock
     """Keeps the jobs that run once at a time (full reconcile, token renewal, Entra watch,
@@ -205,13 +208,13 @@ def compose(
     store = ResourceStore(staging_engine, clock=clock, on_change=on_change, targets=target_names)
     ledger = StagingLedger(staging_engine)
     tokens = TokenStore(staging_engine, clock=clock)
-    runtime_settings = RuntimeSettings(staging_engine, clock=clock)
+    live_settings = LiveSettings(staging_engine, clock=clock)
     desired = StagedDesiredState(staging_engine)
     brake = brake_of(settings)
     reconciler = Reconciler(desired, ledger, targets, clock=clock, brake=brake)
     full = FullReconciler(desired, ledger, targets, anchors=anchors, clock=clock, brake=brake)
     identities = IdentityReader(idm_engine)
-    renewal = RenewalLedger(
+    renewal = RenewalTracker(
         staging_engine,
         clock=clock,
         sink=describe_sink(settings.token_sink, settings.graph),
@@ -236,7 +239,7 @@ def compose(
         store=store,
         ledger=ledger,
         tokens=tokens,
-        runtime=runtime_settings,
+        live_settings=live_settings,
         clock=clock,
         public_url=settings.public_url or public_url,
         token_ttl=settings.token_ttl,
@@ -273,7 +276,7 @@ def compose(
         anchors=anchors,
         desired=desired,
         tokens=tokens,
-        runtime=runtime_settings,
+        live_settings=live_settings,
         targets=targets,
         reconciler=reconciler,
         full=full,

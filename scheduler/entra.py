@@ -18,7 +18,7 @@ from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from connectors.entra_graph.health import EntraReader, not_permitted
+from connectors.entra.health import EntraReader, not_permitted
 from inbound.database.entra_health import EntraHealthStore
 from inbound.database.locks import JobLock
 from reconcile.policy import RetryPolicy

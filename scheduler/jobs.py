@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connectors.entra_graph.alert_webhook import AlertWebhook
+from connectors.delivery.alert_webhook import AlertWebhook
 from reconcile.runner import RunReport
 from scheduler import alerts, entra, renewal
 from scheduler.composition import Runtime
@@ -49,7 +49,7 @@ class Jobs:
 
     def start(self) -> None:
         self._runtime.prepare_worker()
-        interval = self._runtime.runtime.reconcile_interval(
+        interval = self._runtime.live_settings.reconcile_interval(
             self._runtime.settings.reconcile_interval.total_seconds()
         )
         self._scheduler.add_job(

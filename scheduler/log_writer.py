@@ -20,7 +20,7 @@ import time
 from queue import Empty, SimpleQueue
 from typing import TextIO
 
-BATCH_SECONDS = 0.005
+GATHER_SECONDS = 0.005
 """How long the writer lets lines gather after the first one: a person never notices it, and
 at thousands of requests a second it turns dozens of writes into one."""
 
@@ -61,9 +61,9 @@ class BackgroundWriter(logging.Handler):
             waiting: list[threading.Event] = []
             stop = False
             item = self._queue.get()
-            # Let the lines of the next moments gather: one write and one wake-up per batch
+            # Let the lines of the next moments gather: one write and one wake-up per gathering
             # instead of per line. A put while the writer lingers wakes nobody.
-            time.sleep(BATCH_SECONDS)
+            time.sleep(GATHER_SECONDS)
             while True:
                 if isinstance(item, str):
                     lines.append(item)

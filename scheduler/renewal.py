@@ -23,11 +23,11 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connectors.entra_graph.sink import TokenDelivery, TokenSink
+from connectors.delivery.sink import TokenDelivery, TokenSink
 from inbound.auth import Delivery, SecretKind, TokenStore
 from inbound.database.locks import JobLock
 from inbound.operator import issue_scim_token
-from inbound.token_renewal import RenewalLedger
+from inbound.token_renewal import RenewalTracker
 from inbound.web.services import InboundServices
 from reconcile.policy import RetryPolicy
 from scheduler.composition import Runtime
@@ -67,7 +67,7 @@ class Renewal:
         self,
         *,
         tokens: TokenStore,
-        ledger: RenewalLedger,
+        tracker: RenewalTracker,
         lock: JobLock,
         sink: TokenSink | None,
         services: InboundServices,
@@ -75,7 +75,7 @@ class Renewal:
         retry: RetryPolicy = DELIVERY_RETRY,
     ) -> None:
         self._tokens = tokens
-        self._ledger = ledger
+        self._tracker = tracker
         self._lock = lock
         self._sink = sink
         self._services = services
@@ -87,14 +87,14 @@ class Renewal:
     def from_runtime(cls, runtime: Runtime) -> Renewal:
         return cls(
             tokens=runtime.tokens,
-            ledger=runtime.renewal,
+            tracker=runtime.renewal,
             lock=runtime.job_lock,
             sink=runtime.token_sink,
             services=runtime.services,
         )
 
     def due_at(self) -> datetime | None:
-        return self._ledger.next_renewal_at(self._tokens.newest_expiry(SecretKind.SCIM))
+        return self._tracker.next_renewal_at(self._tokens.newest_expiry(SecretKind.SCIM))
 
     def next_run_at(self) -> datetime:
         now = self._clock()
@@ -131,12 +131,12 @@ class Renewal:
         except Exception as exc:  # any failure must stay visible and be retried, never kill
             return self._failed(issued.id, issued.secret, exc)
         self._tokens.set_delivery(issued.id, Delivery.DELIVERED)
-        self._ledger.record_delivered(issued.id)
+        self._tracker.record_delivered(issued.id)
         log.info(
             "scim token delivered",
             extra={
                 "token_id": issued.id,
-                "sink": self._ledger.sink,
+                "sink": self._tracker.sink,
                 "expires_at": issued.expires_at.isoformat(),
             },
         )
@@ -145,17 +145,17 @@ class Renewal:
     def _failed(self, token_id: str, secret: str, exc: Exception) -> RenewalOutcome:
         self._tokens.set_delivery(token_id, Delivery.FAILED)
         error = f"{type(exc).__name__}: {exc}".replace(secret, "***")
-        attempts = self._ledger.state().attempts + 1
+        attempts = self._tracker.state().attempts + 1
         next_attempt_at = self._retry.next_attempt(
             attempts, self._clock(), getattr(exc, "retry_after", None)
         )
-        self._ledger.record_failed(error, next_attempt_at, attempts)
+        self._tracker.record_failed(error, next_attempt_at, attempts)
         expiry = self._tokens.newest_expiry(SecretKind.SCIM)
         log.warning(
             "scim token delivery failed",
             extra={
                 "token_id": token_id,
-                "sink": self._ledger.sink,
+                "sink": self._tracker.sink,
                 "attempts": attempts,
                 "error": error,
                 "next_attempt_at": next_attempt_at.isoformat(),

@@ -16,8 +16,8 @@ from typing import Any, get_type_hints
 
 from apscheduler.triggers.cron import CronTrigger
 
-from connectors.entra_graph.settings import GraphSettings
-from connectors.entra_graph.sink import MIN_WEBHOOK_SECRET, sink_problems, url_problem
+from connectors.delivery.sink import MIN_WEBHOOK_SECRET, sink_problems, url_problem
+from connectors.entra.settings import GraphSettings
 from connectors.identity_store.target import ADOPT_POLICIES as IDM_ADOPT_POLICIES
 from connectors.ldap.settings import LdapSettings as LdapSettings
 from scheduler.unsafe_settings import PLACEHOLDER, unsafe_problems

@@ -2,15 +2,17 @@
 
 One database holds the staged SCIM resources with their generations and attribute index, the
 audit log, the per-target sync ledger, and the service's own state: SCIM tokens and admin keys,
-run-time settings, job leases, token renewal, mass-change holds, admin sessions, Entra's health
-and alert states. All of it is defined once, in :mod:`inbound.database.tables`, and migrated by
+live settings, job leases, token renewal, mass-change holds, admin sessions, Entra's health
+and alert states. All of it is defined once, in :mod:`~inbound.database.tables` (the staged
+resources and the ledger), :mod:`~inbound.database.service_tables` (the service's own state) and
+:mod:`~inbound.database.entra_tables` (Entra's side), and migrated by
 :mod:`inbound.database.migrations` (Alembic branch ``staging``, a name kept for databases that
 already exist). The Identity Manager store is not here: it is a target, with its own tables and
 migrations in ``connectors/identity_store``.
 
 Which SQL layer a new query uses:
 
-- **SQLAlchemy Core** (``select``/``insert`` on the tables of :mod:`~inbound.database.tables`)
+- **SQLAlchemy Core** (``select``/``insert`` on those tables)
   is the default. It is portable between SQLite and PostgreSQL, typed, and checked against the
   table definitions, and costs tens of microseconds per statement to build — nothing beside an
   operator's click, a job tick or a reconcile batch.

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from inbound.database.tables import alert_states, reading
+from inbound.database.service_tables import alert_states
+from inbound.database.tables import reading
 
 S = alert_states.c
 Clock = Callable[[], datetime]

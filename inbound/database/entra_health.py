@@ -16,13 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
 from inbound.database.audit import ENTRA_ACTOR_PREFIX
-from inbound.database.tables import (
-    audit,
-    entra_health,
-    entra_provisioning_log,
-    reading,
-    resources,
-)
+from inbound.database.entra_tables import entra_health, entra_provisioning_log
+from inbound.database.tables import audit, reading, resources
 
 H = entra_health.c
 P = entra_provisioning_log.c

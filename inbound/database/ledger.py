@@ -37,25 +37,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inbound.database.locks import lock_in_key_order
+from inbound.database.service_tables import holds
 from inbound.database.sync_status import SyncStatusView
-from inbound.database.tables import UtcDateTime, audit, holds, reading, resources, sync_state
+from inbound.database.tables import UtcDateTime, audit, reading, resources, sync_state
 from reconcile.model import ResourceKind
+from reconcile.phases import GROUP, GROUP_DELETE, USER, USER_DELETE, phase_of
 from reconcile.ports import Action, Outcome, SyncStatus, WorkItem
 
 R = resources.c
 S = sync_state.c
 
-GROUP_DELETE, USER_DELETE, USER, GROUP = 0, 1, 2, 3
 CHANGES_CHANNEL = "scim_sync_changes"
 """PostgreSQL NOTIFY channel: workers in other processes wake up when a write commits."""
-
-
-def phase_of(kind: str, deleted: bool) -> int:
-    """Group deletes, then user deletes (a freed user ID can be reused by a create in the same
-    run), then users, then the groups that hold them."""
-    if deleted:
-        return GROUP_DELETE if kind == ResourceKind.GROUP.value else USER_DELETE
-    return USER if kind == ResourceKind.USER.value else GROUP
 
 
 def _upsert_ignore(conn: Connection) -> Any:

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
-from inbound.database.tables import job_leases, sync_state
+from inbound.database.service_tables import job_leases
+from inbound.database.tables import sync_state
 
 L = job_leases.c
 S = sync_state.c
@@ -22,7 +23,7 @@ def lock_in_key_order(conn: Connection, *where: Any) -> None:
 
     PostgreSQL locks the rows of an UPDATE or DELETE in whatever order its plan visits them,
     so two transactions changing overlapping rows can each hold one the other wants
-    (``deadlock detected``). Every multi-row write of the ledger, and a SCIM write batch
+    (``deadlock detected``). Every multi-row write of the ledger, and a SCIM group commit
     (``StoredReader.lock_ahead``), first takes its rows' locks ordered by
     ``(target, scim_id)``: waits then all point the same way and cannot form a circle.
     SQLite serialises writers at BEGIN, so there is nothing to order there."""

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from inbound.database.ledger import phase_of
 from inbound.database.rows import Rows
+from reconcile.phases import phase_of
 
 
 def mark_changed(

@@ -33,7 +33,7 @@ class HeldWrites:
     """A cursor for one write transaction on a psycopg connection in pipeline mode."""
 
     def __init__(self, connection: Any, *, begun: bool = False) -> None:
-        """``begun``: the transaction is already open (a write batch's), and this cursor
+        """``begun``: the transaction is already open (a group commit's), and this cursor
         neither opens nor commits it."""
         self.connection = connection
         self._cursor = connection.cursor()

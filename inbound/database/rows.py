@@ -35,16 +35,17 @@ _decode = msgspec.json.Decoder().decode
 
 
 @dataclass(slots=True)
-class Batch:
-    """An open write batch (:meth:`Rows.write_batch`)."""
+class GroupCommit:
+    """An open group commit: the one transaction the concurrent writes of a turn of the event
+    loop share (:meth:`Rows.group_commit`)."""
 
     isolates_failures: bool
-    """Whether a write that fails inside the batch rolls back alone (SQLite savepoints); if
-    not, the whole batch must be rolled back and its writes run again one by one."""
+    """Whether a write that fails inside the group rolls back alone (SQLite savepoints); if
+    not, the whole group must be rolled back and its writes run again one by one."""
     connection: Any = None
     hooks: list[Callable[[], None]] = field(default_factory=list)
     ahead: dict[str, Sequence[Any]] = field(default_factory=dict)
-    """Rows read and locked for the batch's writes before they ran, by ``scim_id``."""
+    """Rows read and locked for the group's writes before they ran, by ``scim_id``."""
 
 
 class DuplicateError(Exception):
@@ -68,13 +69,13 @@ class Rows:
         self._held_used_at = 0.0
         self._claim = threading.Lock()
         self._local = threading.local()
-        """``batch``: the write batch this thread has open, if any; ``no_wait``: whether
+        """``group_commit``: the group commit this thread has open, if any; ``no_wait``: whether
         this thread's SQLite writes give up at once when the write lock is taken."""
         self._busy_timeout_ms: int | None = None
 
     def claim(self) -> None:
         """Make the calling thread the one that keeps the connection (and, on SQLite, opens
-        write batches): the web app's startup calls it from the event loop's thread, so that
+        group commits): the web app's startup calls it from the event loop's thread, so that
         no other thread that happened to use the store first keeps it instead. Called while
         no request is running; the previous owner borrows from the pool from then on."""
         with self._claim:
@@ -183,12 +184,12 @@ class Rows:
             with self._sqlite_transaction(write) as cursor:
                 yield cursor
             return
-        batch = self.open_batch()
-        if batch is not None:  # inside the batch's transaction, seeing its earlier writes
+        group = self.open_group_commit()
+        if group is not None:  # inside the group's transaction, seeing its earlier writes
             if not write:
-                yield batch.connection.cursor()
+                yield group.connection.cursor()
                 return
-            held = HeldWrites(batch.connection, begun=True)
+            held = HeldWrites(group.connection, begun=True)
             yield held
             held.send()
             return
@@ -252,37 +253,37 @@ class Rows:
                 conn.close()
 
     @contextmanager
-    def write_batch(self) -> Iterator[Batch]:
+    def group_commit(self) -> Iterator[GroupCommit]:
         """One transaction around several writes of this thread (group commit).
 
         On SQLite (the event loop's thread only) each write inside is a SAVEPOINT, so a refused
-        write rolls back alone, and the batch's writes share one BEGIN, one COMMIT, and every
+        write rolls back alone, and the group's writes share one BEGIN, one COMMIT, and every
         page they all touch: a commit writes each dirtied page to the WAL, and a create
         dirties some thirty (the row, its index entries, the audit and ledger rows).
         On PostgreSQL the writes share a connection, one pipeline, BEGIN and COMMIT (one WAL
-        flush); an error there cannot be undone for one write alone, so the batch says it does
+        flush); an error there cannot be undone for one write alone, so the group says it does
         not isolate failures and the caller runs its writes again one by one.
         Nothing is acknowledged before the COMMIT; hooks given to :meth:`after_commit` run
         after it, once each."""
-        current = self.open_batch()
+        current = self.open_group_commit()
         if current is not None:
             yield current
             return
-        opened = self._open_sqlite_batch() if self.sqlite else self._open_pg_batch()
-        with opened as batch:
-            if batch is None:  # a thread other than the event loop's, on SQLite
-                yield Batch(isolates_failures=True)
+        opened = self._open_sqlite_group_commit() if self.sqlite else self._open_pg_group_commit()
+        with opened as group:
+            if group is None:  # a thread other than the event loop's, on SQLite
+                yield GroupCommit(isolates_failures=True)
                 return
-            self._local.batch = batch
+            self._local.group_commit = group
             try:
-                yield batch
+                yield group
             finally:
-                self._local.batch = None
-        for hook in {id(hook): hook for hook in batch.hooks}.values():
+                self._local.group_commit = None
+        for hook in {id(hook): hook for hook in group.hooks}.values():
             hook()
 
     @contextmanager
-    def _open_sqlite_batch(self) -> Iterator[Batch | None]:
+    def _open_sqlite_group_commit(self) -> Iterator[GroupCommit | None]:
         conn, give_back = self._connection()
         if give_back:
             conn.close()
@@ -291,7 +292,7 @@ class Rows:
         cursor = conn.cursor()
         self._begin_immediate(cursor)
         try:
-            yield Batch(isolates_failures=True)
+            yield GroupCommit(isolates_failures=True)
             cursor.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -299,23 +300,23 @@ class Rows:
             raise
 
     @contextmanager
-    def _open_pg_batch(self) -> Iterator[Batch]:
+    def _open_pg_group_commit(self) -> Iterator[GroupCommit]:
         with self._pg_pipeline() as pg:
             pg.cursor().execute("BEGIN")
-            yield Batch(isolates_failures=False, connection=pg)
+            yield GroupCommit(isolates_failures=False, connection=pg)
             pg.cursor().execute("COMMIT")
 
-    def open_batch(self) -> Batch | None:
-        """The write batch this thread has open, if any."""
-        batch: Batch | None = getattr(self._local, "batch", None)
-        return batch
+    def open_group_commit(self) -> GroupCommit | None:
+        """The group commit this thread has open, if any."""
+        group: GroupCommit | None = getattr(self._local, "group_commit", None)
+        return group
 
     def after_commit(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` once the current write is durable: now, or after the open batch
-        commits (once per batch, however many writes asked)."""
-        batch = self.open_batch()
-        if batch is not None:
-            batch.hooks.append(hook)
+        """Run ``hook`` once the current write is durable: now, or after the open group
+        commits (once per group, however many writes asked)."""
+        group = self.open_group_commit()
+        if group is not None:
+            group.hooks.append(hook)
         else:
             hook()
 
@@ -333,19 +334,19 @@ class Rows:
                 if give_back:
                     conn.close()
             return
-        batched = self.open_batch() is not None and not give_back
+        grouped = self.open_group_commit() is not None and not give_back
         begin, commit, rollback = (
             ("SAVEPOINT w", "RELEASE w", "ROLLBACK TO w; RELEASE w")
-            if batched
+            if grouped
             else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
         )
         try:
             cursor = conn.cursor()
-            if batched and not conn.in_transaction:
-                # an error inside the batch made SQLite roll all of it back: a SAVEPOINT now
-                # would open a new transaction, and commit this write while the batch fails
-                raise sqlite3.OperationalError("the write batch was rolled back")
-            if batched:
+            if grouped and not conn.in_transaction:
+                # an error inside the group made SQLite roll all of it back: a SAVEPOINT now
+                # would open a new transaction, and commit this write while the group fails
+                raise sqlite3.OperationalError("the group commit was rolled back")
+            if grouped:
                 cursor.execute(begin)
             else:
                 self._begin_immediate(cursor, kept=not give_back)
@@ -371,7 +372,7 @@ class Rows:
         The event loop's thread writes on SQLite (group commit, no thread hop); while another
         process held the lock for 8 s, a POST waiting there also held up ``/healthz`` for
         6.5 s. Inside this block the loop only tries the lock, and a busy write is handed to
-        a thread that may wait (``inbound.web.write_batches``)."""
+        a thread that may wait (``inbound.web.group_commit``)."""
         before = getattr(self._local, "no_wait", False)
         self._local.no_wait = True
         try:

@@ -1,8 +1,9 @@
 """Admin page sessions, kept in the database so any web replica can serve any request.
 
 The browser holds a random session secret in a cookie; the database holds only a SHA-256 of
-it (like every other secret here), under a ``session:`` key of the runtime settings table, so
-no migration is needed and two processes behind a load balancer agree at once. Logging out
+it (like every other secret here), under a ``session:`` key of the live settings' table
+(``runtime_settings``), so no migration is needed and two processes behind a load balancer
+agree at once. Logging out
 deletes the row, which ends the session everywhere, and a session also dies with the admin
 key that opened it.
 """
@@ -18,9 +19,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, select
 
-from inbound.database.tables import reading, settings
+from inbound.database.service_tables import live_settings
+from inbound.database.tables import reading
 
-S = settings.c
+S = live_settings.c
 Clock = Callable[[], datetime]
 
 KEY_PREFIX = "session:"
@@ -64,7 +66,9 @@ class SessionStore:
             }
         )
         with self._engine.begin() as conn:
-            conn.execute(insert(settings).values(key=_key(secret), value=value, updated_at=now))
+            conn.execute(
+                insert(live_settings).values(key=_key(secret), value=value, updated_at=now)
+            )
         self.purge_expired()
         return secret
 
@@ -89,7 +93,7 @@ class SessionStore:
     def close(self, secret: str | None) -> None:
         if secret:
             with self._engine.begin() as conn:
-                conn.execute(delete(settings).where(S.key == _key(secret)))
+                conn.execute(delete(live_settings).where(S.key == _key(secret)))
 
     def purge_expired(self) -> int:
         """Drop ended sessions; run on every login, so the rows stay few without a job."""
@@ -102,5 +106,5 @@ class SessionStore:
                 if datetime.fromisoformat(json.loads(value)["expires_at"]) <= now
             ]
             if ended:
-                conn.execute(delete(settings).where(S.key.in_(ended)))
+                conn.execute(delete(live_settings).where(S.key.in_(ended)))
         return len(ended)

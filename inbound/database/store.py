@@ -23,7 +23,7 @@ from inbound.database.marks import mark_changed
 from inbound.database.membership import apply_member_steps
 from inbound.database.query import select_ids, sort_key
 from inbound.database.resource_writes import columns, index, name_field, name_key, rewrite
-from inbound.database.rows import COLUMNS, Batch, DuplicateError, Rows
+from inbound.database.rows import COLUMNS, DuplicateError, GroupCommit, Rows
 from inbound.database.stored import Stored, StoredReader
 from inbound.database.tables import reading, resources
 from inbound.errors import ScimError, uniqueness
@@ -204,7 +204,7 @@ class ResourceStore:
             return cur.fetchone() is not None
 
     def lock_ahead(self, scim_ids: Sequence[str]) -> None:
-        """Read and lock the rows a PostgreSQL write batch is about to change, in one round
+        """Read and lock the rows a PostgreSQL group commit is about to change, in one round
         trip (see :meth:`StoredReader.lock_ahead`)."""
         self._reader.lock_ahead(scim_ids)
 
@@ -360,9 +360,9 @@ class ResourceStore:
 
     # ---- helpers -----------------------------------------------------------------------
 
-    def write_batch(self) -> AbstractContextManager[Batch]:
-        """Several writes as one transaction (see :meth:`Rows.write_batch`)."""
-        return self._rows.write_batch()
+    def group_commit(self) -> AbstractContextManager[GroupCommit]:
+        """Several writes as one transaction (see :meth:`Rows.group_commit`)."""
+        return self._rows.group_commit()
 
     @contextmanager
     def _write(self, rt: ResourceType, data: dict[str, Any] | None = None) -> Iterator[Any]:
@@ -371,9 +371,9 @@ class ResourceStore:
 
         A group write changes what users' rows read ahead say of their groups: those rows
         are read again."""
-        batch = self._rows.open_batch() if rt.is_group else None
-        if batch is not None:
-            batch.ahead.clear()
+        group = self._rows.open_group_commit() if rt.is_group else None
+        if group is not None:
+            group.ahead.clear()
         try:
             with self._rows.transaction(write=True) as cur:
                 yield cur

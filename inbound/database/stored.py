@@ -78,14 +78,14 @@ class StoredReader:
         return stored
 
     def lock_ahead(self, scim_ids: Sequence[str]) -> None:
-        """Read and lock, in one round trip, the rows a PostgreSQL write batch is about to
+        """Read and lock, in one round trip, the rows a PostgreSQL group commit is about to
         change, instead of one round trip per write (each write's ``fetch`` takes its row
         from here). Locked in ``scim_id`` order, then their ``sync_state`` rows in the order
         every multi-row ledger write uses (``inbound.database.locks.lock_in_key_order``), so
-        two batches, or a batch and a worker, never wait on each other in a circle. A no-op
-        outside a PostgreSQL batch."""
-        batch = self._rows.open_batch()
-        if batch is None or self._rows.sqlite or not scim_ids:
+        two group commits, or a group commit and a worker, never wait on each other in a
+        circle. A no-op outside a PostgreSQL group commit."""
+        group = self._rows.open_group_commit()
+        if group is None or self._rows.sqlite or not scim_ids:
             return
         wanted = sorted(set(scim_ids))
         with self._rows.transaction(write=False) as cur:
@@ -96,12 +96,12 @@ class StoredReader:
             )
             # their ledger rows too, in the ledger's key order: the writes mark them in arrival
             # order, which crossed the order a worker records outcomes in (a deadlock)
-            batch.connection.cursor().execute(
+            group.connection.cursor().execute(
                 "SELECT 1 FROM sync_state WHERE scim_id = ANY(%s) "
                 "ORDER BY target, scim_id FOR UPDATE",
                 [wanted],
             )
-            batch.ahead = {row[0]: row for row in cur.fetchall()}
+            group.ahead = {row[0]: row for row in cur.fetchall()}
 
     def fetch(
         self, cur: Any, rt: ResourceType, scim_id: str, *, lock: bool, groups: bool
@@ -114,9 +114,9 @@ class StoredReader:
         ``kind`` is compared here, not in SQL: with it in the WHERE clause, PostgreSQL without
         statistics yet (a freshly loaded table) chose the partial unique index on
         (kind, name_key) over the primary key and read every user to find one."""
-        batch = self._rows.open_batch() if lock else None
-        row = batch.ahead.pop(scim_id, None) if batch is not None else None
-        if row is not None:  # read and locked ahead for this batch (``lock_ahead``)
+        group = self._rows.open_group_commit() if lock else None
+        row = group.ahead.pop(scim_id, None) if group is not None else None
+        if row is not None:  # read and locked ahead for this group commit (``lock_ahead``)
             if row[-1] != rt.name:
                 raise not_found(f"{rt.name} '{scim_id}' does not exist")
             return self.with_groups(row[:-1], groups)

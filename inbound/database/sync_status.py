@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, insert, literal, select, update
 
 from inbound.database.locks import lock_in_key_order
-from inbound.database.tables import holds, reading, resources, sync_state, writing
+from inbound.database.service_tables import holds
+from inbound.database.tables import reading, resources, sync_state, writing
 from reconcile.ports import HoldDecision, SyncStatus
 
 R = resources.c

@@ -1,4 +1,11 @@
-"""The database's tables (SQLAlchemy Core); the migrations in ``migrations/`` mirror them."""
+"""The staged SCIM resources, their attribute index and members, the audit log and the sync
+ledger's rows, and what every table module shares (column types, the ``MetaData``, how a
+connection is taken for reading or writing).
+
+The service's own state is in :mod:`~inbound.database.service_tables`, Entra's side in
+:mod:`~inbound.database.entra_tables`. The migrations in ``migrations/`` mirror all three
+(``migrations/env.py`` loads them together).
+"""
 
 from __future__ import annotations
 
@@ -174,128 +181,4 @@ sync_state = Table(
         sqlite_where=text("observed_generation < desired_generation"),
         postgresql_where=text("observed_generation < desired_generation"),
     ),
-)
-
-holds = Table(
-    "mass_change_holds",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("target", String(64), nullable=False),
-    Column("deletes", Integer, nullable=False),
-    Column("disables", Integer, nullable=False),
-    Column("managed", Integer, nullable=False, doc="resources the target holds, for the share"),
-    Column("detected_at", UtcDateTime, nullable=False),
-    Column("approved_at", UtcDateTime),
-    Column("approved_by", String(64)),
-    Column("closed_at", UtcDateTime),
-    Index("ix_mass_change_holds_open", "target", "closed_at"),
-)
-
-job_leases = Table(
-    "job_leases",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("holder", String(64), nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
-)
-
-tokens = Table(
-    "tokens",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("kind", String(8), nullable=False, doc="scim or admin"),
-    Column("secret_hash", String(64), nullable=False, unique=True, doc="SHA-256 of the secret"),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime),
-    Column("revoked_at", UtcDateTime),
-    Column("label", String(128)),
-    Column(
-        "delivery",
-        String(16),
-        doc="null: handed to whoever issued it; pending/delivered/failed: minted for the sink",
-    ),
-)
-
-token_renewal = Table(
-    "token_renewal",
-    metadata,
-    Column("name", String(32), primary_key=True, doc="one row per renewal job ('scim')"),
-    Column("sink", String(256), doc="where the last attempt delivered to, without secrets"),
-    Column("attempts", Integer, nullable=False, server_default="0", doc="failures in a row"),
-    Column("last_attempt_at", UtcDateTime),
-    Column("next_attempt_at", UtcDateTime),
-    Column("last_error", Text),
-    Column("delivered_at", UtcDateTime),
-    Column("delivered_token_id", String(32)),
-    Column("updated_at", UtcDateTime, nullable=False),
-)
-
-settings = Table(
-    "runtime_settings",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-)
-
-entra_health = Table(
-    "entra_health",
-    metadata,
-    Column("name", String(32), primary_key=True, doc="one row per Entra job watch ('job')"),
-    Column("job_id", String(128)),
-    Column("state", String(32), doc="Graph status.code, lower case: active, paused, quarantine…"),
-    Column("quarantine_reason", String(64)),
-    Column("quarantine_since", UtcDateTime, doc="quarantine.seriesBegan"),
-    Column("quarantine_current_began", UtcDateTime),
-    Column("quarantine_next_attempt", UtcDateTime),
-    Column("last_execution_at", UtcDateTime),
-    Column("last_execution_state", String(32)),
-    Column("last_successful_at", UtcDateTime),
-    Column("last_successful_with_exports_at", UtcDateTime),
-    Column("successive_failures", Integer, nullable=False, server_default="0"),
-    Column("steady_state_first_at", UtcDateTime),
-    Column("steady_state_last_at", UtcDateTime),
-    Column("job_read_at", UtcDateTime, doc="last successful read of the job"),
-    Column("job_problem", Text, doc="why the last read failed, or 'not permitted: needs …'"),
-    Column("logs_read_at", UtcDateTime, doc="last successful read of the provisioning log"),
-    Column("logs_problem", Text),
-    Column("logs_watermark", UtcDateTime, doc="newest activityDateTime read so far"),
-    Column("attempts", Integer, nullable=False, server_default="0", doc="failed polls in a row"),
-    Column("next_poll_at", UtcDateTime, doc="backoff after a failure or a Retry-After"),
-    Column("updated_at", UtcDateTime, nullable=False),
-)
-
-entra_provisioning_log = Table(
-    "entra_provisioning_log",
-    metadata,
-    Column("id", String(128), primary_key=True, doc="Graph's provisioningObjectSummary id"),
-    Column("at", UtcDateTime, nullable=False, doc="activityDateTime"),
-    Column("cycle_id", String(128)),
-    Column("change_id", String(128)),
-    Column("action", String(32), nullable=False, doc="create, update, delete, disable, other…"),
-    Column("status", String(32), nullable=False, doc="success, failure, skipped, warning"),
-    Column("error_code", String(128)),
-    Column("error_reason", Text),
-    Column("source_id", String(128), doc="the Entra object (our externalId by default)"),
-    Column("source_name", String(256)),
-    Column("target_id", String(128), doc="the object in this service: our scim_id"),
-    Column("target_name", String(256)),
-    Index("ix_entra_provisioning_log_at", "at"),
-    Index("ix_entra_provisioning_log_target", "target_id"),
-    Index("ix_entra_provisioning_log_source", "source_id"),
-)
-
-alert_states = Table(
-    "alert_states",
-    metadata,
-    Column("key", String(200), primary_key=True, doc="alert name and its labels"),
-    Column("alert", String(64), nullable=False),
-    Column("labels", Json, nullable=False),
-    Column("state", String(16), nullable=False, doc="inactive, pending, firing"),
-    Column("since", UtcDateTime, nullable=False, doc="when the state began"),
-    Column("value", Float, doc="what the condition saw; a baseline for 'rising' alerts"),
-    Column("notified", String(16), doc="the last state the webhook accepted: firing/resolved"),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("last_error", Text),
-    Column("updated_at", UtcDateTime, nullable=False),
 )

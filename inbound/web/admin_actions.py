@@ -6,7 +6,7 @@ user>`` for the command line) and calls one of these methods, so no door can cha
 without leaving an audit row, and the doors cannot drift apart in what they record (an
 approval written as ``admin`` by one door and as the key's id by another).
 
-Each change and its audit row commit in one transaction: the stores involved (tokens, runtime
+Each change and its audit row commit in one transaction: the stores involved (tokens, live
 settings, the ledger) take the caller's connection, so a crash or a failed audit write between
 the two cannot leave a change nobody recorded, nor an event for a change that was undone.
 What lives outside the database (the scheduler's interval, the renewal's due time, a token
@@ -78,12 +78,12 @@ class AdminActions:
 
     def set_scim_enabled(self, enabled: bool) -> None:
         with self._audit.together() as tx:
-            self.services.runtime.set_scim_enabled(enabled, tx)
+            self.services.live_settings.set_scim_enabled(enabled, tx)
             self.record("scim.enable" if enabled else "scim.disable", joined=tx)
 
     def set_reconcile_interval(self, seconds: float) -> None:
         with self._audit.together() as tx:
-            self.services.runtime.set_reconcile_interval(seconds, tx)
+            self.services.live_settings.set_reconcile_interval(seconds, tx)
             self.record("settings.interval", joined=tx, detail={"seconds": seconds})
         self.services.on_interval_change(seconds)
 

@@ -99,8 +99,8 @@ def admin_routers(services: InboundServices) -> list[Router]:
     async def get_settings() -> Response[bytes]:
         return json_response(
             {
-                "scim_enabled": services.runtime.scim_enabled(),
-                "reconcile_interval_seconds": services.runtime.reconcile_interval(
+                "scim_enabled": services.live_settings.scim_enabled(),
+                "reconcile_interval_seconds": services.live_settings.reconcile_interval(
                     services.default_reconcile_interval
                 ),
                 "endpoint_url": services.endpoint_url,

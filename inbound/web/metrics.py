@@ -28,8 +28,8 @@ from inbound.database.audit import AuditLog
 from inbound.database.availability import database_unavailable
 from inbound.database.entra_health import EntraHealthStore
 from inbound.database.ledger import StagingLedger
-from inbound.database.runtime import RuntimeSettings
-from inbound.token_renewal import RenewalLedger
+from inbound.database.live_settings import LiveSettings
+from inbound.token_renewal import RenewalTracker
 from reconcile.ports import SyncStatus
 from reconcile.runner import RunReport
 
@@ -195,12 +195,12 @@ class StateCollector(Collector):
     ledger: StagingLedger
     tokens: TokenStore
     audit: AuditLog
-    runtime: RuntimeSettings
+    live_settings: LiveSettings
     metrics: Metrics
     target_names: Sequence[str]
     clock: Callable[[], datetime]
     entra: EntraHealthStore | None = None
-    renewal: RenewalLedger | None = None
+    renewal: RenewalTracker | None = None
 
     def __post_init__(self) -> None:
         self._cached: tuple[float, list[Metric]] | None = None
@@ -291,7 +291,7 @@ class StateCollector(Collector):
         enabled = GaugeMetricFamily(
             "scim_sync_scim_enabled",
             "1 when the SCIM server is enabled.",
-            value=1.0 if self.runtime.scim_enabled() else 0.0,
+            value=1.0 if self.live_settings.scim_enabled() else 0.0,
         )
         families: list[Metric] = [by_status, pending, oldest, held, dead, token, silence, enabled]
         if self.renewal is not None:

@@ -1,4 +1,4 @@
-"""Where a SCIM operation runs: in the event loop, in a write batch, or in a worker thread.
+"""Where a SCIM operation runs: in the event loop, in a group commit, or in a worker thread.
 
 Every SCIM route hands its work (a call into :class:`~inbound.web.scim_ops.ScimOperations`)
 to the one :class:`Offload` of the app, which picks the place by what the work is and which
@@ -10,8 +10,8 @@ database holds the staging store:
 - a search that may be slow (:func:`~inbound.web.scim_ops.may_be_slow`) runs in one of a few
   worker threads, so the loop keeps answering lookups, writes and probes meanwhile.
 - a write joins the writes of the same turn of the loop in one transaction
-  (:mod:`inbound.web.write_batches`). On SQLite the batch runs in the loop; on PostgreSQL in a
-  worker thread, a few batches at once, since a commit waits for the server's WAL flush.
+  (:mod:`inbound.web.group_commit`). On SQLite the group runs in the loop; on PostgreSQL in a
+  worker thread, a few groups at once, since a commit waits for the server's WAL flush.
 - a bulk request runs alone in a worker thread on either database: it is many writes with its
   own error handling, and waiting there for SQLite's write lock blocks nothing else.
 """
@@ -24,15 +24,15 @@ from typing import TypeVar
 import anyio
 
 from inbound.database.store import ResourceStore
+from inbound.web.group_commit import GroupCommitter
 from inbound.web.scim_ops import Reply
-from inbound.web.write_batches import WriteBatcher
 
 T = TypeVar("T")
 
 STORE_THREADS = 16
-"""PostgreSQL: threads at once for work on a blocking store (batches, bulk requests)."""
-WRITE_BATCHES_IN_FLIGHT = 4
-"""PostgreSQL: batches of writes running at once, each on its own connection and thread."""
+"""PostgreSQL: threads at once for work on a blocking store (group commits, bulk requests)."""
+GROUP_COMMITS_IN_FLIGHT = 4
+"""PostgreSQL: group commits running at once, each on its own connection and thread."""
 SLOW_READ_THREADS = 2
 """Searches with a general filter, a sort or no filter, run at once in worker threads."""
 
@@ -44,10 +44,10 @@ class Offload:
         blocking = store.blocking
         self._threads = anyio.CapacityLimiter(STORE_THREADS) if blocking else None
         self._slow_reads = anyio.CapacityLimiter(SLOW_READ_THREADS)
-        self._writes = WriteBatcher[Reply](
-            store.write_batch,
+        self._writes = GroupCommitter[Reply](
+            store.group_commit,
             in_thread=self.in_thread if blocking else None,
-            max_in_flight=WRITE_BATCHES_IN_FLIGHT,
+            max_in_flight=GROUP_COMMITS_IN_FLIGHT,
             retry_alone=blocking,
             lock_ahead=store.lock_ahead,
             no_wait=store.without_lock_wait,
@@ -62,11 +62,11 @@ class Offload:
 
     async def write(self, call: Callable[[], Reply], changes: str | None = None) -> Reply:
         """``changes``: the id of the existing resource the write changes, locked ahead with
-        the rest of its batch's."""
+        the rest of its group's."""
         return await self._writes.run(call, changes)
 
     async def alone(self, call: Callable[[], Reply]) -> Reply:
-        """Many writes with their own error handling (a bulk request): never in a batch."""
+        """Many writes with their own error handling (a bulk request): never in a group commit."""
         return await self.in_thread(call)
 
     async def in_thread(self, call: Callable[[], T]) -> T:

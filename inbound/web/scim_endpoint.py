@@ -124,7 +124,7 @@ class ScimGate:
     def _scim_enabled(self) -> bool:
         now = time.monotonic()
         if now - self._checked_at > 1.0:
-            self._enabled = self._services.runtime.scim_enabled()
+            self._enabled = self._services.live_settings.scim_enabled()
             self._checked_at = now
         return self._enabled
 

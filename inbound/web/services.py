@@ -14,12 +14,12 @@ from inbound.database.audit import AuditLog
 from inbound.database.availability import DatabaseOutage
 from inbound.database.entra_health import EntraHealthStore
 from inbound.database.ledger import StagingLedger
+from inbound.database.live_settings import LiveSettings
 from inbound.database.overview import TargetOverview
-from inbound.database.runtime import RuntimeSettings
 from inbound.database.sessions import SessionStore
 from inbound.database.store import ResourceStore
 from inbound.schema import Catalog
-from inbound.token_renewal import RenewalLedger
+from inbound.token_renewal import RenewalTracker
 from inbound.web.metrics import Metrics
 
 
@@ -47,12 +47,12 @@ class InboundServices:
     store: ResourceStore
     ledger: StagingLedger
     tokens: TokenStore
-    runtime: RuntimeSettings
+    live_settings: LiveSettings
     clock: Callable[[], datetime]
     public_url: str
     """Base URL as Entra reaches this service; the SCIM endpoint is ``{public_url}/scim/v2``."""
     token_ttl: timedelta = timedelta(hours=10)
-    renewal: RenewalLedger | None = None
+    renewal: RenewalTracker | None = None
     """Token delivery state (sink, last delivery, failures) for status pages and metrics."""
     target_names: list[str] = field(default_factory=list)
     default_reconcile_interval: float = 60.0

@@ -155,7 +155,7 @@ def test_a_refused_settings_change_changes_and_audits_nothing(
     )
     assert refused.status_code == 400
     assert refused.json()["scimType"] == "invalidValue"
-    assert braked.runtime.scim_enabled() is True
+    assert braked.live_settings.scim_enabled() is True
     assert operator_events(braked) == []
 
 
@@ -198,8 +198,8 @@ def state_of(runtime: Runtime) -> dict[str, Any]:
     assert runtime.services.console is not None
     return {
         "tokens": [t.to_json() for t in runtime.tokens.list()],
-        "scim_enabled": runtime.runtime.scim_enabled(),
-        "interval": runtime.runtime.reconcile_interval(60.0),
+        "scim_enabled": runtime.live_settings.scim_enabled(),
+        "interval": runtime.live_settings.reconcile_interval(60.0),
         "dead_letters": runtime.ledger.dead_letters(),
         "holds": runtime.ledger.holds(open_only=False),
         "audit": [e.to_json() for e in runtime.services.console.audit.query(limit=500)],

@@ -122,7 +122,7 @@ def test_operator_flow(browser: Browser, served: tuple[Runtime, Served, str]) ->
     runtime, server, admin_key = served
     target = RefusingTarget()
     add_target(runtime, target)
-    runtime.runtime.set_scim_enabled(False)
+    runtime.live_settings.set_scim_enabled(False)
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
     page = context.new_page()
@@ -137,7 +137,7 @@ def test_operator_flow(browser: Browser, served: tuple[Runtime, Served, str]) ->
     switch.click()
     expect(page.get_by_role("switch")).to_have_attribute("aria-checked", "true")
     expect(page.get_by_role("status")).to_contain_text("The SCIM server is enabled.")
-    assert runtime.runtime.scim_enabled() is True
+    assert runtime.live_settings.scim_enabled() is True
 
     page.get_by_role("button", name="Copy URL").click()
     assert page.evaluate("navigator.clipboard.readText()") == f"{server.url}/scim/v2"
@@ -164,7 +164,7 @@ def test_operator_flow(browser: Browser, served: tuple[Runtime, Served, str]) ->
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("frequency was saved")
     expect(page.get_by_label("Reconcile every (seconds)")).to_have_value("120")
-    assert runtime.runtime.reconcile_interval(60) == 120
+    assert runtime.live_settings.reconcile_interval(60) == 120
 
     runtime.reconciler.run_once()
     page.reload()
@@ -235,7 +235,7 @@ def test_keyboard_only(browser: Browser, served: tuple[Runtime, Served, str]) ->
     assert order.index("Log out") < order.index("scim-switch")
     page.keyboard.press("Space")
     expect(page.get_by_role("switch")).to_have_attribute("aria-checked", "false")
-    assert runtime.runtime.scim_enabled() is False
+    assert runtime.live_settings.scim_enabled() is False
     context.close()
 
 

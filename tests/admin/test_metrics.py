@@ -131,7 +131,7 @@ def test_token_expiry_and_silence_without_traffic(
     assert value(samples, "scim_sync_token_expiry_seconds") == 0  # no live token at all
     runtime.tokens.issue(SecretKind.SCIM, timedelta(hours=10))
     clock.advance(3600)
-    runtime.services.runtime.set_scim_enabled(False)
+    runtime.services.live_settings.set_scim_enabled(False)
     samples = scrape(browser_client)
     assert value(samples, "scim_sync_token_expiry_seconds") == 9 * 3600
     assert value(samples, "scim_sync_seconds_since_last_entra_request") == 3600
@@ -163,7 +163,7 @@ def test_a_scrape_still_answers_when_the_database_does_not(runtime: Runtime) -> 
         ledger=_DownLedger(),  # type: ignore[arg-type]
         tokens=runtime.tokens,
         audit=runtime.services.console.audit,
-        runtime=runtime.runtime,
+        live_settings=runtime.live_settings,
         metrics=metrics,
         target_names=["identity_store"],
         clock=runtime.services.clock,

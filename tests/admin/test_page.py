@@ -71,7 +71,7 @@ def test_forms_without_the_csrf_token_are_refused(
         refused = browser_client.post("/admin/scim", data=data)
         assert refused.status_code == 403
         assert "stale or came from another page" in refused.text
-    assert runtime.runtime.scim_enabled() is True
+    assert runtime.live_settings.scim_enabled() is True
 
 
 def test_switch_the_scim_server_off_and_on(
@@ -81,10 +81,10 @@ def test_switch_the_scim_server_off_and_on(
     off = browser_client.post("/admin/scim", data={"csrf": csrf, "enabled": "false"})
     assert off.status_code == 200
     assert "SCIM server disabled" in off.text
-    assert runtime.runtime.scim_enabled() is False
+    assert runtime.live_settings.scim_enabled() is False
     on = browser_client.post("/admin/scim", data={"csrf": csrf, "enabled": "true"})
     assert 'aria-checked="true"' in on.text
-    assert runtime.runtime.scim_enabled() is True
+    assert runtime.live_settings.scim_enabled() is True
     operations = [e.operation for e in runtime.services.console.audit.query()]  # type: ignore[union-attr]
     assert operations[:2] == ["scim.enable", "scim.disable"]
 
@@ -122,14 +122,14 @@ def test_change_the_frequency(browser_client: Client, admin_key: str, runtime: R
     saved = browser_client.post("/admin/frequency", data={"csrf": csrf, "seconds": "300"})
     assert "frequency was saved" in saved.text
     assert 'value="300"' in saved.text
-    assert runtime.runtime.reconcile_interval(60) == 300
+    assert runtime.live_settings.reconcile_interval(60) == 300
     assert seen == [300]
     for bad in ("0", "abc", "100000", "nan"):
         refused = browser_client.post("/admin/frequency", data={"csrf": csrf, "seconds": bad})
         assert refused.status_code == 400
         assert "Enter a number of seconds from 1 to 86400" in refused.text
         assert 'aria-invalid="true"' in refused.text
-    assert runtime.runtime.reconcile_interval(60) == 300
+    assert runtime.live_settings.reconcile_interval(60) == 300
 
 
 def test_dead_letters_retry_and_skip(

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.entra_graph.retrying import RequestRetry
-from connectors.entra_graph.settings import GraphSettings
+from connectors.entra.settings import GraphSettings
+from connectors.outbound.retrying import RequestRetry
 from tests.tokens.loopback import Loopback, Recorded, Reply
 
 SP = "sp-1"

@@ -55,7 +55,7 @@ def restart_audit(runtime: Runtime) -> list[tuple[str, str, str]]:
 
 
 def test_the_page_scopes_are_the_connectors_scopes() -> None:
-    from connectors.entra_graph.health import RESTART_SCOPES
+    from connectors.entra.health import RESTART_SCOPES
     from inbound.web.admin_actions import ENTRA_RESTART_SCOPES
 
     assert set(ENTRA_RESTART_SCOPES) == set(RESTART_SCOPES)

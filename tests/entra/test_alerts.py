@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.entra_graph.alert_webhook import AlertWebhook
-from connectors.entra_graph.retrying import RequestRetry
-from connectors.entra_graph.webhook import signature
+from connectors.delivery.alert_webhook import AlertWebhook
+from connectors.delivery.webhook import signature
+from connectors.outbound.retrying import RequestRetry
 from inbound.auth import SecretKind
 from scheduler import alerts, entra
 from scheduler.alerts import AlertWatch

@@ -11,7 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.entra_graph.health import EntraReader
+from connectors.entra.health import EntraReader
 from inbound.database.entra_health import NEVER_REACHED_US, EntraHealthStore
 from inbound.database.locks import JobLock
 from scheduler import entra

@@ -1,5 +1,5 @@
 """Writes that arrive together share one transaction (group commit) and still succeed or fail
-one by one, on SQLite (savepoints) and PostgreSQL (a failed batch reruns write by write)."""
+one by one, on SQLite (savepoints) and PostgreSQL (a failed group commit reruns write by write)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ ACTOR = Actor("test")
 
 
 def _live_users(runtime: Runtime) -> list[str]:
-    with reading(runtime.staging_engine) as conn:  # takes no write lock, even inside a batch
+    with reading(runtime.staging_engine) as conn:  # takes no write lock, even inside a group commit
         query = select(resources.c.name_key).where(resources.c.deleted_at.is_(None))
         return sorted(conn.execute(query).scalars())
 
@@ -58,13 +58,13 @@ def test_concurrent_requests_succeed_or_fail_one_by_one(runtime: Runtime, scim_t
     assert _creates_audited(runtime) == 4
 
 
-def test_a_sqlite_batch_keeps_the_writes_that_succeeded_and_only_those(
+def test_a_sqlite_group_commit_keeps_the_writes_that_succeeded_and_only_those(
     runtime: Runtime, database_url: str
 ) -> None:
     if not database_url.startswith("sqlite"):
-        pytest.skip("a PostgreSQL batch does not isolate failures; the batcher reruns it")
+        pytest.skip("a PostgreSQL group commit does not isolate failures; the committer reruns it")
     store = runtime.store
-    with store.write_batch():
+    with store.group_commit():
         store.create(USER_TYPE, entra_user("kept"), ACTOR)
         with pytest.raises(ScimError) as refused:
             store.create(USER_TYPE, entra_user("KEPT"), ACTOR)
@@ -74,7 +74,7 @@ def test_a_sqlite_batch_keeps_the_writes_that_succeeded_and_only_those(
     assert _creates_audited(runtime) == 2
 
 
-def test_nothing_of_a_failed_batch_is_written_and_nobody_is_told_of_a_change(
+def test_nothing_of_a_failed_group_commit_is_written_and_nobody_is_told_of_a_change(
     runtime: Runtime,
 ) -> None:
     told: list[str] = []
@@ -82,24 +82,26 @@ def test_nothing_of_a_failed_batch_is_written_and_nobody_is_told_of_a_change(
         runtime.staging_engine, clock=runtime.services.clock, on_change=lambda: told.append("x")
     )
 
-    def failing_batch() -> None:
-        with store.write_batch():
+    def failing_group() -> None:
+        with store.group_commit():
             store.create(USER_TYPE, entra_user("lost"), ACTOR)
             assert told == []  # not before the commit
             raise OSError("the commit could not be written")
 
     with pytest.raises(OSError):
-        failing_batch()
+        failing_group()
     assert _live_users(runtime) == []
     assert told == []
-    with store.write_batch():
+    with store.group_commit():
         store.create(USER_TYPE, entra_user("one"), ACTOR)
         store.create(USER_TYPE, entra_user("two"), ACTOR)
     assert told == ["x"]  # once, after the commit
 
 
-def test_rows_read_ahead_for_a_batch_never_answer_with_a_stale_state(runtime: Runtime) -> None:
-    """Two PATCHes of one user in a batch build on each other, and a group write in between
+def test_rows_read_ahead_for_a_group_commit_never_answer_with_a_stale_state(
+    runtime: Runtime,
+) -> None:
+    """Two PATCHes of one user in a group commit build on each other, and a group write in between
     shows in the user's groups, though both users' rows were read (and locked) ahead."""
     store, groups = runtime.store, runtime.services.catalog.group
     one = store.create(USER_TYPE, entra_user("one"), ACTOR).scim_id
@@ -110,7 +112,7 @@ def test_rows_read_ahead_for_a_batch_never_answer_with_a_stale_state(runtime: Ru
         body = patch_body({"op": "Replace", "path": "displayName", "value": name})
         return store.patch(USER_TYPE, scim_id, body, ACTOR)
 
-    with store.write_batch():
+    with store.group_commit():
         store.lock_ahead([one, two, one])
         assert rename(one, "first").data["displayName"] == "first"
         assert rename(one, "second").generation == 3  # built on the first, not the row ahead
@@ -123,20 +125,20 @@ def test_rows_read_ahead_for_a_batch_never_answer_with_a_stale_state(runtime: Ru
 
 def test_the_app_claims_the_store_for_its_event_loop(runtime: Runtime) -> None:
     """A thread that used the store first (here: the test's) must not keep the connection
-    SQLite write batches need: the app's startup hands it to the event loop's thread, where
-    a batch then really holds its writes until the COMMIT."""
+    SQLite group commits need: the app's startup hands it to the event loop's thread, where
+    a group commit then really holds its writes until the COMMIT."""
     store = runtime.store
     store.create(USER_TYPE, entra_user("first"), ACTOR)  # this thread uses the store first
 
-    def batch_in_the_loop() -> list[str]:
-        with store.write_batch():
-            store.create(USER_TYPE, entra_user("batched"), ACTOR)
+    def group_in_the_loop() -> list[str]:
+        with store.group_commit():
+            store.create(USER_TYPE, entra_user("grouped"), ACTOR)
             return _live_users(runtime)  # from another connection, before the COMMIT
 
     with TestClient(create_app(runtime.services), base_url="http://scim.test") as client:
-        seen_before_commit = client.blocking_portal.call(batch_in_the_loop)
+        seen_before_commit = client.blocking_portal.call(group_in_the_loop)
     assert seen_before_commit == ["first"]
-    assert _live_users(runtime) == ["batched", "first"]
+    assert _live_users(runtime) == ["first", "grouped"]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from inbound.auth import Delivery, SecretKind, TokenStore
-from inbound.database.tables import tokens
+from inbound.database.service_tables import tokens
 from inbound.web.app import create_app
 from scheduler.composition import Runtime
 from tests.support import FakeClock

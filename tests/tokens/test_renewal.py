@@ -16,10 +16,10 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from click.testing import CliRunner
 
-from connectors.entra_graph.file import FileSink
-from connectors.entra_graph.retrying import RequestRetry
-from connectors.entra_graph.webhook import WebhookSink
-from connectors.entra_graph.wire import TokenDelivery
+from connectors.delivery.file import FileSink
+from connectors.delivery.message import TokenDelivery
+from connectors.delivery.webhook import WebhookSink
+from connectors.outbound.retrying import RequestRetry
 from inbound.auth import Delivery, SecretKind
 from inbound.operator import issue_scim_token, status_report
 from scheduler import renewal
@@ -130,7 +130,7 @@ def test_a_failed_delivery_is_visible_retried_and_never_an_outage(
             clock=clock,
         )
         job = Renewal(
-            tokens=rt.tokens, ledger=rt.renewal, lock=rt.job_lock, sink=sink, services=rt.services
+            tokens=rt.tokens, tracker=rt.renewal, lock=rt.job_lock, sink=sink, services=rt.services
         )
         with caplog.at_level(logging.INFO, logger="scheduler.renewal"):
             failed = job.run_once()
@@ -215,7 +215,7 @@ def test_one_renewal_at_a_time_across_processes(make_runtime: Compose, token_fil
     gated = GatedSink(FileSink(str(token_file)))
     first = Renewal(
         tokens=one.tokens,
-        ledger=one.renewal,
+        tracker=one.renewal,
         lock=one.job_lock,
         sink=gated,
         services=one.services,

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.entra_graph.errors import DeliveryRefusedError, DeliveryUnavailableError
-from connectors.entra_graph.file import FileSink
-from connectors.entra_graph.graph import GraphSink
-from connectors.entra_graph.retrying import RequestRetry, retry_after_seconds
-from connectors.entra_graph.settings import GraphSettings
-from connectors.entra_graph.sink import build_sink, describe_sink, sink_problems
-from connectors.entra_graph.webhook import WebhookSink, signature
-from connectors.entra_graph.wire import TokenDelivery
+from connectors.delivery.file import FileSink
+from connectors.delivery.graph import GraphSink
+from connectors.delivery.message import TokenDelivery
+from connectors.delivery.sink import build_sink, describe_sink, sink_problems
+from connectors.delivery.webhook import WebhookSink, signature
+from connectors.entra.settings import GraphSettings
+from connectors.outbound.errors import DeliveryRefusedError, DeliveryUnavailableError
+from connectors.outbound.retrying import RequestRetry, retry_after_seconds
 from tests.support import FakeClock
 from tests.tokens.loopback import Loopback, Reply
 

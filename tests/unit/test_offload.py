@@ -1,5 +1,5 @@
 """Where the offload runs SCIM work: in the event loop's thread, in a worker thread, or in a
-write batch, by what the work is and whether the store blocks."""
+group commit, by what the work is and whether the store blocks."""
 
 from __future__ import annotations
 
@@ -17,18 +17,18 @@ from inbound.web.scim_ops import Reply
 
 
 class FakeStore:
-    """What the offload asks of the store: whether it blocks, and its write batch."""
+    """What the offload asks of the store: whether it blocks, and its group commit."""
 
     isolates_failures = True
 
     def __init__(self, *, blocking: bool) -> None:
         self.blocking = blocking
-        self.batches: list[str] = []
+        self.groups: list[str] = []
         self.locked: list[list[str]] = []
 
     @contextmanager
-    def write_batch(self) -> Iterator[FakeStore]:
-        self.batches.append(threading.current_thread().name)
+    def group_commit(self) -> Iterator[FakeStore]:
+        self.groups.append(threading.current_thread().name)
         yield self
 
     def lock_ahead(self, scim_ids: list[str]) -> None:
@@ -66,7 +66,7 @@ def test_lookups_run_in_the_loop_and_slow_reads_and_bulk_in_a_thread(blocking: b
 
 
 @pytest.mark.parametrize("blocking", [False, True])
-def test_writes_that_arrive_together_share_a_batch_in_the_loop_unless_the_store_blocks(
+def test_writes_that_arrive_together_share_a_group_in_the_loop_unless_the_store_blocks(
     blocking: bool,
 ) -> None:
     store = FakeStore(blocking=blocking)
@@ -77,8 +77,8 @@ def test_writes_that_arrive_together_share_a_batch_in_the_loop_unless_the_store_
         return threading.current_thread().name, list(await asyncio.gather(*writes))
 
     loop_thread, replies = asyncio.run(scenario())
-    assert len(store.batches) == 1
+    assert len(store.groups) == 1
     assert store.locked == [["a", "b"]]
     ran_in = {str((r.body or {})["thread"]) for r in replies}
-    assert ran_in == {store.batches[0]}
-    assert (store.batches[0] == loop_thread) is not blocking
+    assert ran_in == {store.groups[0]}
+    assert (store.groups[0] == loop_thread) is not blocking

@@ -1,4 +1,4 @@
-"""The write batcher alone: which calls share a batch, and who hears what when one fails."""
+"""The group committer alone: which calls share a group commit, and who hears what when one fails."""
 
 from __future__ import annotations
 
@@ -9,86 +9,86 @@ from typing import Any
 
 import pytest
 
-from inbound.web.write_batches import WriteBatcher
+from inbound.web.group_commit import GroupCommitter
 
 
 class Recorder:
-    """A stand-in for the store's batch: records what ran inside which batch, and what ran
-    alone (outside any batch)."""
+    """A stand-in for the store's group commit: records what ran inside which group, and what ran
+    alone (outside any group)."""
 
     def __init__(self, *, isolates_failures: bool = True, fail_commit: bool = False) -> None:
         self.isolates_failures = isolates_failures
         self.fail_commit = fail_commit
-        self.batches: list[list[str]] = []
+        self.groups: list[list[str]] = []
         self.committed: list[str] = []
         self.alone: list[str] = []
         self.open = False
 
     @contextmanager
-    def batch(self) -> Iterator[Recorder]:
-        self.batches.append([])
+    def group(self) -> Iterator[Recorder]:
+        self.groups.append([])
         self.open = True
         try:
             yield self
             if self.fail_commit:
                 raise OSError("disk full")
-            self.committed.extend(self.batches[-1])
+            self.committed.extend(self.groups[-1])
         finally:
             self.open = False
 
     def call(self, name: str, *, fail: bool = False) -> str:
-        (self.batches[-1] if self.open else self.alone).append(name)
+        (self.groups[-1] if self.open else self.alone).append(name)
         if fail:
             raise ValueError(f"{name} refused")
         return f"{name} done"
 
 
 async def _a_refused_b_among_a_and_c(
-    batcher: WriteBatcher[str], recorder: Recorder
+    committer: GroupCommitter[str], recorder: Recorder
 ) -> list[str | BaseException]:
     return await asyncio.gather(
-        batcher.run(lambda: recorder.call("a")),
-        batcher.run(lambda: recorder.call("b", fail=True)),
-        batcher.run(lambda: recorder.call("c")),
+        committer.run(lambda: recorder.call("a")),
+        committer.run(lambda: recorder.call("b", fail=True)),
+        committer.run(lambda: recorder.call("c")),
         return_exceptions=True,
     )
 
 
-def test_writes_that_arrive_together_share_one_batch_in_arrival_order() -> None:
+def test_writes_that_arrive_together_share_one_group_in_arrival_order() -> None:
     recorder = Recorder()
-    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch)
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group)
 
     async def scenario() -> list[str]:
         together = await asyncio.gather(
-            *(batcher.run(lambda n=n: recorder.call(f"w{n}")) for n in range(5))
+            *(committer.run(lambda n=n: recorder.call(f"w{n}")) for n in range(5))
         )
-        alone = await batcher.run(lambda: recorder.call("later"))
+        alone = await committer.run(lambda: recorder.call("later"))
         return [*together, alone]
 
     results = asyncio.run(scenario())
     assert results == ["w0 done", "w1 done", "w2 done", "w3 done", "w4 done", "later done"]
-    assert recorder.batches == [["w0", "w1", "w2", "w3", "w4"]]
-    assert recorder.alone == ["later"]  # a batch of one is no batch
+    assert recorder.groups == [["w0", "w1", "w2", "w3", "w4"]]
+    assert recorder.alone == ["later"]  # a group of one is no group
 
 
-def test_a_refused_write_fails_alone_and_the_rest_of_its_batch_goes_on() -> None:
+def test_a_refused_write_fails_alone_and_the_rest_of_its_group_goes_on() -> None:
     recorder = Recorder()
-    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch)
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group)
 
-    a, b, c = asyncio.run(_a_refused_b_among_a_and_c(batcher, recorder))
+    a, b, c = asyncio.run(_a_refused_b_among_a_and_c(committer, recorder))
     assert (a, c) == ("a done", "c done")
     assert isinstance(b, ValueError) and str(b) == "b refused"
-    assert recorder.batches == [["a", "b", "c"]]
+    assert recorder.groups == [["a", "b", "c"]]
 
 
-def test_a_failed_commit_acknowledges_no_write_of_the_batch() -> None:
+def test_a_failed_commit_acknowledges_no_write_of_the_group() -> None:
     recorder = Recorder(fail_commit=True)
-    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch)
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group)
 
     async def scenario() -> list[str | BaseException]:
         return await asyncio.gather(
-            batcher.run(lambda: recorder.call("a")),
-            batcher.run(lambda: recorder.call("b", fail=True)),
+            committer.run(lambda: recorder.call("a")),
+            committer.run(lambda: recorder.call("b", fail=True)),
             return_exceptions=True,
         )
 
@@ -98,11 +98,11 @@ def test_a_failed_commit_acknowledges_no_write_of_the_batch() -> None:
 
 def test_a_caller_that_went_away_still_has_its_write_run() -> None:
     recorder = Recorder()
-    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch)
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group)
 
     async def scenario() -> str:
-        gone = asyncio.ensure_future(batcher.run(lambda: recorder.call("gone")))
-        stays = asyncio.ensure_future(batcher.run(lambda: recorder.call("stays")))
+        gone = asyncio.ensure_future(committer.run(lambda: recorder.call("gone")))
+        stays = asyncio.ensure_future(committer.run(lambda: recorder.call("stays")))
         await asyncio.sleep(0)  # both are queued now
         gone.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -110,28 +110,28 @@ def test_a_caller_that_went_away_still_has_its_write_run() -> None:
         return await stays
 
     assert asyncio.run(scenario()) == "stays done"
-    assert recorder.batches == [["gone", "stays"]]
+    assert recorder.groups == [["gone", "stays"]]
 
 
-def test_where_failures_cannot_be_isolated_the_batch_is_undone_and_rerun_write_by_write() -> None:
+def test_where_failures_cannot_be_isolated_the_group_is_undone_and_rerun_write_by_write() -> None:
     recorder = Recorder(isolates_failures=False)
-    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch, retry_alone=True)
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group, retry_alone=True)
 
-    a, b, c = asyncio.run(_a_refused_b_among_a_and_c(batcher, recorder))
+    a, b, c = asyncio.run(_a_refused_b_among_a_and_c(committer, recorder))
     assert (a, c) == ("a done", "c done")
     assert isinstance(b, ValueError)
-    assert recorder.batches == [["a", "b"]]  # stopped at the failure, and never committed
+    assert recorder.groups == [["a", "b"]]  # stopped at the failure, and never committed
     assert recorder.committed == []
     assert recorder.alone == ["a", "b", "c"]
 
 
 def test_a_failed_commit_is_retried_write_by_write_when_asked() -> None:
     recorder = Recorder(isolates_failures=False, fail_commit=True)
-    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch, retry_alone=True)
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group, retry_alone=True)
 
     async def scenario() -> list[str]:
         return await asyncio.gather(
-            *(batcher.run(lambda n=n: recorder.call(f"w{n}")) for n in range(3))
+            *(committer.run(lambda n=n: recorder.call(f"w{n}")) for n in range(3))
         )
 
     assert asyncio.run(scenario()) == ["w0 done", "w1 done", "w2 done"]
@@ -139,7 +139,7 @@ def test_a_failed_commit_is_retried_write_by_write_when_asked() -> None:
     assert recorder.alone == ["w0", "w1", "w2"]
 
 
-def test_batches_in_threads_run_away_from_the_loop_a_few_at_a_time() -> None:
+def test_group_commits_in_threads_run_away_from_the_loop_a_few_at_a_time() -> None:
     recorder = Recorder(isolates_failures=False)
     in_flight: list[int] = []
     running = 0
@@ -148,24 +148,27 @@ def test_batches_in_threads_run_away_from_the_loop_a_few_at_a_time() -> None:
         nonlocal running
         running += 1
         in_flight.append(running)
-        await asyncio.sleep(0)  # let the loop go on while this batch is out
+        await asyncio.sleep(0)  # let the loop go on while this group is out
         try:
             return work()
         finally:
             running -= 1
 
-    batcher: WriteBatcher[str] = WriteBatcher(recorder.batch, in_thread=in_thread, max_in_flight=2)
+    committer: GroupCommitter[str] = GroupCommitter(
+        recorder.group, in_thread=in_thread, max_in_flight=2
+    )
 
     async def scenario() -> list[str]:
-        first = [batcher.run(lambda n=n: recorder.call(f"a{n}")) for n in range(3)]
+        first = [committer.run(lambda n=n: recorder.call(f"a{n}")) for n in range(3)]
         tasks = [asyncio.ensure_future(c) for c in first]
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         second = [
-            asyncio.ensure_future(batcher.run(lambda n=n: recorder.call(f"b{n}"))) for n in range(2)
+            asyncio.ensure_future(committer.run(lambda n=n: recorder.call(f"b{n}")))
+            for n in range(2)
         ]
         return await asyncio.gather(*tasks, *second)
 
     assert asyncio.run(scenario()) == ["a0 done", "a1 done", "a2 done", "b0 done", "b1 done"]
-    assert recorder.batches == [["a0", "a1", "a2"], ["b0", "b1"]]
+    assert recorder.groups == [["a0", "a1", "a2"], ["b0", "b1"]]
     assert max(in_flight) <= 2

@@ -2,7 +2,11 @@
 
 from alembic import context
 
-from inbound.database.tables import metadata
+from inbound.database import entra_tables, service_tables, tables
+
+TABLE_MODULES = (tables, service_tables, entra_tables)
+"""Every table module: each registers its tables on one ``MetaData`` when loaded."""
+metadata = tables.metadata
 
 config = context.config
 context.configure(

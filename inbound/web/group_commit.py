@@ -1,23 +1,24 @@
 """Group commit for SCIM writes.
 
 Requests that arrive together are parsed in the same turn of the event loop; each write is
-queued instead of run, and the queued writes then run one after another in one transaction
-(:meth:`ResourceStore.write_batch`). A lone write waits for nothing: its batch is itself.
+queued instead of run, and the queued writes then run one after another in one transaction,
+a *group commit* (:meth:`ResourceStore.group_commit`). A lone write waits for nothing: it
+commits alone.
 
-- SQLite: the batch runs in the event loop, each write in a savepoint of its own. A commit
+- SQLite: the group runs in the event loop, each write in a savepoint of its own. A commit
   rewrites every page it dirtied, so a burst of creates pays for one commit and shares the
   index pages they all touch, instead of paying for both once per request.
-- PostgreSQL: the batch runs in a worker thread, on one connection and one pipeline, with one
+- PostgreSQL: the group runs in a worker thread, on one connection and one pipeline, with one
   BEGIN, one COMMIT and one WAL flush, and one thread hand-over for all its requests. A
-  failure there cannot be rolled back for one write alone: the whole batch is rolled back
+  failure there cannot be rolled back for one write alone: the whole group is rolled back
   and each of its writes runs again on its own, as if it had arrived alone.
 
-Every answer waits for the COMMIT. If a batch fails as a whole on SQLite (BEGIN or COMMIT), no
+Every answer waits for the COMMIT. If a group fails as a whole on SQLite (BEGIN or COMMIT), no
 write of it is acknowledged, and each request gets the error instead; on PostgreSQL (an error
 surfaces at the COMMIT there) its writes run again one by one.
 
 On SQLite the event loop never waits for the write lock: it only tries it (``no_wait``). When
-another process holds it (a backup, a ``sqlite3`` shell), the batch's writes run instead in a
+another process holds it (a backup, a ``sqlite3`` shell), the group's writes run instead in a
 thread that waits for it (``wait_elsewhere``), and writes arriving meanwhile queue behind them;
 the loop goes on serving reads and probes.
 """
@@ -35,12 +36,13 @@ from inbound.database.rows import WriteLockBusyError
 T = TypeVar("T")
 
 
-class OpenBatch(Protocol):
+class OpenGroupCommit(Protocol):
     isolates_failures: bool
 
 
-Outcome = tuple[Any, BaseException | None]
-InThread = Callable[[Callable[[], list[Outcome]]], Awaitable[list[Outcome]]]
+WriteResult = tuple[Any, BaseException | None]
+"""What one queued write came to: its result, or the error its request gets."""
+InThread = Callable[[Callable[[], list[WriteResult]]], Awaitable[list[WriteResult]]]
 """Runs blocking work in a worker thread (:meth:`inbound.web.offload.Offload.in_thread`)."""
 
 
@@ -53,24 +55,24 @@ class _Queued(Generic[T]):
 
 
 class _Redo(Exception):
-    """A write failed inside a batch that cannot isolate it: roll the batch back."""
+    """A write failed inside a group that cannot isolate it: roll the group back."""
 
 
-class WriteBatcher(Generic[T]):
-    """``batch`` opens the shared transaction; calls run inside it in arrival order.
+class GroupCommitter(Generic[T]):
+    """``open_group`` opens the shared transaction; calls run inside it in arrival order.
 
-    ``in_thread`` runs a batch away from the event loop (a worker thread), with up to
-    ``max_in_flight`` batches at once; without it batches run in the loop, one at a time.
-    ``retry_alone``: a batch that fails as a whole (its BEGIN or COMMIT) runs its writes again
+    ``in_thread`` runs a group away from the event loop (a worker thread), with up to
+    ``max_in_flight`` groups at once; without it groups run in the loop, one at a time.
+    ``retry_alone``: a group that fails as a whole (its BEGIN or COMMIT) runs its writes again
     one by one, rather than answering them all with its error. ``lock_ahead`` is given, inside
-    each batch, the resources its writes change. Batches run in the loop do so inside
+    each group, the resources its writes change. Groups run in the loop do so inside
     ``no_wait``; writes refused there with :class:`WriteLockBusyError` run again, one by one,
     through ``wait_elsewhere``, which may block.
     """
 
     def __init__(
         self,
-        batch: Callable[[], AbstractContextManager[OpenBatch]],
+        open_group: Callable[[], AbstractContextManager[OpenGroupCommit]],
         *,
         in_thread: InThread | None = None,
         max_in_flight: int = 1,
@@ -79,7 +81,7 @@ class WriteBatcher(Generic[T]):
         no_wait: Callable[[], AbstractContextManager[None]] = nullcontext,
         wait_elsewhere: InThread | None = None,
     ) -> None:
-        self._batch = batch
+        self._open_group = open_group
         self._no_wait = no_wait
         self._wait_elsewhere = wait_elsewhere
         self._lock_ahead = lock_ahead
@@ -92,14 +94,14 @@ class WriteBatcher(Generic[T]):
 
     async def run(self, call: Callable[[], T], changes: str | None = None) -> T:
         """``changes``: the ``scim_id`` of the existing resource the write changes, read and
-        locked ahead with the rest of its batch's (``lock_ahead``)."""
+        locked ahead with the rest of its group's (``lock_ahead``)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(call, future, changes))
         self._schedule_start()
         return await future
 
     def _schedule_start(self) -> None:
-        """At the end of this turn of the loop, so that what arrived in it joins the batch."""
+        """At the end of this turn of the loop, so that what arrived in it joins the group."""
         if self._queue and not self._start_scheduled and self._in_flight < self._max_in_flight:
             self._start_scheduled = True
             asyncio.get_running_loop().call_soon(self._start)
@@ -111,63 +113,63 @@ class WriteBatcher(Generic[T]):
             self._spawn(self._in_thread, lambda: self._execute(queued), queued)
             return
         with self._no_wait():
-            outcomes = self._execute(queued)
-        busy = [isinstance(error, WriteLockBusyError) for _result, error in outcomes]
+            results = self._execute(queued)
+        busy = [isinstance(error, WriteLockBusyError) for _result, error in results]
         if self._wait_elsewhere is None or not any(busy):
-            self._deliver(queued, outcomes)
+            self._deliver(queued, results)
             self._schedule_start()
             return
-        done = [(q, o) for q, o, b in zip(queued, outcomes, busy, strict=True) if not b]
+        done = [(q, o) for q, o, b in zip(queued, results, busy, strict=True) if not b]
         self._deliver([q for q, _o in done], [o for _q, o in done])
         waiting = [q for q, b in zip(queued, busy, strict=True) if b]
         # in flight meanwhile: what arrives queues behind them instead of finding the lock busy
         self._spawn(self._wait_elsewhere, lambda: [_alone(i.call) for i in waiting], waiting)
 
     def _spawn(
-        self, run: InThread, work: Callable[[], list[Outcome]], queued: list[_Queued[T]]
+        self, run: InThread, work: Callable[[], list[WriteResult]], queued: list[_Queued[T]]
     ) -> None:
         self._in_flight += 1
         asyncio.get_running_loop().create_task(self._run_in_thread(run, work, queued))
 
     async def _run_in_thread(
-        self, run: InThread, work: Callable[[], list[Outcome]], queued: list[_Queued[T]]
+        self, run: InThread, work: Callable[[], list[WriteResult]], queued: list[_Queued[T]]
     ) -> None:
-        """``work`` away from the loop: a PostgreSQL batch, or SQLite writes that must wait
+        """``work`` away from the loop: a PostgreSQL group, or SQLite writes that must wait
         for the write lock."""
         try:
-            outcomes = await run(work)
+            results = await run(work)
         except BaseException as exc:  # the thread hand-over itself failed (cancelled at shutdown)
-            outcomes = [(None, exc)] * len(queued)
+            results = [(None, exc)] * len(queued)
         finally:
             self._in_flight -= 1
-        self._deliver(queued, outcomes)
+        self._deliver(queued, results)
         self._schedule_start()
 
-    def _execute(self, queued: list[_Queued[T]]) -> list[Outcome]:
+    def _execute(self, queued: list[_Queued[T]]) -> list[WriteResult]:
         # every queued call runs, even one whose client has hung up since: its write is one
         # Entra made, exactly as if it had arrived alone
         if len(queued) == 1:
             return [_alone(queued[0].call)]
-        outcomes: list[Outcome] = []
+        results: list[WriteResult] = []
         try:
-            with self._batch() as batch:
+            with self._open_group() as group:
                 self._lock_ahead([item.changes for item in queued if item.changes])
                 for item in queued:
                     try:
-                        outcomes.append((item.call(), None))
+                        results.append((item.call(), None))
                     except Exception as exc:
-                        if not batch.isolates_failures:
+                        if not group.isolates_failures:
                             raise _Redo from exc
-                        outcomes.append((None, exc))  # this request's own error; go on
+                        results.append((None, exc))  # this request's own error; go on
         except Exception as exc:
             if isinstance(exc, _Redo) or self._retry_alone:
                 return [_alone(item.call) for item in queued]
             return [(None, exc)] * len(queued)  # BEGIN or COMMIT failed: nothing was written
-        return outcomes
+        return results
 
     @staticmethod
-    def _deliver(queued: list[_Queued[T]], outcomes: list[Outcome]) -> None:
-        for item, (result, error) in zip(queued, outcomes, strict=True):
+    def _deliver(queued: list[_Queued[T]], results: list[WriteResult]) -> None:
+        for item, (result, error) in zip(queued, results, strict=True):
             if item.future.done():  # the client went away
                 continue
             if error is not None:
@@ -176,7 +178,7 @@ class WriteBatcher(Generic[T]):
                 item.future.set_result(result)
 
 
-def _alone(call: Callable[[], Any]) -> Outcome:
+def _alone(call: Callable[[], Any]) -> WriteResult:
     try:
         return call(), None
     except Exception as exc:

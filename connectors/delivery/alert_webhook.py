@@ -4,7 +4,7 @@ Signed exactly like the token webhook (``webhook.py``): ``X-Scim-Sync-Timestamp`
 ``X-Scim-Sync-Signature: sha256=hex(HMAC(secret, f"{timestamp}." + body))``, with a secret of
 its own (``SCIM_SYNC_ALERT_WEBHOOK_SECRET``), so a receiver verifies both the same way and an
 alert receiver never holds the key that signs tokens. Each call is retried with tenacity
-(``retrying.py``); a body is an alert's change of state, never a token or a secret.
+(``connectors.outbound.retrying``); a body is an alert's change of state, never a token or a secret.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from connectors.entra_graph.retrying import RequestRetry
-from connectors.entra_graph.webhook import post_signed
+from connectors.delivery.webhook import post_signed
+from connectors.outbound.retrying import RequestRetry
 
 ALERT_SECRET_ENV = "SCIM_SYNC_ALERT_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
 

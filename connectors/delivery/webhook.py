@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from connectors.entra_graph.retrying import RequestRetry, send
-from connectors.entra_graph.wire import TokenDelivery
+from connectors.delivery.message import TokenDelivery
+from connectors.outbound.retrying import RequestRetry, send
 
 WEBHOOK_SECRET_ENV = "SCIM_SYNC_TOKEN_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
 SIGNATURE_HEADER = "X-Scim-Sync-Signature"

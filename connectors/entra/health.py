@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 
 import httpx
 
-from connectors.entra_graph.errors import DeliveryRefusedError, TokenDeliveryError
-from connectors.entra_graph.job_wire import JobHealth, ProvisioningEntry, parse_entry, parse_job
-from connectors.entra_graph.retrying import RequestRetry, send
-from connectors.entra_graph.session import GraphSession, json_object
-from connectors.entra_graph.settings import GraphSettings
+from connectors.entra.job_records import JobHealth, ProvisioningEntry, parse_entry, parse_job
+from connectors.entra.session import GraphSession, json_object
+from connectors.entra.settings import GraphSettings
+from connectors.outbound.errors import DeliveryRefusedError, TokenDeliveryError
+from connectors.outbound.retrying import RequestRetry, send
 
 PERMISSIONS = {
     "job": "Synchronization.Read.All",

@@ -14,8 +14,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from connectors.entra_graph.errors import DeliveryRefusedError, DeliveryUnavailableError
-from connectors.entra_graph.wire import TokenDelivery
+from connectors.delivery.message import TokenDelivery
+from connectors.outbound.errors import DeliveryRefusedError, DeliveryUnavailableError
 
 FILE_MODE = 0o600
 

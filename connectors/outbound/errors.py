@@ -1,4 +1,5 @@
-"""Why a token delivery failed. Messages are safe to log: they never carry a secret."""
+"""Why a call out failed (a token delivery, an alert, a Graph read). Messages are safe to log:
+they never carry a secret."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Settings of the Microsoft Graph sink; ``scheduler.settings`` reads them with the rest."""
+"""Settings of the Microsoft Graph session (the ``graph`` token sink and the Entra watch);
+``scheduler.settings`` reads them with the rest."""
 
 from __future__ import annotations
 

@@ -14,12 +14,12 @@ from typing import Protocol
 
 import httpx
 
-from connectors.entra_graph.file import FileSink
-from connectors.entra_graph.graph import GraphSink
-from connectors.entra_graph.retrying import RequestRetry
-from connectors.entra_graph.settings import GraphSettings
-from connectors.entra_graph.webhook import WEBHOOK_SECRET_ENV, WebhookSink
-from connectors.entra_graph.wire import TokenDelivery
+from connectors.delivery.file import FileSink
+from connectors.delivery.graph import GraphSink
+from connectors.delivery.message import TokenDelivery
+from connectors.delivery.webhook import WEBHOOK_SECRET_ENV, WebhookSink
+from connectors.entra.settings import GraphSettings
+from connectors.outbound.retrying import RequestRetry
 
 __all__ = [
     "TokenDelivery",

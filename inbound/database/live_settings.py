@@ -1,6 +1,8 @@
-"""Settings an operator changes while the service runs (SCIM switch, reconcile interval).
+"""Live settings: what an operator changes while the service runs (SCIM switch, reconcile
+interval), as opposed to the settings read once at start (``scheduler.settings``).
 
-They live in the database, not in process memory, so every web and worker process agrees.
+They live in the database (table ``runtime_settings``: tables keep their names, since
+migrations only append), not in process memory, so every web and worker process agrees.
 A change may join the caller's transaction (``joined``), so that it commits together with the
 audit event that records it.
 """
@@ -12,16 +14,17 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from inbound.database.tables import reading, settings, writing
+from inbound.database.service_tables import live_settings
+from inbound.database.tables import reading, writing
 
-S = settings.c
+S = live_settings.c
 Clock = Callable[[], datetime]
 
 SCIM_ENABLED = "scim_enabled"
 RECONCILE_INTERVAL = "reconcile_interval_seconds"
 
 
-class RuntimeSettings:
+class LiveSettings:
     def __init__(self, engine: Engine, *, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
@@ -35,9 +38,9 @@ class RuntimeSettings:
         now = self._clock()
         with writing(self._engine, joined) as conn:
             if not conn.execute(
-                update(settings).where(S.key == key).values(value=value, updated_at=now)
+                update(live_settings).where(S.key == key).values(value=value, updated_at=now)
             ).rowcount:
-                conn.execute(insert(settings).values(key=key, value=value, updated_at=now))
+                conn.execute(insert(live_settings).values(key=key, value=value, updated_at=now))
 
     def scim_enabled(self) -> bool:
         return self.get(SCIM_ENABLED) != "false"

@@ -25,7 +25,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from connectors.entra_graph.errors import DeliveryRefusedError, DeliveryUnavailableError
+from connectors.outbound.errors import DeliveryRefusedError, DeliveryUnavailableError
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 

@@ -1,10 +1,11 @@
 """The one way scim-sync talks to Microsoft Graph: an app-only access token, then calls.
 
-Token delivery (``graph.py``), the job health poller and the provisioning log reader
-(``health.py``) share it, so they share the authority request, the job lookup and the retry
-policy (``retrying.py``). Facts from Microsoft's identity platform documentation: the
-client-credentials grant at ``{authority}/{tenant}/oauth2/v2.0/token`` with the scope
-``{Graph origin}/.default`` (so national clouds work when ``API_URL`` points at them).
+Token delivery (``connectors.delivery.graph``), the job health poller and the provisioning log
+reader (``health.py``) share it, so they share the authority request, the job lookup and the
+retry policy (``connectors.outbound.retrying``). Facts from Microsoft's identity platform
+documentation: the client-credentials grant at ``{authority}/{tenant}/oauth2/v2.0/token``
+with the scope ``{Graph origin}/.default`` (so national clouds work when ``API_URL`` points at
+them).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.entra_graph.errors import DeliveryRefusedError
-from connectors.entra_graph.retrying import RequestRetry, send
-from connectors.entra_graph.settings import GraphSettings
+from connectors.entra.settings import GraphSettings
+from connectors.outbound.errors import DeliveryRefusedError
+from connectors.outbound.retrying import RequestRetry, send
 
 log = logging.getLogger(__name__)
 

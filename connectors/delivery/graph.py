@@ -1,7 +1,7 @@
 """``graph``: the token goes straight into Entra's provisioning job through Microsoft Graph.
 
 Three calls (facts from Microsoft's Graph synchronization API documentation):
-1. an app-only access token from the authority (``session.py``);
+1. an app-only access token from the authority (``connectors.entra.session``);
 2. ``POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/validateCredentials`` with the new
    ``BaseAddress`` and ``SecretToken``, which makes Entra call this service with the new token,
    so a token Entra cannot use is never saved over one that works;
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 
-from connectors.entra_graph.retrying import RequestRetry, send
-from connectors.entra_graph.session import GraphSession
-from connectors.entra_graph.settings import GraphSettings
-from connectors.entra_graph.wire import TokenDelivery
+from connectors.delivery.message import TokenDelivery
+from connectors.entra.session import GraphSession
+from connectors.entra.settings import GraphSettings
+from connectors.outbound.retrying import RequestRetry, send
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.entra_graph.sink import url_problem
+from connectors.delivery.sink import url_problem
 from connectors.ldap.active_directory.foreign_owners import DEFAULT_ATTRIBUTES, parse_attributes
 from connectors.ldap.names import DnSyntaxError, is_within
 

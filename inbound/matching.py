@@ -25,8 +25,20 @@ def _norm(attr: Attribute, value: Any) -> Any:
     return value
 
 
+def filter_operand(attr: Attribute, value: Any) -> Any:
+    """A filter's value as the attribute's type reads it. Entra quotes booleans in filters as
+    it does in bodies (``roles[primary eq "True"]``, docs/entra-dialect.md, App roles), so a
+    boolean attribute takes "true"/"false" in any case as the boolean; anything else is
+    returned unchanged for the comparison to judge."""
+    if attr.type == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
 def compare(attr: Attribute, actual: Any, op: str, expected: Any) -> bool:
     """One comparison of RFC 7644 §3.4.2.2; an absent value matches nothing but ``ne``."""
+    expected = filter_operand(attr, expected)
+    actual = filter_operand(attr, actual)
     if actual is None:
         return op == "ne" and expected is not None
     if expected is None:

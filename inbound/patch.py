@@ -379,7 +379,8 @@ def _seed(selector: Filter | None, attr: Attribute) -> dict[str, Any]:
             sub = attr.sub(node.path.attr)
             if sub is None:
                 raise invalid_filter(f"'{attr.name}' has no sub-attribute '{node.path.attr}'")
-            seed[sub.name] = node.value
+            # the seeded value is canonical like any other: `primary eq "True"` seeds True
+            seed[sub.name] = coerce_single(sub, node.value, f"{attr.name}.{sub.name}")
         else:
             raise no_target(
                 f"no '{attr.name}' value matches the filter, and it does not say which to create"

@@ -7,6 +7,7 @@ Everything else is kept exactly as Entra sent it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -122,6 +123,31 @@ def coerce_boolean(value: Any, where: str) -> bool:
     raise invalid_value(f"'{where}' must be a boolean (true or false), got {_shown(value)}")
 
 
+MAX_EXTRA_SUB_ATTRIBUTES = 16
+"""Unlisted sub-attributes kept on one element of an open-ended attribute (Entra adds two)."""
+_EXTRA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_$-]{0,63}")
+_EXTRA_TEXT = Attribute("extra")
+_EXTRA_NUMBER = Attribute("extra", "decimal")
+
+
+def _extra_sub_value(key: str, value: Any, where: str) -> Any:
+    """A sub-attribute the schema does not list, on an attribute that keeps such (``roles``):
+    kept as sent when it is a plain name with a string, number or boolean, since nothing
+    downstream knows its type; a nested object or list is refused rather than stored blind."""
+    if not _EXTRA_NAME.fullmatch(key):
+        raise invalid_value(f"'{where}': {_shown(key)} is not an attribute name")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return coerce_single(_EXTRA_NUMBER, value, where)
+    if isinstance(value, str):
+        return coerce_single(_EXTRA_TEXT, value, where)
+    raise invalid_value(
+        f"'{where}' is not in the schema and must be a string, number or boolean, "
+        f"got {type(value).__name__}"
+    )
+
+
 def coerce(attr: Attribute, value: Any, where: str) -> Any:
     """The canonical value of one attribute, or None when the value means 'unassigned'."""
     if value is None:
@@ -150,10 +176,22 @@ def coerce_single(attr: Attribute, value: Any, where: str) -> Any:
             else:
                 raise invalid_value(f"'{where}' must be an object")
         out: dict[str, Any] = {}
+        extras = 0
         for key, sub_value in value.items():
             sub = attr.sub(key)
             if sub is None:
-                raise invalid_value(f"'{where}' has no sub-attribute '{key}'")
+                if not attr.open_ended:
+                    raise invalid_value(f"'{where}' has no sub-attribute '{key}'")
+                extras += 1
+                if extras > MAX_EXTRA_SUB_ATTRIBUTES:
+                    raise invalid_value(
+                        f"'{where}' has more than {MAX_EXTRA_SUB_ATTRIBUTES} sub-attributes "
+                        "its schema does not list"
+                    )
+                extra = _extra_sub_value(key, sub_value, f"{where}.{key}")
+                if extra is not None:
+                    out[key] = extra
+                continue
             coerced = coerce_single(sub, sub_value, f"{where}.{sub.name}")
             if coerced is not None:
                 out[sub.name] = coerced

@@ -37,6 +37,9 @@ class Attribute:
     reference_types: tuple[str, ...] = ()
     multi_line: bool = False
     """Tab, CR and LF are accepted in its values (postal addresses); elsewhere refused."""
+    open_ended: bool = False
+    """Sub-attributes its schema does not list are kept as sent instead of refused: Entra's
+    app role expressions add their own (``displayName``, ``id``) to ``roles``."""
 
     def sub(self, name: str) -> Attribute | None:
         lowered = name.lower()
@@ -97,12 +100,14 @@ def _multi(
     *,
     value_type: str = "string",
     extra: tuple[Attribute, ...] = (),
+    open_ended: bool = False,
 ) -> Attribute:
     """The usual multi-valued shape (value, display, type, primary) of RFC 7643 §2.4."""
     return Attribute(
         name,
         "complex",
         multi_valued=True,
+        open_ended=open_ended,
         sub_attributes=(
             Attribute("value", value_type),
             Attribute("display"),
@@ -175,7 +180,7 @@ USER = Schema(
             ),
         ),
         _multi("entitlements", ()),
-        _multi("roles", ()),
+        _multi("roles", (), open_ended=True),
         _multi("x509Certificates", (), value_type="binary"),
     ),
 )

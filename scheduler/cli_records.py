@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from connectors.identity_store.target import IdentityReader
+from connectors.identity_store.reader import IdentityReader
 from scheduler import config_docs, db
 from scheduler.cli_common import emit, runtime_for
 from scheduler.settings import Settings
@@ -36,7 +36,33 @@ def identities_get(ctx: click.Context, user_id: str, as_json: bool) -> None:
         else:
             click.echo(f"no identity with user ID '{user_id}'", err=True)
         ctx.exit(1)
-    emit(record, as_json, "\n".join(f"{k}: {v}" for k, v in (record or {}).items()))
+    emit(record, as_json, _describe(record or {}))
+
+
+def _role_name(role: Record) -> str:
+    """``Admin``, ``25 (Role1234)`` when the display name differs, ``[primary]`` marked."""
+    name = str(role["value"])
+    if role["display"] and role["display"] != name:
+        name += f" ({role['display']})"
+    return name + (" [primary]" if role["primary"] else "")
+
+
+def _role_names(record: Record) -> str:
+    return ", ".join(_role_name(r) for r in record.get("roles", []))
+
+
+def _describe(record: Record) -> str:
+    """One ``key: value`` line per field; roles as their values (with display names), extra
+    attributes one line each under ``extra.``."""
+    lines = []
+    for key, value in record.items():
+        if key == "roles":
+            lines.append(f"roles: {_role_names(record)}")
+        elif key == "extra":
+            lines.extend(f"extra.{k}: {v}" for k, v in sorted(value.items()))
+        else:
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)
 
 
 PAGE = 500
@@ -60,7 +86,9 @@ def _walk(reader: IdentityReader, after: str | None, limit: int | None) -> Itera
 
 def _human(record: Record) -> str:
     state = "active" if record["active"] else "inactive"
-    return f"{record['user_id']}\t{record['email'] or ''}\t{state}\t" + ", ".join(record["groups"])
+    line = f"{record['user_id']}\t{record['email'] or ''}\t{state}\t" + ", ".join(record["groups"])
+    roles = _role_names(record)
+    return f"{line}\troles: {roles}" if roles else line
 
 
 def _stream_json_array(records: Iterable[Record]) -> None:

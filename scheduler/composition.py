@@ -12,7 +12,8 @@ from sqlalchemy import Engine, text
 from connectors.delivery.sink import TokenSink, build_sink, describe_sink
 from connectors.entra.health import EntraReader, not_permitted
 from connectors.entra.settings import GraphSettings
-from connectors.identity_store.target import IdentityReader, IdentityStoreTarget
+from connectors.identity_store.reader import IdentityReader
+from connectors.identity_store.target import IdentityStoreTarget
 from connectors.ldap.target import LdapTarget
 from inbound.auth import TokenStore
 from inbound.database.anchors import StagedAnchors

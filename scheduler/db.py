@@ -136,14 +136,16 @@ def _config(name: str, engine: Engine) -> tuple[Config, Any]:
     return cfg, version_table
 
 
-def upgrade(name: str, engine: Engine) -> None:
-    """Apply migrations; on PostgreSQL one process at a time (several replicas start at once)."""
+def upgrade(name: str, engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (the newest unless told; the upgrade test builds a
+    database of an older release this way); on PostgreSQL one process at a time (several
+    replicas start at once)."""
     cfg, _ = _config(name, engine)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('scim-sync:migrations'))"))
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def pending(name: str, engine: Engine) -> bool:

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -286,53 +285,3 @@ class IdentityStoreTarget(IdentityStoreInventory):
         )
         conn.execute(delete(identities).where(I.scim_id == desired.scim_id))
         return Applied(Action.DELETED, None)
-
-
-class IdentityReader:
-    """Read side for operators: ``scim-sync identities get|list`` and the admin API."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def get(self, user_id: str) -> dict[str, Any] | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(select(identities).where(I.user_id == user_id)).mappings().first()
-            if row is None:
-                return None
-            names = list(
-                conn.execute(
-                    select(G.display_name)
-                    .join(group_members, GM.group_scim_id == G.scim_id)
-                    .where(GM.user_id == user_id)
-                    .order_by(G.display_name)
-                ).scalars()
-            )
-        return _record(row, names)
-
-    def list(self, limit: int = 1000, after: str | None = None) -> list[dict[str, Any]]:
-        """Up to ``limit`` identities in user ID order, from the one after ``after``: keyset
-        paging, so a page costs the same wherever it starts and a reader walking the whole
-        store holds one page at a time."""
-        query = select(identities).order_by(I.user_id).limit(limit)
-        if after is not None:
-            query = query.where(I.user_id > after)
-        with self._engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-            memberships: dict[str, list[str]] = {}
-            if rows:
-                for user_id, name in conn.execute(
-                    select(GM.user_id, G.display_name)
-                    .join(groups, G.scim_id == GM.group_scim_id)
-                    .where(GM.user_id.in_([r["user_id"] for r in rows]))
-                    .order_by(G.display_name)
-                ):
-                    memberships.setdefault(user_id, []).append(name)
-        return [_record(r, memberships.get(r["user_id"], [])) for r in rows]
-
-
-def _record(row: Any, group_names: list[str]) -> dict[str, Any]:
-    out = {k: row[k] for k in ("user_id", "scim_id", *IDENTITY_FIELDS)}
-    out["groups"] = group_names
-    out["created_at"] = row["created_at"].isoformat()
-    out["updated_at"] = row["updated_at"].isoformat()
-    return out

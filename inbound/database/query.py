@@ -19,6 +19,7 @@ from inbound.database.index import comparable, path_key
 from inbound.database.tables import attr_values, members, resources
 from inbound.errors import ScimError, invalid_filter
 from inbound.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
+from inbound.matching import filter_operand
 from inbound.resource import Resolved, resolve
 from inbound.schema import Attribute, ResourceType
 
@@ -153,6 +154,7 @@ class _Compiler:
 
     def compare(self, r: Resolved, op: str, value: Any) -> ColumnElement[bool]:
         attr = r.sub or r.attr
+        value = filter_operand(attr, value)
         _check_value(attr, op, value)
         if value is None:
             present = self.present(r)
@@ -250,6 +252,7 @@ class _Compiler:
                 same_element, probe.c.path == path_key(r.urn, r.attr.name, sub.name)
             )
         assert isinstance(node, Compare)
+        node = Compare(node.path, node.op, filter_operand(sub, node.value))
         _check_value(sub, node.op, node.value)
         if node.value is None:
             present = exists().where(

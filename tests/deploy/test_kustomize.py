@@ -65,7 +65,7 @@ def test_the_documented_overlay_renders(tmp_path: Path) -> None:
         if o["kind"] in ("Deployment", "Job")
         for c in o["spec"]["template"]["spec"]["containers"]
     }
-    assert images == {"registry.mycorp.net/identity/scim-sync:0.1.0"}
+    assert images == {"registry.mycorp.net/identity/scim-sync:0.2.0"}
     (ingress,) = by_kind(rendered, "Ingress")
     assert ingress["spec"]["rules"][0]["host"] == "scim.mycorp.net"
     assert ingress["spec"]["tls"][0]["hosts"] == ["scim.mycorp.net"]

@@ -19,6 +19,7 @@ from reconcile.model import (
     MemberRef,
     ResourceKind,
     Tombstone,
+    read_only,
 )
 
 R = resources.c
@@ -58,6 +59,7 @@ def desired_identity(
         employee_number=ext.get("employeeNumber"),
         manager_scim_id=manager.get("value"),
         manager_user_id=manager_user_id,
+        source=read_only(data),
     )
 
 
@@ -120,5 +122,6 @@ class StagedDesiredState:
                     display_name=row.data["displayName"],
                     external_id=row.data.get("externalId"),
                     members=frozenset(group_members[row.scim_id]),
+                    source=read_only(row.data),
                 )
         return out

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.ldap.names import DnSyntaxError, is_within
+from reconcile.mapping import TargetMapping
 
 PREFIX = "SCIM_SYNC_"
 DISABLE_POLICIES = ("move", "attribute", "delete")
@@ -162,6 +163,9 @@ class LdapSettings:
         default=timedelta(seconds=10),
         metadata=_doc("connect and response timeout of one LDAP operation", "LDAP_TIMEOUT"),
     )
+    mapping: TargetMapping | None = field(default=None, compare=False)
+    """The LDAP part of the declarative mapping (``SCIM_SYNC_MAPPING_FILE``), compiled once
+    by ``scheduler``; None: the defaults alone. Not a variable of its own."""
 
     @property
     def urls(self) -> list[str]:

@@ -35,6 +35,7 @@ __all__ = [
     "TargetMapping",
     "Values",
     "compile_mapping",
+    "compile_partly",
     "read_document",
     "resource_context",
 ]
@@ -43,4 +44,15 @@ __all__ = [
 def compile_mapping(table: Mapping[str, Any], file: str) -> CompiledMapping:
     """The ``[mapping]`` table (its contents) from ``file``, checked and compiled; raises
     :class:`MappingInvalidError` with every problem found."""
+    compiled, problems = compile_document(read_document(table, file))
+    if problems:
+        raise MappingInvalidError(problems)
+    return compiled
+
+
+def compile_partly(
+    table: Mapping[str, Any], file: str
+) -> tuple[CompiledMapping, list[MappingProblem]]:
+    """What of the table compiles, and every problem: for checks that go on to hold the
+    compiled part against each target (so one run lists everything)."""
     return compile_document(read_document(table, file))

@@ -20,7 +20,7 @@ from reconcile.mapping.document import (
     MappingDocument,
     ValueMapSpec,
 )
-from reconcile.mapping.problems import MappingInvalidError, MappingRenderError
+from reconcile.mapping.problems import MappingProblem, MappingRenderError
 from reconcile.mapping.sandbox import (
     MappingEnvironment,
     SourceUndefined,
@@ -122,6 +122,13 @@ class KindMapping:
     def keys(self) -> tuple[str, ...]:
         """The attributes this mapping writes."""
         return tuple(a.key for a in self.attributes)
+
+    @property
+    def multi_valued(self) -> frozenset[str]:
+        """The attributes given as a list of templates or with ``each``: several values."""
+        return frozenset(
+            a.key for a in self.attributes if a.each is not None or len(a.templates) > 1
+        )
 
     def _scope(self, desired: DesiredIdentity | DesiredGroup) -> dict[str, Any]:
         scope = dict(self._env.globals)
@@ -290,17 +297,16 @@ class _Compiler:
         return KindMapping(self.env, spec.target, spec.kind, compiled, unmanaged, placement)
 
 
-def compile_document(doc: MappingDocument) -> CompiledMapping:
-    """Compile every template of ``doc``; raises :class:`MappingInvalidError` listing every
-    problem (the document's own included) when there is any."""
+def compile_document(doc: MappingDocument) -> tuple[CompiledMapping, list[MappingProblem]]:
+    """Compile every template of ``doc`` that compiles, and every problem found (the
+    document's own included), so a check reports them all at once; a mapping with problems
+    must not be used."""
     compiler = _Compiler(doc)
     kinds: dict[str, dict[str, KindMapping]] = {}
     for spec in doc.kinds:
         kinds.setdefault(spec.target, {})[spec.kind] = compiler.kind(spec)
-    if doc.problems:
-        raise MappingInvalidError(doc.problems)
     targets = {
         name: TargetMapping(name, user=by_kind.get("user"), group=by_kind.get("group"))
         for name, by_kind in kinds.items()
     }
-    return CompiledMapping(doc.file, targets)
+    return CompiledMapping(doc.file, targets), list(doc.problems)

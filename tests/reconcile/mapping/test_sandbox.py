@@ -3,6 +3,8 @@ not given, or make the process work or allocate without bound."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from reconcile.mapping import MappingInvalidError, MappingRenderError, compile_mapping
@@ -121,10 +123,8 @@ def test_the_resource_cannot_be_changed_by_a_template() -> None:
         "{{ user.name.clear() }}",
         "{{ user.pop('userName') }}",
     ):
-        try:
+        with contextlib.suppress(MappingRenderError):
             one(template, desired)
-        except MappingRenderError:
-            pass
     assert desired.source["roles"] == [{"value": "a"}]
     assert desired.source["name"] == {"givenName": "A"}
     assert desired.source["userName"] == "E1"

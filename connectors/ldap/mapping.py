@@ -118,7 +118,9 @@ class Layout:
         dns = [self.users_dn, self.groups_dn, self.disabled_dn]
         for kind in (self.user_mapping, self.group_mapping):
             dns.extend(rule.dn for rule in (kind.placement if kind else ()))
-        unique = {dn_key(dn): dn for dn in reversed(dns)}
+        unique: dict[object, str] = {}
+        for dn in dns:
+            unique.setdefault(dn_key(dn), dn)
         return sorted(unique.values(), key=lambda dn: len(dn_key(dn)))
 
     def user_values(self, desired: DesiredIdentity, manager_dn: str | None) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from jinja2 import Template, TemplateError, nodes
 from jinja2.parser import Parser
+from jinja2.runtime import Context, new_context
 
 from reconcile.mapping.document import (
     AttributeSpec,
@@ -91,11 +92,23 @@ class CompiledPlacement:
     dn: str
 
 
-def _evaluate(env: MappingEnvironment, expression: Template, scope: dict[str, Any]) -> Any:
-    context = expression.new_context(scope, shared=True)
-    for _ in expression.root_render_func(context):
+def _fresh(context: Context) -> Context:
+    """``context`` emptied of what the previous template set in it. One context serves all
+    templates of one resource: making one per template was most of a render's cost, and
+    without blocks or macros (refused) its variables are all a template leaves behind."""
+    context.vars.clear()
+    context.exported_vars.clear()
+    return context
+
+
+def _evaluate(expression: Template, context: Context) -> Any:
+    for _ in expression.root_render_func(_fresh(context)):
         pass
     return context.vars["result"]
+
+
+def _render(template: Template, context: Context) -> str:
+    return render_bounded(template.root_render_func(_fresh(context)))
 
 
 class KindMapping:
@@ -130,10 +143,10 @@ class KindMapping:
             a.key for a in self.attributes if a.each is not None or len(a.templates) > 1
         )
 
-    def _scope(self, desired: DesiredIdentity | DesiredGroup) -> dict[str, Any]:
+    def _context(self, desired: DesiredIdentity | DesiredGroup) -> Context:
         scope = dict(self._env.globals)
         scope.update(resource_context(desired))
-        return scope
+        return new_context(self._env, None, {}, scope, shared=True)
 
     def _failed(
         self, desired: DesiredIdentity | DesiredGroup, key: str, exc: Exception
@@ -145,21 +158,22 @@ class KindMapping:
     def render(self, desired: DesiredIdentity | DesiredGroup) -> Values:
         """Every mapped attribute's values for ``desired``; raises :class:`MappingRenderError`
         for the first template that fails."""
-        scope = self._scope(desired)
+        context = self._context(desired)
         out: Values = {}
         for attribute in self.attributes:
             try:
-                out[attribute.key] = self._values(attribute, scope)
+                out[attribute.key] = self._values(attribute, context)
             except Exception as exc:  # any template failure is this resource's alone
                 self._failed(desired, attribute.key, exc)
         return out
 
-    def _values(self, attribute: CompiledAttribute, scope: dict[str, Any]) -> list[str]:
+    @staticmethod
+    def _values(attribute: CompiledAttribute, context: Context) -> list[str]:
         values: list[str] = []
         if attribute.each is None:
-            rendered: Sequence[str] = [self._render(t, scope) for t in attribute.templates]
+            rendered: Sequence[str] = [_render(t, context) for t in attribute.templates]
         else:
-            items = _evaluate(self._env, attribute.each, scope)
+            items = _evaluate(attribute.each, context)
             if isinstance(items, SourceUndefined) or items is None:
                 items = []
             if not isinstance(items, list | tuple):
@@ -167,25 +181,24 @@ class KindMapping:
             if len(items) > MAX_EACH:
                 raise ValueError(f"each gave more than {MAX_EACH} items")
             template = attribute.templates[0]
-            rendered = [self._render(template, {**scope, "item": item}) for item in items]
+            rendered = []
+            for item in items:
+                _fresh(context).vars["item"] = item
+                rendered.append(render_bounded(template.root_render_func(context)))
         for value in rendered:
             if value and value not in values:
                 values.append(value)
         return values
-
-    @staticmethod
-    def _render(template: Template, scope: dict[str, Any]) -> str:
-        return render_bounded(template.root_render_func(template.new_context(scope, shared=True)))
 
     def place(self, desired: DesiredIdentity | DesiredGroup) -> str | None:
         """The container DN of the first placement rule whose ``when`` holds; None when no
         rule matches (the target's default container then)."""
         if not self.placement:
             return None
-        scope = self._scope(desired)
+        context = self._context(desired)
         for rule in self.placement:
             try:
-                matched = _evaluate(self._env, rule.when, scope)
+                matched = _evaluate(rule.when, context)
             except Exception as exc:  # any expression failure is this resource's alone
                 self._failed(desired, f"placement[{rule.index}].when", exc)
             if matched and not isinstance(matched, SourceUndefined):

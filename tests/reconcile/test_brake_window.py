@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 
 from reconcile.policy import MassChangeBrake
@@ -43,6 +44,7 @@ def trickle(
     return deleted, held
 
 
+@pytest.mark.slow
 def test_a_trickle_of_600_deletes_is_held_like_a_burst(
     client: TestClient[Any], runtime: Runtime, clock: FakeClock
 ) -> None:

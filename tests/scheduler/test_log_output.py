@@ -101,6 +101,7 @@ for n in range({lines}):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("end", ["pass", "sys.exit(3)", "raise SystemExit(0)"])
 def test_no_line_is_lost_when_the_process_ends(end: str) -> None:
     """The writer thread may be behind when the program ends: exit writes what it holds."""

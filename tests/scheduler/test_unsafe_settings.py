@@ -124,6 +124,7 @@ def test_the_length_rule_still_holds() -> None:
     assert "at least 32" in refusal({"SCIM_SYNC_ADMIN_KEY": "ssa_" + secrets.token_hex(15)})
 
 
+@pytest.mark.slow
 def test_keys_scim_sync_generates_always_pass() -> None:
     """The admin key printed on first start, and what the docs say to run, with room to spare
     (the lowest of many draws stays far above the bar)."""

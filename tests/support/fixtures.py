@@ -24,16 +24,28 @@ from tests.support.postgres import PG_DSN, pg_schema, postgres_problem
 from tests.support.processes import stop_leftovers
 
 _PG_PROBLEM = postgres_problem()
+PROCESSES = Path(__file__).resolve().parents[1] / "processes"
+"""The folder of tests that start scim-sync, a browser or a server of their own."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``postgres`` every test that runs on the shared server: the ``postgres`` case of
-    ``database_url``, whether from the fixture's own parameters or a test's ``indirect``
-    parametrisation (a mark on the fixture's parameter would be lost in the second case)."""
+    """Mark ``postgres`` and ``slow`` every test that runs on the shared server: the
+    ``postgres`` case of ``database_url``, whether from the fixture's own parameters or a
+    test's ``indirect`` parametrisation (a mark on the fixture's parameter would be lost in the
+    second case).
+
+    Slow, because each such case creates a schema and runs both migration chains on the server
+    before its body (about half a second on this project's 2-core machine, some 260 cases):
+    the fast loop runs the same test on SQLite, and the full run on both. Every test under
+    ``tests/processes/`` is slow too, whether or not its module says so."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("database_url") == "postgres":
             item.add_marker(pytest.mark.postgres)
+            item.add_marker(pytest.mark.slow)
+        if PROCESSES in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -22,6 +22,7 @@ from tests.support.slapd import Pki, SlapdServer, make_pki, require_slapd
 SLAPD_FIXTURES = frozenset({"slapd", "own_slapd"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``ldap`` every test that needs slapd, found by the fixtures it asks for."""
     for item in items:

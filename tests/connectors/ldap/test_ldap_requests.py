@@ -59,6 +59,7 @@ CONTROLS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     dn=VALUE,
@@ -75,6 +76,7 @@ def test_add(
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     dn=VALUE,
@@ -138,6 +140,7 @@ def ldap3_search(base: str, search_filter: str, attributes: list[str], scope: in
     return search_operation(base, search_filter, scope, 3, selection, 0, 0, False, True, True)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     base=VALUE,

@@ -225,6 +225,7 @@ def mine(data: bytes) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     message_id=st.integers(1, 2**31 - 1),
@@ -337,6 +338,7 @@ def test_a_truncated_frame_is_a_lost_connection(frame: bytes, data: st.DataObjec
         decode(frame[:cut])
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(frame=VALID_FRAMES, data=st.data())
 def test_a_mutated_frame_decodes_or_loses_the_connection(frame: bytes, data: st.DataObject) -> None:

@@ -11,7 +11,15 @@ from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
 from reconcile.errors import NotReadyError
 from reconcile.ports import Action
-from tests.support.directory import entries, group, group_entry, identity, settings_for, user_entry
+from tests.support.directory import (
+    entries,
+    fresh_base,
+    group,
+    group_entry,
+    identity,
+    settings_for,
+    user_entry,
+)
 
 RND = 'R&D, "Core" + Ops #1'
 
@@ -176,8 +184,6 @@ def test_disable_move_and_reenable(
 
 
 def test_disable_by_attribute(slapd: object, directory_admin: ldap3.Connection) -> None:
-    from tests.support.directory import fresh_base
-
     url = slapd.url  # type: ignore[attr-defined]
     settings = settings_for(url, fresh_base(url), disable="attribute")
     target = LdapTarget(settings)

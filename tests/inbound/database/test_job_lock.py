@@ -77,10 +77,10 @@ def test_the_lock_of_a_holder_that_died_is_free_again(runtime: Runtime, clock: F
     with runtime.job_lock.hold("job") as meanwhile:
         assert not meanwhile
     if runtime.staging_engine.dialect.name == "postgresql":
-        with runtime.staging_engine.connect() as conn:
+        with runtime.staging_engine.connect() as conn:  # waits until the backend has exited
             killed = conn.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks"
                     " WHERE locktype = 'advisory' AND objsubid = 1 AND granted"
                     " AND ((classid::bigint << 32) | objid::bigint) ="
                     " hashtextextended('scim-sync:' || current_schema() || ':' || :name, 0)"

@@ -6,13 +6,29 @@ here must be comparable with ``==`` and carry nothing a target does not need.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
 
 
 class ResourceKind(StrEnum):
     USER = "User"
     GROUP = "Group"
+
+
+Source = Mapping[str, Any]
+"""The staged SCIM resource as stored (core, enterprise and extension attributes, emails,
+phone numbers, addresses, roles …), read-only: what declarative mappings render from."""
+
+NO_SOURCE: Source = MappingProxyType({})
+
+
+def read_only(resource: dict[str, Any]) -> Source:
+    """``resource`` behind a read-only view (no copy: the caller hands it over); views compare
+    by value, so two desired states with equal resources are equal."""
+    return MappingProxyType(resource)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +49,9 @@ class DesiredIdentity:
     employee_number: str | None = None
     manager_scim_id: str | None = None
     manager_user_id: str | None = None
+    source: Source = field(default_factory=lambda: NO_SOURCE, hash=False, repr=False)
+    """The whole staged User (see :data:`Source`); the typed fields above are read from it.
+    Compared by value, left out of the hash (a dict has none) and of the repr."""
 
     kind = ResourceKind.USER
 
@@ -52,6 +71,8 @@ class DesiredGroup:
     display_name: str
     external_id: str | None = None
     members: frozenset[MemberRef] = field(default_factory=frozenset)
+    source: Source = field(default_factory=lambda: NO_SOURCE, hash=False, repr=False)
+    """The staged Group as stored (its members are in ``members``, not here)."""
 
     kind = ResourceKind.GROUP
 

@@ -10,7 +10,15 @@ import click
 import uvicorn
 
 from inbound.web.app import create_app
-from scheduler import cli_entra, cli_reconcile, cli_records, cli_tokens, logs, renewal
+from scheduler import (
+    cli_entra,
+    cli_mapping,
+    cli_reconcile,
+    cli_records,
+    cli_tokens,
+    logs,
+    renewal,
+)
 from scheduler.cli_common import runtime_for
 from scheduler.composition import Runtime
 from scheduler.jobs import Jobs
@@ -23,7 +31,9 @@ from scheduler.settings import Settings, SettingsError, load_settings
 def main(ctx: click.Context, config_path: str | None) -> None:
     """scim-sync: Entra ID SCIM provisioning into the Identity Manager store and LDAP."""
     try:
-        ctx.obj = load_settings(config_path=config_path)
+        # ``mapping check`` and ``preview`` report a mapping's problems themselves.
+        checked = ctx.invoked_subcommand != "mapping"
+        ctx.obj = load_settings(config_path=config_path, with_mapping=checked)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
 
@@ -107,5 +117,6 @@ for command in (
     cli_records.db_group,
     cli_records.config_group,
     cli_entra.entra,
+    cli_mapping.mapping,
 ):
     main.add_command(command)

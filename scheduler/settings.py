@@ -20,6 +20,8 @@ from connectors.delivery.sink import MIN_WEBHOOK_SECRET, sink_problems, url_prob
 from connectors.entra.settings import GraphSettings
 from connectors.identity_store.target import ADOPT_POLICIES as IDM_ADOPT_POLICIES
 from connectors.ldap.settings import LdapSettings as LdapSettings
+from reconcile.mapping import CompiledMapping
+from scheduler.mapping_setup import MappingSource, check_mapping, find_mapping
 from scheduler.unsafe_settings import PLACEHOLDER, unsafe_problems
 
 PREFIX = "SCIM_SYNC_"
@@ -198,8 +200,30 @@ class Settings:
             "SCIM_EXTENSION_SCHEMAS",
         ),
     )
+    mapping_file: str = field(
+        default="",
+        metadata=_doc(
+            "TOML file of declarative mappings per target ([mapping…] tables, docs/mapping.md); "
+            "or a [mapping] table in the config file; empty: the shipped defaults",
+            "MAPPING_FILE",
+        ),
+    )
     ldap: LdapSettings = field(default_factory=LdapSettings)
     graph: GraphSettings = field(default_factory=GraphSettings)
+    mapping_source: MappingSource | None = field(
+        default=None, compare=False, metadata={"derived": True}
+    )
+    """Where the mapping was found (read by ``load_settings``), None when there is none."""
+    mapping: CompiledMapping = field(
+        default_factory=CompiledMapping.empty, compare=False, metadata={"derived": True}
+    )
+    """The mapping, compiled and checked once by ``load_settings``."""
+
+    def with_mapping(self, compiled: CompiledMapping) -> Settings:
+        """These settings with ``compiled`` as the mapping, handed to the targets using it."""
+        return replace(
+            self, mapping=compiled, ldap=replace(self.ldap, mapping=compiled.target("ldap"))
+        )
 
     @property
     def idm_url(self) -> str:
@@ -246,9 +270,18 @@ def _build(cls: Any, env: Mapping[str, str], file_values: Mapping[str, Any]) -> 
     return cls(**values)
 
 
-def load_settings(env: Mapping[str, str] | None = None, config_path: str | None = None) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    config_path: str | None = None,
+    *,
+    with_mapping: bool = True,
+) -> Settings:
     """Settings from ``SCIM_SYNC_*`` variables over an optional TOML file (flat keys such as
-    ``database_url`` or ``ldap_url``)."""
+    ``database_url`` or ``ldap_url``, and a ``[mapping]`` table).
+
+    The declarative mapping is compiled and checked too, unless ``with_mapping`` is False
+    (``scim-sync mapping check`` reports its problems itself rather than refusing to start).
+    """
     env = os.environ if env is None else env
     path = config_path or env.get(PREFIX + "CONFIG")
     file_values: dict[str, Any] = {}
@@ -264,8 +297,26 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: str | None 
         ldap=_build(LdapSettings, env, file_values),
         graph=_build(GraphSettings, env, file_values),
     )
+    settings = replace(
+        settings,
+        mapping_source=find_mapping(settings.mapping_file, file_values.get("mapping"), path),
+    )
     validate(settings)
+    if with_mapping:
+        settings = with_compiled_mapping(settings)
     return settings
+
+
+def with_compiled_mapping(settings: Settings) -> Settings:
+    """``settings`` with the mapping compiled and handed to the targets that use it; a
+    mapping with problems is refused, each problem with its file, table and key."""
+    check = check_mapping(settings.mapping_source, settings.ldap)
+    if check.compiled is None:
+        raise SettingsError(
+            "the mapping is refused (scim-sync mapping check lists the same): "
+            + "; ".join(str(p) for p in check.problems)
+        )
+    return settings.with_mapping(check.compiled)
 
 
 def validate(settings: Settings) -> None:
@@ -350,6 +401,8 @@ def setting_groups(root: type = Settings) -> tuple[tuple[str, type], ...]:
     hints = get_type_hints(root)
     for f in fields(root):
         kind = hints.get(f.name)
+        if f.metadata.get("derived"):
+            continue  # computed from settings (the compiled mapping), not a group of them
         if isinstance(kind, type) and is_dataclass(kind):
             out.extend(
                 (f"{f.name}.{path}" if path else f.name, cls) for path, cls in setting_groups(kind)

@@ -4,7 +4,7 @@ ldap3 builds every request as pyasn1 objects and encodes them with pyasn1, which
 Python time per operation than the directory spends on it; the few request shapes the target
 sends are simple enough to encode directly (:mod:`connectors.ldap.requests`). Encodings are
 definite-length with minimal length octets and a ``TRUE`` of ``0xFF``, exactly as ldap3 sends
-them (``tests/unit/test_ldap_requests.py`` compares the bytes).
+them (``tests/connectors/ldap/test_ldap_requests.py`` compares the bytes).
 
 - Post-Read (RFC 4527): an ``AttributeSelection`` naming what to read back from an add.
 - Assertion (RFC 4528): a search ``Filter`` the entry must match for a modify to happen.

@@ -1,21 +1,36 @@
 """How a desired identity or group becomes an LDAP entry: attributes, object classes, DNs.
 
 Pure functions over settings and the core's model, so the mapping is unit-tested without a
-server and the target only has to compare and write.
+server and the target only has to compare and write. Without a declarative mapping the
+entry is what the attribute map (``SCIM_SYNC_LDAP_ATTRIBUTE_MAP``) says; a mapping's keys then
+add attributes or take over default ones (docs/mapping.md), and its placement rules choose
+the container below the users or groups DN.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from connectors.ldap.names import escape_dn_value
+from connectors.ldap.names import dn_key, escape_dn_value
 from connectors.ldap.settings import (
     DEFAULT_ATTRIBUTE_MAP,
     LdapSettings,
     parse_attribute_map,
 )
-from reconcile.model import DesiredIdentity
+from reconcile.mapping import KindMapping, TargetMapping
+from reconcile.model import DesiredGroup, DesiredIdentity
+
+
+def _without(attributes: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """The attribute map minus the LDAP attributes a mapping takes over or leaves alone (the
+    key attribute, ``user_id``, always stays: a mapping may not touch it)."""
+    taken = {n.casefold() for n in names}
+    return {
+        field_name: attribute
+        for field_name, attribute in attributes.items()
+        if field_name == "user_id" or attribute.casefold() not in taken
+    }
 
 
 @dataclass(frozen=True)
@@ -34,10 +49,15 @@ class Layout:
     attributes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ATTRIBUTE_MAP))
     disabled_attribute: tuple[str, str] = ("employeeType", "disabled")
     placeholder_member: str = ""
+    mapping: TargetMapping | None = None
 
     @classmethod
     def from_settings(cls, settings: LdapSettings) -> Layout:
         attribute, _, value = settings.disabled_attribute.partition("=")
+        attributes = parse_attribute_map(settings.attribute_map)
+        users = settings.mapping.user if settings.mapping else None
+        if users is not None:
+            attributes = _without(attributes, (*users.keys, *users.unmanaged))
         return cls(
             base_dn=settings.base_dn,
             users_dn=settings.people,
@@ -48,10 +68,19 @@ class Layout:
             user_object_classes=tuple(settings.user_object_classes.split()),
             user_rdn=settings.user_rdn,
             group_object_class=settings.group_object_class,
-            attributes=parse_attribute_map(settings.attribute_map),
+            attributes=attributes,
             disabled_attribute=(attribute.strip(), value.strip()),
             placeholder_member=settings.placeholder_member,
+            mapping=settings.mapping,
         )
+
+    @property
+    def user_mapping(self) -> KindMapping | None:
+        return self.mapping.user if self.mapping else None
+
+    @property
+    def group_mapping(self) -> KindMapping | None:
+        return self.mapping.group if self.mapping else None
 
     @property
     def member_attribute(self) -> str:
@@ -70,12 +99,33 @@ class Layout:
     def managed_attributes(self) -> list[str]:
         """Every attribute scim-sync writes on a user, for searches and comparisons."""
         names = set(self.attributes.values())
+        if self.user_mapping is not None:
+            names.update(self.user_mapping.keys)
         if self.disable == "attribute":
             names.add(self.disabled_attribute[0])
         return sorted(names)
 
+    @property
+    def group_managed_attributes(self) -> list[str]:
+        """Every attribute scim-sync writes on a group besides its members."""
+        mapped = self.group_mapping.keys if self.group_mapping is not None else ()
+        return sorted({"cn", *mapped})
+
+    @property
+    def containers(self) -> list[str]:
+        """Every container entries may be placed in: the users, groups and disabled DNs and
+        each placement rule's DN, parents before children (so they can be created in order)."""
+        dns = [self.users_dn, self.groups_dn, self.disabled_dn]
+        for kind in (self.user_mapping, self.group_mapping):
+            dns.extend(rule.dn for rule in (kind.placement if kind else ()))
+        unique: dict[object, str] = {}
+        for dn in dns:
+            unique.setdefault(dn_key(dn), dn)
+        return sorted(unique.values(), key=lambda dn: len(dn_key(dn)))
+
     def user_values(self, desired: DesiredIdentity, manager_dn: str | None) -> dict[str, list[str]]:
-        """The managed attributes of a user entry; an empty list means "absent"."""
+        """The managed attributes of a user entry; an empty list means "absent". Raises
+        :class:`reconcile.mapping.MappingRenderError` when a mapped template fails for it."""
         family = desired.family_name or desired.user_id
         given_family = " ".join(p for p in (desired.given_name, desired.family_name) if p)
         sources: dict[str, str | None] = {
@@ -96,21 +146,39 @@ class Layout:
             values.setdefault(attribute, [])
             if value not in (None, "") and value not in values[attribute]:
                 values[attribute].append(value)
+        if self.user_mapping is not None:
+            values.update(self.user_mapping.render(desired))
         if self.disable == "attribute":
             attribute, flag = self.disabled_attribute
             values[attribute] = [] if desired.active else [flag]
         return values
 
+    def user_container(self, desired: DesiredIdentity) -> str:
+        """The disabled DN for a disabled user (``move``), else the first placement rule that
+        matches, else the users DN."""
+        if self.disable == "move" and not desired.active:
+            return self.disabled_dn
+        placed = self.user_mapping.place(desired) if self.user_mapping is not None else None
+        return placed or self.users_dn
+
     def user_dn(self, desired: DesiredIdentity, values: Mapping[str, list[str]]) -> str:
-        """``uid=<user_id>,<users DN>``, or under the disabled DN for a disabled user (move)."""
+        """``uid=<user_id>,<container>`` (see :meth:`user_container`)."""
         naming = values.get(self.user_rdn) or [desired.user_id]
-        parent = (
-            self.disabled_dn if self.disable == "move" and not desired.active else self.users_dn
-        )
-        return f"{self.user_rdn}={escape_dn_value(naming[0])},{parent}"
+        return f"{self.user_rdn}={escape_dn_value(naming[0])},{self.user_container(desired)}"
 
-    def group_dn(self, display_name: str) -> str:
-        return f"cn={escape_dn_value(display_name)},{self.groups_dn}"
+    def group_container(self, desired: DesiredGroup) -> str:
+        """The first placement rule that matches the group, else the groups DN."""
+        placed = self.group_mapping.place(desired) if self.group_mapping is not None else None
+        return placed or self.groups_dn
 
-    def group_values(self, display_name: str) -> dict[str, list[str]]:
-        return {"cn": [display_name]}
+    def group_dn(self, display_name: str, container: str | None = None) -> str:
+        """``cn=<displayName>,<container>``; the groups DN when no container is given (a
+        mapped group's comes from :meth:`group_container`)."""
+        return f"cn={escape_dn_value(display_name)},{container or self.groups_dn}"
+
+    def group_values(self, desired: DesiredGroup) -> dict[str, list[str]]:
+        """A group entry's attributes besides its members: ``cn`` and what the mapping adds."""
+        values = {"cn": [desired.display_name]}
+        if self.group_mapping is not None:
+            values.update(self.group_mapping.render(desired))
+        return values

@@ -11,10 +11,10 @@ compatibility normalisation (NFKC: fullwidth letters, ligatures, no-break and id
 spaces become their plain forms) and simple lower-casing (``ß`` stays ``ß``), then leading and
 trailing spaces dropped and every inner run of them kept as one. Only the space character
 counts as a space there (a tab or a line feed is a character like any other).
-``tests/ldap/test_lookalikes.py`` checks this against the real server. A server whose Unicode
-tables are older may know fewer case pairs (slapd does not lower-case ``ẞ``); the fold is then
-coarser than the server, which costs nothing: it only ever judges entries the server's own
-search returned.
+``tests/connectors/ldap/test_lookalikes.py`` checks this against the real server. A server
+whose Unicode tables are older may know fewer case pairs (slapd does not lower-case ``ẞ``);
+the fold is then coarser than the server, which costs nothing: it only ever judges entries
+the server's own search returned.
 """
 
 from __future__ import annotations

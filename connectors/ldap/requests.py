@@ -1,9 +1,10 @@
 """The LDAP requests the target sends, encoded directly as BER (RFC 4511 section 4).
 
 Each function returns one whole ``LDAPMessage``, byte for byte what ldap3 would send for the
-same call (``tests/unit/test_ldap_requests.py`` checks that against ldap3 and pyasn1), at a
-small fraction of its cost: the target's speed was bounded by ldap3 building and encoding
-every request with pyasn1, not by the directory. Connecting, TLS and bind stay with ldap3.
+same call (``tests/connectors/ldap/test_ldap_requests.py`` checks that against ldap3 and
+pyasn1), at a small fraction of its cost: the target's speed was bounded by ldap3 building and
+encoding every request with pyasn1, not by the directory. Connecting, TLS and bind stay with
+ldap3.
 """
 
 from __future__ import annotations

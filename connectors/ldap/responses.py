@@ -4,8 +4,8 @@ ldap3's ``decode_message_fast`` builds a tuple for every element of every messag
 decoder for each; reading a batch's entries ahead through it cost more than all the rest of an
 update. The target needs little from a response — the message ID, the operation, an entry's
 DN and attributes, a result code and message, the controls — so this reads exactly that,
-walking the definite-length BER a server sends. ``tests/unit/test_ldap_wire.py`` checks it
-against ldap3's decoder.
+walking the definite-length BER a server sends. ``tests/connectors/ldap/test_ldap_wire.py``
+checks it against ldap3's decoder.
 """
 
 from __future__ import annotations

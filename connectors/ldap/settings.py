@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from connectors.delivery.sink import url_problem
 from connectors.ldap.active_directory.foreign_owners import DEFAULT_ATTRIBUTES, parse_attributes
 from connectors.ldap.names import DnSyntaxError, is_within
+from reconcile.mapping import TargetMapping
 
 PREFIX = "SCIM_SYNC_"
 DISABLE_POLICIES = ("move", "attribute", "delete")
@@ -175,6 +176,9 @@ class LdapSettings:
         default=timedelta(seconds=10),
         metadata=_doc("connect and response timeout of one LDAP operation", "LDAP_TIMEOUT"),
     )
+    mapping: TargetMapping | None = field(default=None, compare=False)
+    """The LDAP part of the declarative mapping (``SCIM_SYNC_MAPPING_FILE``), compiled once
+    by ``scheduler``; None: the defaults alone. Not a variable of its own."""
 
     directory: str = field(
         default="openldap",

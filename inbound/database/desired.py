@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from inbound.database.tables import members, reading, resources
+from inbound.input_rules import name_key
 from inbound.schema import ENTERPRISE_SCHEMA
 from reconcile.model import (
     Desired,
@@ -19,6 +20,7 @@ from reconcile.model import (
     MemberRef,
     ResourceKind,
     Tombstone,
+    read_only,
 )
 
 R = resources.c
@@ -58,12 +60,24 @@ def desired_identity(
         employee_number=ext.get("employeeNumber"),
         manager_scim_id=manager.get("value"),
         manager_user_id=manager_user_id,
+        source=read_only(data),
     )
 
 
 class StagedDesiredState:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    def find(self, kind: ResourceKind, name: str) -> Desired | None:
+        """The live resource of ``kind`` named ``name`` (userName or group displayName, under
+        the staging store's uniqueness rule), as the reconciler would load it."""
+        with reading(self._engine) as conn:
+            scim_id = conn.execute(
+                select(R.scim_id).where(
+                    R.kind == kind.value, R.name_key == name_key(name), R.deleted_at.is_(None)
+                )
+            ).scalar()
+        return self.load([scim_id]).get(scim_id) if scim_id else None
 
     def load(self, scim_ids: Sequence[str]) -> dict[str, Desired]:
         out: dict[str, Desired] = {}
@@ -120,5 +134,6 @@ class StagedDesiredState:
                     display_name=row.data["displayName"],
                     external_id=row.data.get("externalId"),
                     members=frozenset(group_members[row.scim_id]),
+                    source=read_only(row.data),
                 )
         return out

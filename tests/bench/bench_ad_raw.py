@@ -26,7 +26,7 @@ import ldap3
 
 from connectors.ldap.active_directory import account_control, passwords
 from connectors.ldap.active_directory.passwords import PasswordPolicy
-from tests.samba_dc import SambaDc, shared_dc
+from tests.support.samba_dc import SambaDc, shared_dc
 
 USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
 

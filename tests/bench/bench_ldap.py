@@ -39,9 +39,9 @@ from reconcile.ports import Action, Applied
 from reconcile.runner import Reconciler
 from scheduler.composition import Runtime, compose, utcnow
 from scheduler.settings import Settings
-from tests.ldap.conftest import fresh_base, settings_for
-from tests.ldap.server import ROOT_DN, ROOT_PW, SlapdServer
 from tests.support import entra_user, patch_body
+from tests.support.directory import fresh_base, settings_for
+from tests.support.slapd import ROOT_DN, ROOT_PW, SlapdServer
 
 PERSON: dict[str, Any] = {
     "email": "c@example.com",

@@ -32,9 +32,9 @@ from reconcile.model import DesiredIdentity
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings
 from tests.bench.bench_ldap import PERSON
-from tests.ldap.conftest import fresh_base, settings_for
-from tests.ldap.server import ROOT_DN, ROOT_PW, SlapdServer
 from tests.support import entra_group, entra_user, patch_body
+from tests.support.directory import fresh_base, settings_for
+from tests.support.slapd import ROOT_DN, ROOT_PW, SlapdServer
 
 ACTOR = Actor("bench")
 CHANGED = 5

@@ -30,10 +30,10 @@ from connectors.ldap.settings import LdapSettings
 from scheduler.composition import compose
 from scheduler.settings import Settings
 from tests.bench.staging import bulk_stage_users
-from tests.e2e.process import ServiceProcess, free_port, issue_token, scim_sync_command
-from tests.ldap.conftest import fresh_base, settings_for
-from tests.ldap.server import SlapdServer
 from tests.support import entra_user, patch_body
+from tests.support.directory import fresh_base, settings_for
+from tests.support.processes import ServiceProcess, free_port, issue_token, scim_sync_command
+from tests.support.slapd import SlapdServer
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.bench.bench_ad_raw import main
-from tests.samba_dc import find_samba
+from tests.support.samba_dc import find_samba
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from scheduler.alerts import RULES as WEBHOOK_RULES
 from scheduler.composition import Runtime
-from tests.deploy.artefacts import DEPLOY, KUBERNETES, ROOT
-from tests.deploy.test_kustomize import kubectl
+from tests.support.artefacts import DEPLOY, KUBERNETES, ROOT, kubectl
 
 RULES = DEPLOY / "prometheus" / "scim-sync-rules.yaml"
 RULE_TESTS = DEPLOY / "prometheus" / "scim-sync-rules.test.yaml"

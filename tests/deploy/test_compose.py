@@ -12,7 +12,7 @@ import yaml
 from compose_spec import PyCompose
 
 from scheduler.config_docs import setting_names
-from tests.deploy.artefacts import DEPLOY, compose, our_compose_services
+from tests.support.artefacts import DEPLOY, compose, our_compose_services
 
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 

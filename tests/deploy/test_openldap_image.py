@@ -15,8 +15,8 @@ from pathlib import Path
 import ldap3
 import pytest
 
-from tests.deploy.artefacts import DEPLOY
-from tests.e2e.process import free_port
+from tests.support.artefacts import DEPLOY
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.ldap
 

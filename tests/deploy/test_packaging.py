@@ -11,7 +11,7 @@ import fnmatch
 import tomllib
 from pathlib import Path
 
-from tests.deploy.artefacts import ROOT
+from tests.support.artefacts import ROOT
 
 
 def setuptools_config() -> dict[str, object]:

@@ -17,8 +17,8 @@ from scheduler.cli import main
 from scheduler.composition import compose as compose_runtime
 from scheduler.config_docs import setting_names
 from scheduler.settings import Settings, SettingsError, load_settings
-from tests.deploy import artefacts
-from tests.deploy.artefacts import DOCS, ROOT, Use
+from tests.support import artefacts
+from tests.support.artefacts import DOCS, ROOT, Use
 
 # Named in the docs or deploy files while another branch builds them; each entry must be
 # removed once it exists (test_pending_entries_are_still_missing says when).

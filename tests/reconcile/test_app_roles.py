@@ -1,4 +1,4 @@
-"""Roles read out of every shape Entra sends them in (tests/scim/corpus/06_app_roles.json)."""
+"""Roles read out of every shape Entra sends them in (tests/inbound/web/corpus/06_app_roles.json)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import ldap3
 import pytest
 
-from tests.samba_dc import DcUnavailableError, SambaDc, shared_dc
+from tests.support.samba_dc import DcUnavailableError, SambaDc, shared_dc
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

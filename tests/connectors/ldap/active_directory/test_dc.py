@@ -6,7 +6,7 @@ import ldap3
 import pytest
 from ldap3.core.exceptions import LDAPSocketOpenError
 
-from tests.samba_dc import MANAGED_OUS, SambaDc
+from tests.support.samba_dc import MANAGED_OUS, SambaDc
 
 
 def test_ldaps_is_verified_against_the_dcs_own_ca(samba_dc: SambaDc) -> None:

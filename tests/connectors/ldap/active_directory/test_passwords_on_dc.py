@@ -12,8 +12,8 @@ from connectors.ldap.active_directory.errors import classify
 from connectors.ldap.active_directory.passwords import NewPassword, PasswordPolicy
 from connectors.ldap.errors import LdapResultError
 from reconcile.errors import PermanentTargetError, TargetUnavailableError
-from tests.connectors.ldap.active_directory.ad_helpers import USER_CLASSES, checked, read, unique
-from tests.samba_dc import SambaDc
+from tests.support.ad_helpers import USER_CLASSES, checked, read, unique
+from tests.support.samba_dc import SambaDc
 
 
 def domain_policy(samba_dc: SambaDc, conn: ldap3.Connection) -> PasswordPolicy:

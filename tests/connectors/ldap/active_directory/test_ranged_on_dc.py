@@ -13,8 +13,8 @@ import pytest
 
 from connectors.ldap.active_directory import ranged
 from connectors.ldap.names import dn_key
-from tests.connectors.ldap.active_directory.ad_helpers import checked, fetcher, unique
-from tests.samba_dc import SambaDc
+from tests.support.ad_helpers import checked, fetcher, unique
+from tests.support.samba_dc import SambaDc
 
 MEMBERS = 5_000
 

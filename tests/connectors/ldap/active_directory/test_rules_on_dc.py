@@ -16,14 +16,14 @@ from connectors.ldap.active_directory import (
 from connectors.ldap.active_directory.errors import classify
 from connectors.ldap.errors import LdapResultError
 from reconcile.errors import PermanentTargetError, TransientTargetError
-from tests.connectors.ldap.active_directory.ad_helpers import (
+from tests.support.ad_helpers import (
     USER_CLASSES,
     checked,
     read,
     taken_names,
     unique,
 )
-from tests.samba_dc import SambaDc
+from tests.support.samba_dc import SambaDc
 
 
 def add_user(conn: ldap3.Connection, dn: str, sam: str, **more: object) -> None:

@@ -1,0 +1,78 @@
+"""What each target would hold for one staged resource under the configured mapping.
+
+The same functions the targets call (:class:`connectors.ldap.mapping.Layout`,
+:func:`connectors.identity_store.mapping.extra_attributes`), so the preview cannot say one
+thing and a run do another. Nothing is written and no target is contacted: a user's manager is
+shown at the DN the mapping gives the manager's own staged record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.identity_store.mapping import extra_attributes
+from connectors.ldap.mapping import Layout
+from inbound.database.desired import StagedDesiredState
+from reconcile.drift import desired_attributes
+from reconcile.mapping import MappingRenderError
+from reconcile.model import DesiredGroup, DesiredIdentity
+from scheduler.settings import Settings
+
+
+def target_names(settings: Settings) -> list[str]:
+    return ["identity_store", *(["ldap"] if settings.ldap.url else [])]
+
+
+def preview_identity_store(
+    settings: Settings, desired: DesiredIdentity | DesiredGroup
+) -> dict[str, Any]:
+    return {
+        "columns": desired_attributes(desired),
+        "extra": extra_attributes(settings.mapping.target("identity_store"), desired),
+    }
+
+
+def preview_ldap(
+    settings: Settings, desired: DesiredIdentity | DesiredGroup, staged: StagedDesiredState
+) -> dict[str, Any]:
+    layout = Layout.from_settings(settings.ldap)
+    if isinstance(desired, DesiredGroup):
+        return {
+            "dn": layout.group_dn(desired.display_name, layout.group_container(desired)),
+            "object_classes": [layout.group_object_class],
+            "attributes": layout.group_values(desired),
+            "members": len(desired.members),
+        }
+    if layout.disable == "delete" and not desired.active:
+        return {"dn": None, "note": "disabled users are deleted (SCIM_SYNC_LDAP_DISABLE=delete)"}
+    manager_dn = None
+    if desired.manager_scim_id and "manager" in layout.attributes:
+        manager = staged.load([desired.manager_scim_id]).get(desired.manager_scim_id)
+        if isinstance(manager, DesiredIdentity):
+            manager_dn = layout.user_dn(manager, layout.user_values(manager, None))
+    values = layout.user_values(desired, manager_dn)
+    return {
+        "dn": layout.user_dn(desired, values),
+        "object_classes": list(layout.user_object_classes),
+        "attributes": {k: v for k, v in values.items() if v},
+        "absent": sorted(k for k, v in values.items() if not v),
+    }
+
+
+def preview(
+    settings: Settings,
+    staged: StagedDesiredState,
+    desired: DesiredIdentity | DesiredGroup,
+    targets: list[str],
+) -> dict[str, Any]:
+    """Per target: what it would hold, or the error its mapping meets for this resource."""
+    out: dict[str, Any] = {}
+    for name in targets:
+        try:
+            if name == "ldap":
+                out[name] = preview_ldap(settings, desired, staged)
+            else:
+                out[name] = preview_identity_store(settings, desired)
+        except MappingRenderError as exc:
+            out[name] = {"error": exc.reason}
+    return out

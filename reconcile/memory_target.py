@@ -182,7 +182,7 @@ class MemoryTarget(TargetBase[MemoryObserved]):
         if observed.unresolved:
             shown = ", ".join(observed.unresolved[:5])
             reason = f"waiting for {len(observed.unresolved)} member(s) not yet held: {shown}"
-            changes.append(self._change(desired, ChangeAction.WAIT, entry, detail=reason))
+            changes.append(self._change(desired, ChangeAction.WAIT, None, detail=reason))
         return changes
 
     def _change(

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 
 from connectors.identity_store.planner import StoreObserved
 from connectors.identity_store.tables import group_members, groups, identities
-from reconcile.errors import PermanentTargetError, TargetError, TransientTargetError
+from reconcile.errors import ClashError, PermanentTargetError, TargetError, TransientTargetError
 from reconcile.model import Desired, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.ports import AnchorBook, Found
 
@@ -120,7 +120,7 @@ class StoreReader:
                 f"user ID '{desired.user_id}' is held by {holder.describe()}; waiting for it "
                 "to be renamed or deleted"
             )
-        raise PermanentTargetError(
+        raise ClashError(
             f"user '{desired.user_id}' (id {desired.scim_id}): the user ID collides in the "
             f"Identity Manager store with {holder.describe()}; rename one of them in Entra"
         )

@@ -33,10 +33,17 @@ from reconcile.errors import ClashError, NotReadyError, TargetError, TransientTa
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.ports import AnchorBook, Found, TargetBase, Work
 
-USER_ATTRIBUTES = ("active", "email", "display_name", "title", "manager_user_id")
-"""What this target keeps of a user besides its name (a real target keeps what its mapping
-says; see the Identity Manager store's planner)."""
-GROUP_ATTRIBUTES = ("external_id",)
+
+def user_attributes(desired: DesiredIdentity) -> dict[str, object]:
+    """What this target keeps of a user besides its name (a real target keeps what its
+    mapping says; see the Identity Manager store's planner)."""
+    return {
+        "active": desired.active,
+        "email": desired.email,
+        "display_name": desired.display_name,
+        "title": desired.title,
+        "manager_user_id": desired.manager_user_id,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +153,10 @@ class MemoryTarget(TargetBase[MemoryObserved]):
         if isinstance(desired, Tombstone):
             return [self._change(desired, ChangeAction.DELETE, entry)] if entry else []
         if isinstance(desired, DesiredIdentity):
-            wanted = {a: getattr(desired, a) for a in USER_ATTRIBUTES}
+            wanted: dict[str, object] = user_attributes(desired)
             name, members = desired.user_id, frozenset[str]()
         else:
-            wanted = {a: getattr(desired, a) for a in GROUP_ATTRIBUTES}
+            wanted = {"external_id": desired.external_id}
             name, members = desired.display_name, observed.resolved
         changes: list[Change] = []
         if entry is None:

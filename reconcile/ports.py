@@ -21,6 +21,7 @@ __all__ = [
     "DesiredStateSource",
     "Found",
     "HoldDecision",
+    "Inventory",
     "Outcome",
     "SyncLedger",
     "SyncStatus",
@@ -210,20 +211,12 @@ class Applier(Protocol):
         ...
 
 
-class Target(Applier, Protocol[ObservedT]):
-    """The whole contract of a downstream system: observe, plan, apply, and the inventory a
-    full reconcile compares with staging. :class:`TargetBase` gives the defaults."""
+class Inventory(Protocol[ObservedT]):
+    """What the full reconcile needs of a target besides planning: the entries it holds,
+    matched to staged resources as the target compares names, and orphans removed."""
 
-    def observe(self, work: Work) -> list[ObservedT]:
-        """What the target holds for each resource of ``work``, read in as few round trips as
-        the target allows. What makes an apply refuse (another resource's entry, a policy)
-        is part of the observation, for ``plan`` to turn into a refusal change."""
-        ...
-
-    def plan(self, desired: Desired, observed: ObservedT) -> list[Change]:
-        """The changes that bring ``observed`` to ``desired``: pure, no I/O. ``apply``
-        carries out exactly these, ``--dry-run`` prints them."""
-        ...
+    @property
+    def name(self) -> str: ...
 
     def fold_name(self, name: str) -> str:
         """Names as the target compares them, so the full reconcile matches an entry without
@@ -248,6 +241,23 @@ class Target(Applier, Protocol[ObservedT]):
 
     def remove_orphan(self, found: Found[ObservedT]) -> Applied:
         """Carry out :meth:`plan_orphan`."""
+        ...
+
+
+class Target(Applier, Inventory[ObservedT], Protocol[ObservedT]):
+    """The whole contract of a downstream system: observe, plan, apply (:class:`Applier`), and
+    the inventory a full reconcile compares with staging (:class:`Inventory`).
+    :class:`TargetBase` gives the defaults."""
+
+    def observe(self, work: Work) -> list[ObservedT]:
+        """What the target holds for each resource of ``work``, read in as few round trips as
+        the target allows. What makes an apply refuse (another resource's entry, a policy)
+        is part of the observation, for ``plan`` to turn into a refusal change."""
+        ...
+
+    def plan(self, desired: Desired, observed: ObservedT) -> list[Change]:
+        """The changes that bring ``observed`` to ``desired``: pure, no I/O. ``apply``
+        carries out exactly these, ``--dry-run`` prints them."""
         ...
 
 

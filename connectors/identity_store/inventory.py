@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 from connectors.identity_store.planner import StoreObserved
 from connectors.identity_store.tables import group_members, groups, identities
 from reconcile.errors import ClashError, PermanentTargetError, TargetError, TransientTargetError
-from reconcile.model import Desired, DesiredIdentity, ResourceKind, Tombstone
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.ports import AnchorBook, Found
 
 I = identities.c  # noqa: E741
@@ -74,8 +74,9 @@ class StoreReader:
         row = conn.execute(_GROUP, params).mappings().first()
         if isinstance(desired, Tombstone):
             return StoreObserved(row)
+        assert isinstance(desired, DesiredGroup)
         members = frozenset(conn.execute(_MEMBERS, params).scalars()) if row else frozenset()
-        wanted = {m.user_id for m in desired.members} - members  # type: ignore[union-attr]
+        wanted = {m.user_id for m in desired.members} - members
         known = (
             frozenset(conn.execute(select(I.user_id).where(I.user_id.in_(wanted))).scalars())
             if wanted

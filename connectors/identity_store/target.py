@@ -8,7 +8,7 @@ after a crash is harmless and a dry run lists what the apply writes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from connectors.identity_store.planner import IDENTITY_FIELDS, StoreObserved, pl
 from connectors.identity_store.tables import group_members, groups, identities
 from reconcile.changes import Change, ChangeAction, applied, refuse_first, wait_after
 from reconcile.errors import PermanentTargetError, TargetUnavailableError, TransientTargetError
-from reconcile.model import Desired, ResourceKind, Tombstone
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.ports import AnchorBook, Applied, Found, TargetBase, Work
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,32 @@ class IdentityStoreTarget(TargetBase[StoreObserved]):
 
     def inventory(self, kind: ResourceKind) -> Iterator[Found[StoreObserved]]:
         return inventory.inventory(self._engine, kind)
+
+    def observe_found(
+        self, work: Sequence[tuple[Desired, str | None, Found[StoreObserved]]]
+    ) -> list[StoreObserved]:
+        """The inventory's records as they are when they tell the planner all it needs (the
+        usual case); read again only for a renamed user (is the new user ID free?) and a
+        group missing members (do they have records?)."""
+        out: list[StoreObserved | None] = []
+        again: list[int] = []
+        for i, (desired, _, found) in enumerate(work):
+            state = found.state
+            complete = (
+                isinstance(desired, DesiredIdentity)
+                and state.row is not None
+                and state.row["user_id"] == desired.user_id
+            ) or (
+                isinstance(desired, DesiredGroup)
+                and not {m.user_id for m in desired.members} - state.members
+            )
+            out.append(state if complete else None)
+            if not complete:
+                again.append(i)
+        fresh = self.observe([(work[i][0], work[i][1]) for i in again]) if again else []
+        for i, state in zip(again, fresh, strict=True):
+            out[i] = state
+        return [state for state in out if state is not None]
 
     def remove(self, found: Found[StoreObserved]) -> None:
         try:

@@ -128,6 +128,8 @@ class LdapTarget(LdapInventory):
             yield
         except TargetError:
             raise
+        except StaleError as exc:
+            raise TransientTargetError(f"{exc}; will read it again") from exc
         except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
             raise classify(exc) from exc
 

@@ -65,7 +65,7 @@ class Harness:
 
     def dry_run(self, target: Target[Any] | None = None) -> list[Change]:
         """What ``reconcile --dry-run`` lists for the target, in its order."""
-        full = self._full(target or self.target)
+        full = self.full(target)
         return [c for report in full.preview([self.name]) for c in report.changes]
 
     def run(self, target: Target[Any] | None = None) -> tuple[TargetReport, list[Change]]:
@@ -108,12 +108,13 @@ class Harness:
             return planned, exc
         raise AssertionError(f"the apply of {desired} was not refused")
 
-    def _full(self, target: Target[Any]) -> FullReconciler:
+    def full(self, target: Target[Any] | None = None) -> FullReconciler:
+        """The full reconcile (and the dry run's preview) for this target alone."""
         runtime = self.runtime
         return FullReconciler(
             runtime.desired,
             runtime.ledger,
-            [target],
+            [target or self.target],
             anchors=runtime.anchors,
             clock=runtime.services.clock,
         )

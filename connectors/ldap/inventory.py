@@ -49,9 +49,10 @@ class LdapInventory(TargetBase[LdapObserved]):
             attributes = ["cn", layout.member_attribute, "entryUUID"]
             naming = "cn"
         for container in containers:
+            top = dn_key(container)
             with self._pool.session() as session:
                 for entry in session.paged_search(container, search_filter, attributes):
-                    if dn_key(entry.dn) != dn_key(container):
+                    if entry.dn != container and dn_key(entry.dn) != top:
                         yield _found(kind, entry, naming)
 
     def observe_found(

@@ -110,11 +110,11 @@ def memory_cases(people: list[DesiredIdentity]) -> dict[str, Callable[[], object
     return {"plan, one attribute changed": lambda: [target.plan(d, o) for d, o in same]}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     people = users(args.users)
     layout = Layout.from_settings(LdapSettings(url="ldap://127.0.0.1", base_dn=BASE))
     print(f"{args.users} users, best of {args.rounds} rounds; microseconds per user")

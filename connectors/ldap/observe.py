@@ -59,35 +59,42 @@ def observe(
     entries already read for each (the batch's read-ahead, the full reconcile's inventory);
     without it, each is searched for, one search each."""
     layout = directory.layout
-    lookups = [lookup(layout, desired) for desired, _ in work]
     if found is None:
         found = [
             directory.find(anchor, naming, attributes)
-            for (_, anchor), (naming, attributes, _) in zip(work, lookups, strict=True)
+            for (desired, anchor) in work
+            for naming, attributes, _ in [lookup(layout, desired)]
         ]
+    anchored = [
+        _anchored(desired, anchor, entries)
+        for (desired, anchor), entries in zip(work, found, strict=True)
+    ]
     directory.ownership.learn(
         anchors=[
-            e.entry_uuid
-            for (_, anchor), entries in zip(work, found, strict=True)
+            uuid
+            for entries, entry in zip(found, anchored, strict=True)
+            if entry is None
             for e in entries
-            if e.entry_uuid and e.entry_uuid != anchor
+            if (uuid := e.entry_uuid)
         ]
     )
     wanted = [scim_id for desired, _ in work for scim_id in references(layout, desired)]
     dns = directory.user_dns(wanted) if wanted else {}
     out: list[LdapObserved] = []
-    for (desired, anchor), (naming, _, managed), entries in zip(work, lookups, found, strict=True):
-        try:
-            if isinstance(desired, Tombstone):
-                out.append(
-                    LdapObserved(directory.choose_to_delete(entries, anchor, naming, managed))
-                )
+    for (desired, anchor), entries, entry in zip(work, found, anchored, strict=True):
+        adopted = False
+        if entry is None:
+            naming, _, managed = lookup(layout, desired)
+            try:
+                if isinstance(desired, Tombstone):
+                    chosen = directory.choose_to_delete(entries, anchor, naming, managed)
+                    out.append(LdapObserved(chosen))
+                    continue
+                entry = directory.choose(entries, anchor, naming, managed)
+            except TargetError as exc:
+                out.append(LdapObserved(None, refused=exc))
                 continue
-            entry = directory.choose(entries, anchor, naming, managed)
-        except TargetError as exc:
-            out.append(LdapObserved(None, refused=exc))
-            continue
-        adopted = entry is not None and entry.entry_uuid != anchor
+            adopted = entry is not None
         if isinstance(desired, DesiredIdentity):
             manager = references(layout, desired)
             manager_dn = dns.get(manager[0]) if manager else None
@@ -97,3 +104,11 @@ def observe(
             members = {m.scim_id: dns[m.scim_id] for m in desired.members if m.scim_id in dns}
             out.append(LdapObserved(entry, adopted, member_dns=members))
     return out
+
+
+def _anchored(desired: object, anchor: str | None, entries: Sequence[Entry]) -> Entry | None:
+    """The entry found by the resource's own anchor: the usual case, decided without looking
+    at names (a delete always asks who holds its entry, so it takes the long way)."""
+    if not anchor or isinstance(desired, Tombstone):
+        return None
+    return next((e for e in entries if e.entry_uuid == anchor), None)

@@ -54,6 +54,7 @@ def classify(exc: SQLAlchemyError) -> Exception:
 
 
 _UPDATE_BY_SCIM_ID = update(identities).where(I.scim_id == bindparam("w_scim_id"))
+_INSERT = {ResourceKind.USER: insert(identities), ResourceKind.GROUP: insert(groups)}
 
 
 class IdentityStoreTarget(TargetBase[StoreObserved]):
@@ -166,18 +167,17 @@ class IdentityStoreTarget(TargetBase[StoreObserved]):
             if action is not ChangeAction.WAIT:
                 record.update({k: d for k, (_, d) in change.diff.items()})
         create = next((c for c in changes if c.action is ChangeAction.CREATE), None)
-        table = identities if desired.kind is ResourceKind.USER else groups
         if create is not None:
             key = {"user_id": create.moved_to} if desired.kind is ResourceKind.USER else {}
             row = {**key, **record, "scim_id": desired.scim_id, "created_at": now}
-            conn.execute(insert(table), {**row, "updated_at": now})
+            conn.execute(_INSERT[desired.kind], {**row, "updated_at": now})
         elif record and where_user_id is not None:
             conn.execute(
                 update(identities)
                 .where(I.user_id == where_user_id)
                 .values(**record, updated_at=now)
             )
-        elif record and table is identities:
+        elif record and desired.kind is ResourceKind.USER:
             conn.execute(
                 _UPDATE_BY_SCIM_ID, {"w_scim_id": desired.scim_id, **record, "updated_at": now}
             )

@@ -9,10 +9,12 @@ its own successful applies, exactly what the ledger would have recorded for them
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from reconcile.changes import Action, Applied
+from reconcile.errors import NotReadyError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity
-from reconcile.ports import AnchorHolder, Applied
+from reconcile.ports import AnchorHolder
 
 
 class AnchorMemory:
@@ -30,6 +32,18 @@ class AnchorMemory:
             name = desired.user_id if isinstance(desired, DesiredIdentity) else desired.display_name
             holder = AnchorHolder(desired.scim_id, desired.kind, name)
             self._by_scim_id[(target, desired.scim_id)] = (applied.anchor, holder)
+
+    def learning(self, target: str, desired: Desired, attempt: Callable[[], Applied]) -> Applied:
+        """Run one apply and learn its anchor, also from a wait that kept one (a group made
+        with the members at hand is that resource's entry while it waits)."""
+        try:
+            done = attempt()
+        except NotReadyError as exc:
+            if exc.anchor:
+                self.learn(target, desired, Applied(Action.UPDATED, exc.anchor))
+            raise
+        self.learn(target, desired, done)
+        return done
 
     def holders(self, target: str, anchors: Sequence[str]) -> dict[str, list[AnchorHolder]]:
         wanted = set(anchors)

@@ -12,22 +12,13 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from reconcile.drift import (
-    Inventory,
-    Observed,
-    PlannedChange,
-    expectation,
-    name_folding,
-    observe_all,
-    plan,
-    refusal,
-)
+from reconcile.changes import Change, ChangeAction
 from reconcile.errors import TargetError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.policy import MassChangeBrake
-from reconcile.ports import AnchorBook, DesiredStateSource, Target, WorkItem
+from reconcile.ports import AnchorBook, DesiredStateSource, Found, Target, Work, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +26,9 @@ Progress = Callable[[str, int], None]
 """Called with the target name and how many entries were compared so far."""
 
 
-class DriftLedger(Protocol):
+class DriftBook(Protocol):
+    """What a full reconcile and a dry run ask of the sync ledger (it answers them too)."""
+
     def applied_ids(self, target: str) -> Iterator[str]:
         """Live resources the ledger believes the target holds."""
         ...
@@ -72,7 +65,7 @@ class DriftReport:
     orphans_held: bool = False
     clashes: int = 0
     """Entries without an anchor that two or more staged resources name alike: none adopts."""
-    changes: list[PlannedChange] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -92,8 +85,8 @@ class FullReconciler:
     def __init__(
         self,
         source: DesiredStateSource,
-        ledger: DriftLedger,
-        targets: Sequence[Target],
+        book: DriftBook,
+        targets: Sequence[Target[Any]],
         *,
         anchors: AnchorBook,
         clock: Callable[[], datetime],
@@ -101,9 +94,9 @@ class FullReconciler:
         page_size: int = 500,
     ) -> None:
         self._source = source
-        self._ledger = ledger
+        self._book = book
         self._anchors = anchors
-        self._targets = [t for t in targets if isinstance(t, Inventory)]
+        self._targets = list(targets)
         self._clock = clock
         self._brake = brake
         self._page = page_size
@@ -137,32 +130,32 @@ class FullReconciler:
             if chosen is not None and target.name not in chosen:
                 continue
             report = DriftReport(target.name)
-            items = self._ledger.peek(target.name, self._clock(), limit)
+            items = self._book.peek(target.name, self._clock(), limit)
             for start in range(0, len(items), self._page):
                 chunk = items[start : start + self._page]
                 desired = self._source.load([i.scim_id for i in chunk])
                 work = [(desired[i.scim_id], i.anchor) for i in chunk if i.scim_id in desired]
                 report.compared += len(work)
-                report.changes.extend(_planned(target, work))
+                report.changes.extend(c for changes in plans(target, work) for c in changes)
             reports.append(report)
         return reports
 
     def _compare(
         self,
         name: str,
-        target: Inventory,
+        target: Target[Any],
         dry_run: bool,
         progress: Progress | None,
         allow_mass_delete: bool,
     ) -> DriftReport:
         report = DriftReport(name)
         seen: set[str] = set()
-        orphans: list[Observed] = []
+        orphans: list[Found[Any]] = []
         for kind in (ResourceKind.USER, ResourceKind.GROUP):
-            page: list[Observed] = []
+            page: list[Found[Any]] = []
             names: NameIndex | None = None  # read when an entry without an anchor needs it
-            for observed in target.inventory(kind):
-                page.append(observed)
+            for found in target.inventory(kind):
+                page.append(found)
                 if len(page) >= self._page:
                     names = self._compare_page(
                         target, kind, page, names, seen, orphans, report, dry_run
@@ -173,24 +166,27 @@ class FullReconciler:
             self._compare_page(target, kind, page, names, seen, orphans, report, dry_run)
             if progress:
                 progress(name, report.compared)
-        missing = [i for i in self._ledger.applied_ids(name) if i not in seen]
+        missing = [i for i in self._book.applied_ids(name) if i not in seen]
         for start in range(0, len(missing), self._page):
             chunk = missing[start : start + self._page]
             desired = self._source.load(chunk)
-            absent = [
-                i
+            live = [
+                (desired[i], None)
                 for i in chunk
                 if isinstance(desired.get(i), DesiredIdentity | DesiredGroup)
-                and expectation(target, desired[i]) is not None  # type: ignore[arg-type]
             ]
+            absent: list[str] = []
+            for (state, _), changes in zip(live, plans(target, live), strict=True):
+                if changes:  # e.g. a disabled user under a delete policy: nothing to hold
+                    absent.append(state.scim_id)
+                    if dry_run:
+                        report.changes.extend(changes)
             report.missing += len(absent)
-            if dry_run:
-                report.changes.extend(_planned(target, [(desired[i], None) for i in absent]))
-            elif absent:
-                self._ledger.mark_drifted(name, absent, self._clock())
+            if absent and not dry_run:
+                self._book.mark_drifted(name, absent, self._clock())
         report.orphans = len(orphans)
         if dry_run:
-            report.changes.extend(c for o in orphans for c in plan(name, None, o))
+            report.changes.extend(c for o in orphans for c in target.plan_orphan(o))
         elif orphans:
             self._remove_orphans(name, target, orphans, report, allow_mass_delete)
         log.info(
@@ -200,12 +196,12 @@ class FullReconciler:
 
     def _compare_page(
         self,
-        target: Inventory,
+        target: Target[Any],
         kind: ResourceKind,
-        page: list[Observed],
+        page: list[Found[Any]],
         names: NameIndex | None,
         seen: set[str],
-        orphans: list[Observed],
+        orphans: list[Found[Any]],
         report: DriftReport,
         dry_run: bool,
     ) -> NameIndex | None:
@@ -213,55 +209,59 @@ class FullReconciler:
         pages of the same kind)."""
         if not page:
             return names
-        name = target.name
-        anchors = self._owners(name, [o.anchor for o in page if not o.scim_id])
-        owners: list[str | None] = []
+        anchors = self._owners(target.name, [f.anchor for f in page if not f.scim_id])
+        owners: list[tuple[str | None, bool]] = []  # (scim_id, matched by its anchor)
         clashed: set[str] = set()  # anchors of entries several staged names claim
-        for o in page:
-            owner = o.scim_id or anchors.get(o.anchor)
+        for found in page:
+            owner = found.scim_id or anchors.get(found.anchor)
+            by_anchor = owner is not None
             if owner is None:
                 if names is None:
                     names = self._name_index(target, kind)
-                owner = self._owner_by_name(target, o, names, seen, report, dry_run)
+                owner = self._owner_by_name(target, found, names, seen, report, dry_run)
                 if owner == CLASH:
-                    clashed.add(o.anchor)
+                    clashed.add(found.anchor)
                     owner = None
-            owners.append(owner)
-        desired = self._source.load([i for i in owners if i])
-        drifted: list[str] = []
-        for observed, scim_id in zip(page, owners, strict=True):
+            owners.append((owner, by_anchor))
+        desired = self._source.load([i for i, _ in owners if i])
+        matched: list[tuple[Desired, str | None, Found[Any]]] = []
+        for found, (scim_id, by_anchor) in zip(page, owners, strict=True):
             report.compared += 1
             state = desired.get(scim_id) if scim_id else None
             if state is None or isinstance(state, Tombstone):
-                if observed.anchor not in clashed:
-                    orphans.append(observed)
+                if found.anchor not in clashed:
+                    orphans.append(found)
                 continue
             seen.add(state.scim_id)
-            changes = plan(name, state, observed, expectation(target, state))
+            matched.append((state, found.anchor if by_anchor else None, found))
+        drifted: list[str] = []
+        observed = target.observe_found(matched) if matched else []
+        for (state, _, _), seen_state in zip(matched, observed, strict=True):
+            changes = target.plan(state, seen_state)
             if changes:
                 drifted.append(state.scim_id)
                 if dry_run:
                     report.changes.extend(changes)
         report.drifted += len(drifted)
         if drifted and not dry_run:
-            self._ledger.mark_drifted(name, drifted, self._clock())
+            self._book.mark_drifted(target.name, drifted, self._clock())
         return names
 
-    def _name_index(self, target: Inventory, kind: ResourceKind) -> NameIndex:
+    def _name_index(self, target: Target[Any], kind: ResourceKind) -> NameIndex:
         """Every live staged name of ``kind``, folded as the target folds names. Read whole,
         once per kind and run, and only when an entry without an anchor turns up: the
         target's folding (LDAP's ignores width and spacing, and lower-cases ``İ`` to ``i``)
         is not the staging key's, so no indexed lookup by key finds every name it equates."""
-        folded = name_folding(target)
+        folded = target.fold_name
         index: NameIndex = {}
-        for scim_id, staged in self._ledger.live_names(kind):
+        for scim_id, staged in self._book.live_names(kind):
             index.setdefault(folded(staged), []).append((scim_id, staged))
         return index
 
     def _owner_by_name(
         self,
-        target: Inventory,
-        observed: Observed,
+        target: Target[Any],
+        found: Found[Any],
         names: NameIndex,
         seen: set[str],
         report: DriftReport,
@@ -271,13 +271,13 @@ class FullReconciler:
         the target equates with the entry's. Two or more such names are a clash
         (:data:`CLASH`): the entry is adopted by none and removed as an orphan by none, and is
         reported naming them all."""
-        named = names.get(name_folding(target)(observed.name), [])
+        named = names.get(target.fold_name(found.name), [])
         if len(named) < 2:
             return named[0][0] if named else None
-        what = "user" if observed.kind is ResourceKind.USER else "group"
+        what = "user" if found.kind is ResourceKind.USER else "group"
         claimants = " and ".join(f"{what} '{n}' (id {i})" for i, n in sorted(named))
         detail = (
-            f"the entry '{observed.locator or observed.name}' is named like {claimants} (the "
+            f"the entry '{found.locator or found.name}' is named like {claimants} (the "
             "target compares names ignoring case, width and extra spaces); none of them takes "
             "it over: rename all but one in Entra"
         )
@@ -285,13 +285,19 @@ class FullReconciler:
         seen.update(i for i, _ in named)  # reported as a clash, not as missing
         if dry_run:
             report.changes.append(
-                PlannedChange(
-                    target.name, "clash", observed.kind, observed.name, None, detail=detail
+                Change(
+                    target.name,
+                    ChangeAction.CLASH,
+                    found.kind,
+                    found.name,
+                    None,
+                    locator=found.locator,
+                    detail=detail,
                 )
             )
         log.warning(
             "name clash",
-            extra={"target": target.name, "anchor": observed.anchor, "detail": detail},
+            extra={"target": target.name, "anchor": found.anchor, "detail": detail},
         )
         return CLASH
 
@@ -307,8 +313,8 @@ class FullReconciler:
     def _remove_orphans(
         self,
         name: str,
-        target: Inventory,
-        orphans: list[Observed],
+        target: Target[Any],
+        orphans: list[Found[Any]],
         report: DriftReport,
         allow_mass_delete: bool,
     ) -> None:
@@ -324,25 +330,21 @@ class FullReconciler:
             report.orphans_held = True
             log.warning("orphan removal held", extra={"target": name, "orphans": len(orphans)})
             return
-        for observed in orphans:
+        for found in orphans:
             try:
-                target.remove_orphan(observed)
+                target.remove_orphan(found)
                 report.orphans_removed += 1
             except TargetError as exc:
                 log.warning(
                     "orphan not removed",
-                    extra={"target": name, "anchor": observed.anchor, "reason": exc.reason},
+                    extra={"target": name, "anchor": found.anchor, "reason": exc.reason},
                 )
 
 
-def _planned(
-    target: Inventory, work: Sequence[tuple[Desired, str | None]]
-) -> Iterator[PlannedChange]:
-    """The plan for each resource of ``work`` as its apply would carry it out: the changes
-    to reach it, or the clash, refusal or wait the apply would meet instead."""
-    for (state, _), observed in zip(work, observe_all(target, work), strict=True):
-        if isinstance(observed, TargetError):
-            yield refusal(target.name, state, observed)
-            continue
-        expected = None if isinstance(state, Tombstone) else expectation(target, state)
-        yield from plan(target.name, state, observed, expected)
+def plans(target: Target[Any], work: Work) -> list[list[Change]]:
+    """Each resource of ``work`` planned as its apply would plan it: observed in one batch,
+    then the target's own ``plan``."""
+    if not work:
+        return []
+    observed = target.observe(work)
+    return [target.plan(desired, seen) for (desired, _), seen in zip(work, observed, strict=True)]

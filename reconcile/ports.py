@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
+from reconcile.changes import Action, Applied, Change, ChangeAction
 from reconcile.model import Desired, ResourceKind
+
+__all__ = [
+    "Action",
+    "AnchorBook",
+    "AnchorHolder",
+    "Applied",
+    "Applier",
+    "DesiredStateSource",
+    "Found",
+    "HoldDecision",
+    "Inventory",
+    "Outcome",
+    "SyncLedger",
+    "SyncStatus",
+    "Target",
+    "TargetBase",
+    "Work",
+    "WorkItem",
+]
 
 
 class SyncStatus(StrEnum):
@@ -18,14 +39,6 @@ class SyncStatus(StrEnum):
     DEAD = "dead"
     SKIPPED = "skipped"
     HELD = "held"
-
-
-class Action(StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    DISABLED = "disabled"
-    DELETED = "deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +62,6 @@ class HoldDecision:
     disables: int
     managed: int
     approved: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What a target did; ``anchor`` is its own stable handle for the resource."""
-
-    action: Action
-    anchor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,19 +166,156 @@ class AnchorBook(Protocol):
         ...
 
 
-class Target(Protocol):
-    """One downstream system the reconciler brings to the desired state.
+Work = Sequence[tuple[Desired, str | None]]
+"""Resources to observe or apply, each with the anchor the ledger keeps for it (if any)."""
 
-    A target may declare ``parallelism`` (an int attribute, default 1): the run loop then calls
-    ``apply`` from that many threads at once for independent resources, so ``apply`` must be
-    thread-safe (for example one connection per thread). It may also offer
-    ``prepare(work: list[tuple[Desired, anchor]])``, called before each batch of independent
-    applies (and with an empty list after it) to look the batch up in fewer round trips.
-    """
+ObservedT = TypeVar("ObservedT")
+
+
+@dataclass(frozen=True, slots=True)
+class Found(Generic[ObservedT]):
+    """One entry of a target's inventory: who it is (for matching it to a staged resource, or
+    calling it an orphan) and what the target holds there (for its planner)."""
+
+    kind: ResourceKind
+    anchor: str
+    scim_id: str | None
+    """The staged resource the entry names itself, when the target records that (the
+    Identity Manager store does); None when only the anchor book can tell."""
+    name: str
+    locator: str
+    """The target's own address of the entry (a DN, a user ID)."""
+    state: ObservedT
+    """The entry as the target's ``plan`` reads it."""
+
+
+class Applier(Protocol):
+    """What the run loop needs of a target: apply one resource; optionally from several
+    threads at once (``parallelism``) and with a look at each batch first (``prepare``)."""
 
     @property
     def name(self) -> str: ...
 
+    @property
+    def parallelism(self) -> int:
+        """How many applies the run loop may run at once (then ``apply`` is thread-safe)."""
+        ...
+
+    def prepare(self, work: Work) -> None:
+        """Called before each batch of independent applies (and with nothing after it): a
+        target may observe the batch in fewer round trips, or send its writes ahead."""
+        ...
+
     def apply(self, desired: Desired, anchor: str | None) -> Applied:
         """Make the target match ``desired``; idempotent, safe to repeat after a crash."""
         ...
+
+
+class Inventory(Protocol[ObservedT]):
+    """What the full reconcile needs of a target besides planning: the entries it holds,
+    matched to staged resources as the target compares names, and orphans removed."""
+
+    @property
+    def name(self) -> str: ...
+
+    def fold_name(self, name: str) -> str:
+        """Names as the target compares them, so the full reconcile matches an entry without
+        an anchor to a staged resource as an apply would find it."""
+        ...
+
+    def inventory(self, kind: ResourceKind) -> Iterator[Found[ObservedT]]:
+        """Every entry of ``kind`` inside the managed scope, read in pages."""
+        ...
+
+    def observe_found(
+        self, work: Sequence[tuple[Desired, str | None, Found[ObservedT]]]
+    ) -> list[ObservedT]:
+        """Observations of entries the inventory already read, matched to ``desired`` (with
+        the anchor the ledger keeps, None when matched by name): the inventory's page is
+        reused where the target can."""
+        ...
+
+    def plan_orphan(self, found: Found[ObservedT]) -> list[Change]:
+        """The removal of an entry in the managed scope that no staged resource accounts for."""
+        ...
+
+    def remove_orphan(self, found: Found[ObservedT]) -> Applied:
+        """Carry out :meth:`plan_orphan`."""
+        ...
+
+
+class Target(Applier, Inventory[ObservedT], Protocol[ObservedT]):
+    """The whole contract of a downstream system: observe, plan, apply (:class:`Applier`), and
+    the inventory a full reconcile compares with staging (:class:`Inventory`).
+    :class:`TargetBase` gives the defaults."""
+
+    def observe(self, work: Work) -> list[ObservedT]:
+        """What the target holds for each resource of ``work``, read in as few round trips as
+        the target allows. What makes an apply refuse (another resource's entry, a policy)
+        is part of the observation, for ``plan`` to turn into a refusal change."""
+        ...
+
+    def plan(self, desired: Desired, observed: ObservedT) -> list[Change]:
+        """The changes that bring ``observed`` to ``desired``: pure, no I/O. ``apply``
+        carries out exactly these, ``--dry-run`` prints them."""
+        ...
+
+
+class TargetBase(ABC, Generic[ObservedT]):
+    """Defaults for :class:`Target`: one apply at a time, no batch preparation, names
+    compared case-insensitively, ``apply`` as observe → plan → execute, entries found by the
+    inventory observed again, orphans deleted."""
+
+    name: str
+    parallelism: int = 1
+
+    def prepare(self, work: Work) -> None:
+        """Nothing to prepare by default."""
+
+    def fold_name(self, name: str) -> str:
+        return name.casefold()
+
+    def apply(self, desired: Desired, anchor: str | None) -> Applied:
+        observed = self.observe([(desired, anchor)])[0]
+        return self.execute(desired, observed, self.plan(desired, observed))
+
+    @abstractmethod
+    def observe(self, work: Work) -> list[ObservedT]: ...
+
+    @abstractmethod
+    def plan(self, desired: Desired, observed: ObservedT) -> list[Change]: ...
+
+    @abstractmethod
+    def execute(self, desired: Desired, observed: ObservedT, changes: list[Change]) -> Applied:
+        """Carry out ``changes`` (planned from ``observed``); raise the error of a refusal, and
+        the wait of a plan that waits once the rest is written
+        (:func:`reconcile.changes.applied` turns the changes into the outcome)."""
+
+    @abstractmethod
+    def inventory(self, kind: ResourceKind) -> Iterator[Found[ObservedT]]: ...
+
+    def observe_found(
+        self, work: Sequence[tuple[Desired, str | None, Found[ObservedT]]]
+    ) -> list[ObservedT]:
+        return self.observe([(desired, anchor) for desired, anchor, _ in work])
+
+    def plan_orphan(self, found: Found[ObservedT]) -> list[Change]:
+        return [
+            Change(
+                self.name,
+                ChangeAction.DELETE,
+                found.kind,
+                found.name,
+                found.scim_id,
+                locator=found.locator,
+            )
+        ]
+
+    def remove_orphan(self, found: Found[ObservedT]) -> Applied:
+        changes = self.plan_orphan(found)
+        self.remove(found)
+        return Applied(Action.DELETED, None, tuple(changes))
+
+    @abstractmethod
+    def remove(self, found: Found[ObservedT]) -> None:
+        """Delete an orphan's entry (only if it is still the one the inventory read)."""

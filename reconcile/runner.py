@@ -25,12 +25,12 @@ from reconcile.phases import PhaseWork, phases
 from reconcile.policy import MassChangeBrake, RetryPolicy
 from reconcile.ports import (
     Action,
+    Applier,
     DesiredStateSource,
     HoldDecision,
     Outcome,
     SyncLedger,
     SyncStatus,
-    Target,
     WorkItem,
 )
 
@@ -81,7 +81,7 @@ class Reconciler:
         self,
         source: DesiredStateSource,
         ledger: SyncLedger,
-        targets: Sequence[Target],
+        targets: Sequence[Applier],
         *,
         clock: Clock,
         policy: RetryPolicy | None = None,
@@ -113,13 +113,13 @@ class Reconciler:
         self._ledger.forget_fully_deleted(self.target_names)
         return report
 
-    def _run_target(self, target: Target) -> TargetReport:
+    def _run_target(self, target: Applier) -> TargetReport:
         report = TargetReport(target.name)
         hold = self._ledger.open_hold(target.name) if self._brake else None
         destructive = self._brake_allows(target.name, hold, report)
         tried: set[str] = set()
         unrecorded = False  # claimed but neither applied nor recorded: to be released
-        workers = max(1, int(getattr(target, "parallelism", 1)))
+        workers = max(1, target.parallelism)
         with ThreadPoolExecutor(workers, thread_name_prefix=f"apply-{target.name}") as pool:
             for _ in range(self._max_batches):
                 claimed = self._ledger.claim(
@@ -134,9 +134,9 @@ class Reconciler:
                 unrecorded |= len(desired) < len(items)
                 for phase in phases(items):
                     work = [(i, desired[i.scim_id]) for i in phase if i.scim_id in desired]
-                    _prepare(target, [(state, item.anchor) for item, state in work])
+                    target.prepare([(state, item.anchor) for item, state in work])
                     applied_all = self._apply_phase(target, pool, workers, work, report)
-                    _prepare(target, [])
+                    target.prepare([])
                     if not applied_all:
                         self._ledger.release(target.name)
                         return report
@@ -188,7 +188,7 @@ class Reconciler:
 
     def _apply_phase(
         self,
-        target: Target,
+        target: Applier,
         pool: ThreadPoolExecutor,
         workers: int,
         work: list[tuple[WorkItem, Desired]],
@@ -211,7 +211,7 @@ class Reconciler:
             report.unavailable = self._unavailable.get(target.name)
         return phase.available
 
-    def _lane(self, target: Target, phase: PhaseWork, report: TargetReport) -> None:
+    def _lane(self, target: Applier, phase: PhaseWork, report: TargetReport) -> None:
         """One worker's share of a phase: take an item, apply it, note its outcome, and record
         the batch when it is full."""
         try:
@@ -225,7 +225,7 @@ class Reconciler:
             phase.stop()
             raise
 
-    def _attempt(self, target: Target, item: WorkItem, state: Desired) -> Outcome | None:
+    def _attempt(self, target: Applier, item: WorkItem, state: Desired) -> Outcome | None:
         """One apply; None means the whole target is unavailable (nothing to record)."""
         now = self._clock()
         try:
@@ -288,10 +288,3 @@ class Reconciler:
             extra={"scim_id": item.scim_id, "generation": item.generation, "reason": exc.reason},
         )
         return Outcome(SyncStatus.DEAD, None, item.anchor, attempts, None, exc.reason)
-
-
-def _prepare(target: Target, work: list[tuple[Desired, str | None]]) -> None:
-    """Let a target that can look a batch up ahead do so (``prepare``), and forget it after."""
-    prepare = getattr(target, "prepare", None)
-    if callable(prepare):
-        prepare(work)

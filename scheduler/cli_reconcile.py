@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from inbound.operator import status_report
-from reconcile.drift import PlannedChange
+from reconcile.changes import Change
 from reconcile.full import DriftReport, Progress
 from reconcile.runner import RunReport
 from scheduler import cli_entra, renewal
@@ -18,16 +18,8 @@ from scheduler.cli_common import actions, emit, runtime_for
 from scheduler.composition import Runtime
 
 
-def _describe_change(change: PlannedChange) -> str:
-    head = f"  {change.action} {change.kind.value} {change.name}"
-    if change.detail:
-        return f"{head}: {change.detail}"
-    if change.members:
-        return f"{head}: {', '.join(change.members)}"
-    if change.diff:
-        diffs = ", ".join(f"{k}: {o!r} -> {d!r}" for k, (o, d) in change.diff.items())
-        return f"{head}: {diffs}"
-    return head
+def _describe_change(change: Change) -> str:
+    return f"  {change.describe()}"
 
 
 def _plan_text(reports: list[DriftReport]) -> str:

@@ -95,7 +95,7 @@ class Runtime:
     desired: StagedDesiredState
     tokens: TokenStore
     live_settings: LiveSettings
-    targets: list[Target]
+    targets: list[Target[Any]]
     reconciler: Reconciler
     full: FullReconciler
     identities: IdentityReader
@@ -189,7 +189,7 @@ def compose(
         db.upgrade_all(staging_engine, idm_engine)
     signals = ProcessSignals()
     anchors = StagedAnchors(staging_engine)
-    targets: list[Target] = [
+    targets: list[Target[Any]] = [
         IdentityStoreTarget(idm_engine, clock=clock, anchors=anchors, adopt=settings.idm_adopt)
     ]
     if settings.ldap.url:

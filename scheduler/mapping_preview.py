@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.identity_store.mapping import extra_attributes
+from connectors.identity_store.planner import GROUP_FIELDS, wanted_identity
 from connectors.ldap.mapping import Layout
 from inbound.database.desired import StagedDesiredState
-from reconcile.drift import desired_attributes
 from reconcile.mapping import MappingRenderError
 from reconcile.model import DesiredGroup, DesiredIdentity
 from scheduler.settings import Settings
@@ -27,7 +27,7 @@ def preview_identity_store(
     settings: Settings, desired: DesiredIdentity | DesiredGroup
 ) -> dict[str, Any]:
     return {
-        "columns": desired_attributes(desired),
+        "columns": _columns(desired),
         "extra": extra_attributes(settings.mapping.target("identity_store"), desired),
     }
 
@@ -76,3 +76,10 @@ def preview(
         except MappingRenderError as exc:
             out[name] = {"error": exc.reason}
     return out
+
+
+def _columns(desired: DesiredIdentity | DesiredGroup) -> dict[str, object]:
+    """The record's columns as the store's planner wants them."""
+    if isinstance(desired, DesiredIdentity):
+        return {"user_id": desired.user_id, **wanted_identity(desired)}
+    return {name: getattr(desired, name) for name in GROUP_FIELDS}

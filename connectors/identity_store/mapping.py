@@ -8,7 +8,7 @@ refused when the mapping is checked.
 
 from __future__ import annotations
 
-from reconcile.drift import GROUP_ATTRIBUTES, IDENTITY_ATTRIBUTES
+from connectors.identity_store.planner import GROUP_FIELDS, IDENTITY_FIELDS
 from reconcile.mapping import MappingProblem, TargetMapping
 from reconcile.model import DesiredGroup, DesiredIdentity
 
@@ -16,8 +16,10 @@ Extras = dict[str, str | list[str]]
 """Extra attribute → its value (one template) or values (a list of templates, or ``each``)."""
 
 RESERVED = {
-    "user": frozenset({*IDENTITY_ATTRIBUTES, "scim_id", "created_at", "updated_at", "groups"}),
-    "group": frozenset({*GROUP_ATTRIBUTES, "scim_id", "created_at", "updated_at", "members"}),
+    "user": frozenset(
+        {*IDENTITY_FIELDS, "user_id", "scim_id", "created_at", "updated_at", "groups"}
+    ),
+    "group": frozenset({*GROUP_FIELDS, "scim_id", "created_at", "updated_at", "members"}),
 }
 """Names a record already has (columns, and what ``identities get`` shows beside them)."""
 

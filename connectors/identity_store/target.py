@@ -1,30 +1,28 @@
 """The Identity Manager store as a reconcile target: upsert by anchor, deltas for members.
 
-Every apply is one transaction that reads the observed record, compares it with the desired
-identity and writes only the difference, so repeating an apply after a crash is harmless.
+Every apply is one transaction: it reads the records (:mod:`.inventory`), decides with the
+store's planner (:mod:`.planner`) and writes exactly the planned changes, so repeating an apply
+after a crash is harmless and a dry run lists what the apply writes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from connectors.identity_store.inventory import IdentityStoreInventory
+from connectors.identity_store import inventory
+from connectors.identity_store.inventory import ADOPT_POLICIES, StoreReader
+from connectors.identity_store.planner import StoreObserved, plan
 from connectors.identity_store.tables import group_members, groups, identities
-from reconcile.drift import IDENTITY_ATTRIBUTES
-from reconcile.errors import (
-    NotReadyError,
-    PermanentTargetError,
-    TargetUnavailableError,
-    TransientTargetError,
-)
+from reconcile.changes import Change, ChangeAction, applied, refuse_first, wait_after
+from reconcile.errors import PermanentTargetError, TargetUnavailableError, TransientTargetError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
-from reconcile.ports import Action, AnchorBook, Applied
+from reconcile.ports import AnchorBook, Applied, Found, TargetBase, Work
 
 log = logging.getLogger(__name__)
 I = identities.c  # noqa: E741
@@ -33,11 +31,7 @@ GM = group_members.c
 
 TRANSIENT_SQLSTATES = ("40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300")
 
-ADOPT_POLICIES = ("unanchored", "anywhere", "never")
-"""SCIM_SYNC_IDM_ADOPT: which existing record with a user's ID it may take over."""
-
-IDENTITY_FIELDS = tuple(a for a in IDENTITY_ATTRIBUTES if a != "user_id")
-"""The columns of a record besides its key, named as in the desired state."""
+__all__ = ["ADOPT_POLICIES", "IdentityStoreTarget", "classify"]
 
 
 def classify(exc: SQLAlchemyError) -> Exception:
@@ -58,15 +52,12 @@ def classify(exc: SQLAlchemyError) -> Exception:
     return PermanentTargetError(f"the Identity Manager store failed: {text}")
 
 
-# Statements built once: building them per apply cost more than running them.
-_BY_SCIM_ID = select(identities).where(I.scim_id == bindparam("scim_id"))
-_OCCUPANT = select(I.scim_id).where(I.user_id == bindparam("user_id"))
-_INSERT = insert(identities)
-_UPDATE = update(identities).where(I.scim_id == bindparam("w_scim_id"))
+_UPDATE_BY_SCIM_ID = update(identities).where(I.scim_id == bindparam("w_scim_id"))
+_INSERT = {ResourceKind.USER: insert(identities), ResourceKind.GROUP: insert(groups)}
 
 
-class IdentityStoreTarget(IdentityStoreInventory):
-    """Applies desired state; reads back through :class:`IdentityStoreInventory`."""
+class IdentityStoreTarget(TargetBase[StoreObserved]):
+    """Observes, plans and writes inside one transaction per apply."""
 
     name = "identity_store"
 
@@ -78,13 +69,9 @@ class IdentityStoreTarget(IdentityStoreInventory):
         anchors: AnchorBook,
         adopt: str = "unanchored",
     ) -> None:
-        super().__init__(engine)
-        if adopt not in ADOPT_POLICIES:
-            raise ValueError(f"adoption policy must be one of {', '.join(ADOPT_POLICIES)}")
+        self._reader = StoreReader(anchors, adopt)
         self._engine = engine
         self._clock = clock
-        self._anchors = anchors
-        self._adopt = adopt
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -94,194 +81,142 @@ class IdentityStoreTarget(IdentityStoreInventory):
         except SQLAlchemyError as exc:
             raise classify(exc) from exc
 
+    # ---- the contract --------------------------------------------------------------------
+
+    def observe(self, work: Work) -> list[StoreObserved]:
+        try:
+            with self._engine.connect() as conn:
+                return [self._reader.observe(conn, desired) for desired, _ in work]
+        except SQLAlchemyError as exc:
+            raise classify(exc) from exc
+
+    def plan(self, desired: Desired, observed: StoreObserved) -> list[Change]:
+        return plan(desired, observed)
+
     def apply(self, desired: Desired, anchor: str | None) -> Applied:
-        waiting: str | None = None
+        """Observe, plan and write in one transaction; a plan that waits for members commits
+        what it could write, then says so."""
         with self._transaction() as conn:
-            if isinstance(desired, DesiredIdentity):
-                applied = self._identity(conn, desired)
-            elif isinstance(desired, DesiredGroup):
-                applied, waiting = self._group(conn, desired)
-            else:
-                applied = self._tombstone(conn, desired)
-        if waiting:  # what could be applied is committed; the rest waits for its users
-            raise NotReadyError(waiting, anchor=applied.anchor)
-        return applied
+            observed = self._reader.observe(conn, desired)
+            changes = plan(desired, observed)
+            done = self._execute(conn, desired, changes)
+        wait_after(changes, done.anchor)
+        return done
 
-    # ---- users -------------------------------------------------------------------------
+    def execute(self, desired: Desired, observed: StoreObserved, changes: list[Change]) -> Applied:
+        with self._transaction() as conn:
+            done = self._execute(conn, desired, changes)
+        wait_after(changes, done.anchor)
+        return done
 
-    def _identity(self, conn: Connection, desired: DesiredIdentity) -> Applied:
+    def inventory(self, kind: ResourceKind) -> Iterator[Found[StoreObserved]]:
+        return inventory.inventory(self._engine, kind)
+
+    def observe_found(
+        self, work: Sequence[tuple[Desired, str | None, Found[StoreObserved]]]
+    ) -> list[StoreObserved]:
+        """The inventory's records as they are when they tell the planner all it needs (the
+        usual case); read again only for a renamed user (is the new user ID free?) and a
+        group missing members (do they have records?)."""
+        out: list[StoreObserved | None] = []
+        again: list[int] = []
+        for i, (desired, _, found) in enumerate(work):
+            state = found.state
+            complete = (
+                isinstance(desired, DesiredIdentity)
+                and state.row is not None
+                and state.row["user_id"] == desired.user_id
+            ) or (
+                isinstance(desired, DesiredGroup)
+                and not {m.user_id for m in desired.members} - state.members
+            )
+            out.append(state if complete else None)
+            if not complete:
+                again.append(i)
+        fresh = self.observe([(work[i][0], work[i][1]) for i in again]) if again else []
+        for i, state in zip(again, fresh, strict=True):
+            out[i] = state
+        return [state for state in out if state is not None]
+
+    def remove(self, found: Found[StoreObserved]) -> None:
+        try:
+            inventory.remove(self._engine, found)
+        except SQLAlchemyError as exc:
+            raise classify(exc) from exc
+
+    # ---- writing the plan ----------------------------------------------------------------
+
+    def _execute(self, conn: Connection, desired: Desired, changes: list[Change]) -> Applied:
+        refuse_first(changes)
         now = self._clock()
-        wanted = {field: getattr(desired, field) for field in IDENTITY_FIELDS}
-        row = conn.execute(_BY_SCIM_ID, {"scim_id": desired.scim_id}).mappings().first()
-        if row is None:
-            occupant = conn.execute(_OCCUPANT, {"user_id": desired.user_id}).first()
-            if occupant is not None:
-                self._may_adopt(desired, occupant.scim_id)
-            if occupant is None:
-                conn.execute(
-                    _INSERT,
-                    {
-                        "user_id": desired.user_id,
-                        "scim_id": desired.scim_id,
-                        "created_at": now,
-                        "updated_at": now,
-                        **wanted,
-                    },
-                )
-                return Applied(Action.CREATED, desired.scim_id)
-            # A record scim-sync did not make (or whose maker is gone), allowed by the policy.
+        record: dict[str, object] = {}  # column values, from every change that sets some
+        where_user_id: str | None = None  # the record adopted, found by its user ID
+        for change in changes:
+            action = change.action
+            if action is ChangeAction.DELETE:
+                self._delete(conn, desired)
+                return applied(desired, changes, None)
+            if action is ChangeAction.RENAME and change.locator and change.moved_to:
+                self._rename(conn, change.locator, change.moved_to)
+                record["user_id"] = change.moved_to
+            elif action in (ChangeAction.MEMBER_ADD, ChangeAction.MEMBER_REMOVE):
+                self._members(conn, desired.scim_id, action, change.members)
+            elif action is ChangeAction.ADOPT:
+                where_user_id = change.locator
+            if action is not ChangeAction.WAIT:
+                record.update({k: d for k, (_, d) in change.diff.items()})
+        create = next((c for c in changes if c.action is ChangeAction.CREATE), None)
+        if create is not None:
+            key = {"user_id": create.moved_to} if desired.kind is ResourceKind.USER else {}
+            row = {**key, **record, "scim_id": desired.scim_id, "created_at": now}
+            conn.execute(_INSERT[desired.kind], {**row, "updated_at": now})
+        elif record and where_user_id is not None:
             conn.execute(
                 update(identities)
-                .where(I.user_id == desired.user_id)
-                .values(scim_id=desired.scim_id, updated_at=now, **wanted)
+                .where(I.user_id == where_user_id)
+                .values(**record, updated_at=now)
             )
-            return Applied(Action.UPDATED, desired.scim_id)
-        changes = {k: v for k, v in wanted.items() if row[k] != v}
-        old_user_id = row["user_id"]
-        if old_user_id != desired.user_id:
-            self._rename(conn, desired, old_user_id)
-            changes["user_id"] = desired.user_id
-        if not changes:
-            return Applied(Action.UNCHANGED, desired.scim_id)
-        conn.execute(
-            _UPDATE,
-            {"w_scim_id": desired.scim_id, "user_id": desired.user_id, "updated_at": now, **wanted},
-        )
-        if changes.get("active") is False:
-            return Applied(Action.DISABLED, desired.scim_id)
-        return Applied(Action.UPDATED, desired.scim_id)
+        elif record and desired.kind is ResourceKind.USER:
+            conn.execute(
+                _UPDATE_BY_SCIM_ID, {"w_scim_id": desired.scim_id, **record, "updated_at": now}
+            )
+        elif record:
+            conn.execute(
+                update(groups).where(G.scim_id == desired.scim_id).values(**record, updated_at=now)
+            )
+        return applied(desired, changes, desired.scim_id)
 
-    def _rename(self, conn: Connection, desired: DesiredIdentity, old: str) -> None:
+    @staticmethod
+    def _rename(conn: Connection, old: str, new: str) -> None:
         """A userName change moves the key; memberships and manager references follow."""
-        new = desired.user_id
-        occupant = conn.execute(select(I.scim_id).where(I.user_id == new)).first()
-        if occupant is not None:
-            self._refuse_holder(desired, occupant.scim_id)
-            raise TransientTargetError(
-                f"cannot rename '{old}' to '{new}': user ID '{new}' is held by another record "
-                f"(scim id {occupant.scim_id}); waiting for it to be renamed or deleted"
-            )
         conn.execute(update(group_members).where(GM.user_id == old).values(user_id=new))
         conn.execute(update(identities).where(I.manager_user_id == old).values(manager_user_id=new))
 
-    def _may_adopt(self, desired: DesiredIdentity, occupant: str | None) -> None:
-        """Raise unless the record holding ``desired``'s user ID may become ``desired``'s.
-
-        Another staged resource's record is never taken (see :meth:`_refuse_holder`). One that
-        no staged resource holds is taken only as ``SCIM_SYNC_IDM_ADOPT`` allows: ``unanchored``
-        (the default) adopts records without a ``scim_id`` (made before scim-sync managed the
-        store), ``anywhere`` also records anchored to a resource that no longer exists,
-        ``never`` neither.
-        """
-        if occupant is not None:
-            self._refuse_holder(desired, occupant)
-        allowed = self._adopt == "anywhere" or (self._adopt == "unanchored" and occupant is None)
-        if not allowed:
-            whose = f"anchored to scim id {occupant}, which" if occupant else "without a scim_id,"
-            raise PermanentTargetError(
-                f"user ID '{desired.user_id}' already has a record ({whose} no staged resource "
-                f"made) and SCIM_SYNC_IDM_ADOPT={self._adopt} forbids taking it over; delete or "
-                "rename that record, or change the adoption policy"
-            )
-
-    def _refuse_holder(self, desired: DesiredIdentity, occupant: str) -> None:
-        """A record held by another staged resource: a dead letter naming both when that
-        resource keeps the name (they cannot both have it), a wait when it is being renamed
-        away or deleted. Returns when no staged resource holds the record."""
-        holders = [
-            h
-            for h in self._anchors.holders(self.name, [occupant]).get(occupant, [])
-            if h.scim_id != desired.scim_id
-        ]
-        if not holders:
-            return
-        holder = holders[0]
-        if holder.deleting or holder.name != desired.user_id:
-            raise TransientTargetError(
-                f"user ID '{desired.user_id}' is held by {holder.describe()}; waiting for it "
-                "to be renamed or deleted"
-            )
-        raise PermanentTargetError(
-            f"user '{desired.user_id}' (id {desired.scim_id}): the user ID collides in the "
-            f"Identity Manager store with {holder.describe()}; rename one of them in Entra"
-        )
-
-    # ---- groups ------------------------------------------------------------------------
-
-    def _group(self, conn: Connection, desired: DesiredGroup) -> tuple[Applied, str | None]:
-        now = self._clock()
-        row = conn.execute(select(groups).where(G.scim_id == desired.scim_id)).mappings().first()
-        action = Action.UNCHANGED
-        if row is None:
+    @staticmethod
+    def _members(
+        conn: Connection, group: str, action: ChangeAction, user_ids: tuple[str, ...]
+    ) -> None:
+        if action is ChangeAction.MEMBER_ADD:
             conn.execute(
-                insert(groups).values(
-                    scim_id=desired.scim_id,
-                    display_name=desired.display_name,
-                    external_id=desired.external_id,
-                    created_at=now,
-                    updated_at=now,
-                )
+                insert(group_members), [{"group_scim_id": group, "user_id": u} for u in user_ids]
             )
-            action = Action.CREATED
-        elif (row["display_name"], row["external_id"]) != (
-            desired.display_name,
-            desired.external_id,
-        ):
-            conn.execute(
-                update(groups)
-                .where(G.scim_id == desired.scim_id)
-                .values(
-                    display_name=desired.display_name,
-                    external_id=desired.external_id,
-                    updated_at=now,
-                )
-            )
-            action = Action.UPDATED
-        wanted = {m.user_id for m in desired.members}
-        current = set(
-            conn.execute(select(GM.user_id).where(GM.group_scim_id == desired.scim_id)).scalars()
-        )
-        extra = current - wanted
-        missing = wanted - current
-        if extra:
+        else:
             conn.execute(
                 delete(group_members).where(
-                    GM.group_scim_id == desired.scim_id, GM.user_id.in_(extra)
+                    GM.group_scim_id == group, GM.user_id.in_(list(user_ids))
                 )
             )
-        known = (
-            set(conn.execute(select(I.user_id).where(I.user_id.in_(missing))).scalars())
-            if missing
-            else set()
-        )
-        if known:
-            conn.execute(
-                insert(group_members),
-                [{"group_scim_id": desired.scim_id, "user_id": u} for u in sorted(known)],
-            )
-        if (extra or known) and action is Action.UNCHANGED:
-            action = Action.UPDATED
-        waiting = sorted(missing - known)
-        reason = (
-            f"waiting for {len(waiting)} member(s) not yet in the store: {', '.join(waiting[:5])}"
-            if waiting
-            else None
-        )
-        return Applied(action, desired.scim_id), reason
 
-    # ---- deletes -----------------------------------------------------------------------
-
-    def _tombstone(self, conn: Connection, desired: Tombstone) -> Applied:
+    @staticmethod
+    def _delete(conn: Connection, desired: Desired) -> None:
+        assert isinstance(desired, Tombstone)
         if desired.kind is ResourceKind.GROUP:
             conn.execute(delete(group_members).where(GM.group_scim_id == desired.scim_id))
-            gone = conn.execute(delete(groups).where(G.scim_id == desired.scim_id)).rowcount
-            return Applied(Action.DELETED if gone else Action.UNCHANGED, None)
+            conn.execute(delete(groups).where(G.scim_id == desired.scim_id))
+            return
         user_id = conn.execute(select(I.user_id).where(I.scim_id == desired.scim_id)).scalar()
-        if user_id is None:
-            return Applied(Action.UNCHANGED, None)
         conn.execute(delete(group_members).where(GM.user_id == user_id))
         conn.execute(
             update(identities).where(I.manager_user_id == user_id).values(manager_user_id=None)
         )
         conn.execute(delete(identities).where(I.scim_id == desired.scim_id))
-        return Applied(Action.DELETED, None)

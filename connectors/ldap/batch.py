@@ -1,4 +1,5 @@
-"""A batch of user applies read ahead and written ahead, a few users at a time, in the background.
+"""A batch of user applies observed, planned and written ahead, a few users at a time, in the
+background.
 
 One write per round trip kept the target at the speed of a round trip plus the Python work
 around it, whatever the number of connections; and reading a whole batch before writing any of
@@ -6,18 +7,18 @@ it left the directory idle while the batch was planned, then the process idle wh
 directory searched. So, for the users of a batch the run loop hands to ``prepare``:
 
 - a *reader* thread sends the read-ahead searches of every chunk of :data:`READ_CHUNK` users at
-  once, on a connection of its own; as each chunk's entries arrive, it runs each user's apply dry
-  against them (:mod:`connectors.ldap.plan`) and passes the writes found on;
+  once, on a connection of its own; as each chunk's entries arrive, it observes each user from
+  them (:mod:`connectors.ldap.observe`), plans it (:mod:`connectors.ldap.plan`), and passes
+  the plans that are one add or one modify (:func:`connectors.ldap.execute.single_write`) on;
 - a *writer* thread sends those writes on another connection, many in flight, while the reader
   plans the next chunk and the run loop's applies take their results.
 
-Each ``apply`` waits until its chunk is planned, then for the result of its write sent ahead,
-and runs for real exactly as without a batch: its session hands the result over
-(:attr:`Session.replay`) instead of sending the write again, only if the apply asks for that very
-request, byte for byte. Where the dry run already returned after a plain success and the real
-result is exactly that, the dry run's outcome stands (the same code decided it). An apply whose
-chunk could not be read decides alone; one whose write's result was lost (the connection broke)
-does not trust the read-ahead, since its write may have happened, and searches instead.
+Each ``apply`` waits until its chunk is planned. A plan sent ahead whose write succeeded is
+done; one that wrote nothing is done at once; any other plan (a move, a wait, a refusal) is
+carried out by the apply itself from the same observation. A write the directory refused, or
+whose result was lost (the connection broke), sends the apply back to observe afresh: its write
+may have happened, or the entry changed since it was read. Users whose plan needs a manager's
+DN are observed by their apply alone (the reader never searches in the middle of its reads).
 """
 
 from __future__ import annotations
@@ -26,53 +27,58 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ldap3.core.exceptions import LDAPException
 
 from connectors.ldap.connection import ConnectionPool
+from connectors.ldap.directory import Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError
+from connectors.ldap.execute import Request, single_write
 from connectors.ldap.mapping import Layout
+from connectors.ldap.observe import observe, references
 from connectors.ldap.ownership import Ownership
-from connectors.ldap.plan import PLAIN_SUCCESS, Key, key, plan
-from connectors.ldap.requests import Control, search_request
-from connectors.ldap.responses import Entry
-from connectors.ldap.session import Replay, Session, check
-from connectors.ldap.users import read_ahead_filters, read_ahead_found
-from connectors.ldap.wire import Request, Result
+from connectors.ldap.plan import LdapObserved, plan
+from connectors.ldap.requests import search_request
+from connectors.ldap.session import Session, check
+from connectors.ldap.users import read_ahead_entries, read_ahead_filters, read_ahead_found
+from connectors.ldap.wire import Result
+from reconcile.changes import Change
 from reconcile.errors import TargetError
 from reconcile.model import DesiredIdentity
-from reconcile.ports import Applied
 
 log = logging.getLogger(__name__)
 Users = Sequence[tuple[DesiredIdentity, str | None]]
+Key = tuple[str, int, str | None]
 READ_CHUNK = 50
 """Users per read-ahead search: small, so the first writes go out while the directory is still
 searching for the next users; large enough that a search costs little per user."""
 _BROKE = (ConnectionLostError, LdapResultError, LDAPException, OSError, TargetError)
 
 
+def key(desired: DesiredIdentity, anchor: str | None) -> Key:
+    """One apply of one generation of one resource, as handed to ``prepare`` and ``apply``."""
+    return (desired.scim_id, desired.generation, anchor)
+
+
 @dataclass(frozen=True, slots=True)
 class Taken:
     """What an apply finds of its batch."""
 
-    sent_ahead: bool
-    replay: Replay | None
-    """Its write and the write's result; None if not sent ahead, or if the result was lost."""
-    foreseen: Applied | None
-    """The apply's outcome when its write met exactly the plain success its dry run was
-    given: the apply would decide the same again, so it need not run a second time."""
-    prefetched: dict[str, list[Entry]] | None
-    """Its chunk's read-ahead, for :class:`Directory`; None when there is none to trust."""
-    ownership: Ownership | None = None
-    """Who holds the entries its chunk found by name, asked once for the whole chunk."""
+    observed: LdapObserved | None
+    """None: not in the batch, or its chunk could not be read: the apply observes alone."""
+    changes: list[Change] = field(default_factory=list)
+    sent: Request | None = None
+    """The plan's one write, when it was sent ahead."""
+    result: Result | None = None
+    """That write's result; None if it was not sent or its result was lost."""
 
 
-NOT_IN_BATCH = Taken(False, None, None, None)
+NOT_IN_BATCH = Taken(None)
 
 
 class Batch:
-    """The read-ahead and writes of one batch of users, and their results as they arrive."""
+    """The read-ahead, plans and writes of one batch of users, and their results."""
 
     def __init__(
         self,
@@ -88,12 +94,10 @@ class Batch:
             key(d, anchor): n for n, chunk in enumerate(chunks) for d, anchor in chunk
         }
         self._planned = [threading.Event() for _ in chunks]
-        self._read: list[dict[str, list[Entry]] | None] = [None] * len(chunks)
         self._ownership = ownership
-        self._owners: list[Ownership | None] = [None] * len(chunks)
+        self._plans: dict[Key, tuple[LdapObserved, list[Change]]] = {}
         self._positions: dict[Key, int] = {}
-        self._requests: list[tuple[bytes, tuple[Control, ...]]] = []
-        self._foreseen: list[Applied | None] = []
+        self._requests: list[Request] = []
         self._results: dict[int, Result] = {}
         self._waiting: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
@@ -128,7 +132,7 @@ class Batch:
         """Every chunk's searches at once; each chunk planned as soon as its results are in."""
         layout = self._layout
         attributes = [*layout.managed_attributes, "entryUUID"]
-        requests: list[Request] = []
+        requests: list[tuple[bytes, tuple[()]]] = []
         owners: list[tuple[int, int]] = []  # (chunk, 0 by name / 1 by anchor) of each search
         for n, chunk in enumerate(chunks):
             for kind, search_filter in enumerate(read_ahead_filters(layout, chunk)):
@@ -145,12 +149,14 @@ class Batch:
             results[n][kind] = result
             missing[n] -= 1
             if missing[n] == 0:
-                self._plan(n, chunks[n], results[n])
+                self._plan(session, n, chunks[n], results[n])
 
         session.pipeline(requests, arrived)
 
-    def _plan(self, n: int, chunk: Users, results: list[Result | None]) -> None:
-        """Chunk ``n`` is read: plan its writes, hand them to the writer, let its applies go."""
+    def _plan(self, session: Session, n: int, chunk: Users, results: list[Result | None]) -> None:
+        """Chunk ``n`` is read: observe and plan its users, hand the single writes to the
+        writer, let its applies go. Nothing here talks to the directory (the session is in the
+        middle of the read-ahead): users whose plan needs a search of its own are left out."""
         try:
             for result in results:
                 if result is not None:
@@ -161,23 +167,26 @@ class Batch:
             return
         by_name, by_anchor = ([] if r is None else r.entries for r in results)
         found = read_ahead_found(self._layout, chunk, by_name, by_anchor)
-        ownership = self._ownership.fork().learn(
-            anchors=[e.entry_uuid for e in by_name],
-            scim_ids=[d.manager_scim_id for d, _ in chunk if d.manager_scim_id],
-        )
-        planned = plan(self._layout, found, chunk, ownership)
+        work: list[tuple[DesiredIdentity, str | None]] = []
+        entries = []
+        for desired, anchor in chunk:
+            read = read_ahead_entries(found, desired, anchor)
+            if read is not None and not references(self._layout, desired):
+                work.append((desired, anchor))
+                entries.append(read)
+        directory = Directory(session, self._layout, self._ownership.fork())
+        observed = observe(directory, work, entries) if work else []
         positions: list[int] = []
         with self._lock:
-            self._read[n] = found
-            self._owners[n] = ownership
-            if not self._over:
-                for k, request, foreseen in zip(
-                    planned.keys, planned.requests, planned.foreseen, strict=True
-                ):
+            for (desired, anchor), seen in zip(work, observed, strict=True):
+                k = key(desired, anchor)
+                changes = plan(self._layout, desired, seen)
+                self._plans[k] = (seen, changes)
+                request = single_write(self._layout, desired, seen, changes)
+                if request is not None and not self._over:
                     self._positions[k] = len(self._requests)
                     positions.append(len(self._requests))
                     self._requests.append(request)
-                    self._foreseen.append(foreseen)
         if positions:
             self._outbox.put(positions)
         self._planned[n].set()
@@ -243,12 +252,13 @@ class Batch:
             return NOT_IN_BATCH
         self._planned[n].wait()
         with self._lock:
+            planned = self._plans.pop(k, None)
             position = self._positions.pop(k, None)
-            prefetched = self._read[n]
-            known = self._owners[n]
-        ownership = known.fork() if known is not None else None
+        if planned is None:
+            return NOT_IN_BATCH
+        observed, changes = planned
         if position is None:
-            return Taken(False, None, None, prefetched, ownership)
+            return Taken(observed, changes)
         event = None
         with self._lock:
             if position not in self._results and not self._over:
@@ -257,11 +267,7 @@ class Batch:
             event.wait()
         with self._lock:
             result = self._results.pop(position, None)
-        if result is None:
-            return Taken(True, None, None, None)
-        request, controls = self._requests[position]
-        foreseen = self._foreseen[position] if result == PLAIN_SUCCESS else None
-        return Taken(True, (request, controls, result), foreseen, prefetched, ownership)
+        return Taken(observed, changes, self._requests[position], result)
 
     def finish(self) -> None:
         """Wait until every chunk was read and every write answered (or a connection broke)."""

@@ -69,44 +69,16 @@ def clash_explained(directory: Directory, dn: str, naming: Naming) -> Iterator[N
 
 
 class Directory:
-    def __init__(
-        self,
-        session: Session,
-        layout: Layout,
-        ownership: Ownership,
-        prefetched: dict[str, list[Entry]] | None = None,
-    ) -> None:
+    """One session on the directory, with the layout and who holds which entry at hand."""
+
+    def __init__(self, session: Session, layout: Layout, ownership: Ownership) -> None:
         self.session = session
         self.layout = layout
         self.ownership = ownership
-        self.prefetched = prefetched
-        """Entries looked up ahead for a batch of creates, by user ID; used once."""
-
-    def locate(
-        self,
-        anchor: str | None,
-        naming: Naming,
-        attributes: Sequence[str],
-        managed: Sequence[str],
-        key: str | None = None,
-    ) -> Entry | None:
-        """The entry holding ``anchor``, else the one named like ``naming`` if no other staged
-        resource holds it and the adoption policy allows taking it over; None when there is
-        neither. One search either way, or none when the run looked the name up ahead
-        (``key`` in :attr:`prefetched`).
-
-        An entry the naming filter found counts only if its naming value is the wanted one
-        under the directory's own matching rule (:mod:`connectors.ldap.matching`)."""
-        known = (
-            self.prefetched.pop(key, None)
-            if anchor is None and key is not None and self.prefetched is not None
-            else None
-        )
-        entries = known if known is not None else self.find(anchor, naming, attributes)
-        return self.choose(entries, anchor, naming, managed)
 
     def find(self, anchor: str | None, naming: Naming, attributes: Sequence[str]) -> list[Entry]:
-        """The entries :meth:`locate` chooses from: the anchored one and those named alike."""
+        """The entries :meth:`choose` chooses from, in one search: the anchored one and those
+        named alike."""
         search_filter = f"(|{eq('entryUUID', anchor)}{naming.filter})" if anchor else naming.filter
         return self.session.search(
             self.layout.base_dn, search_filter, [*attributes, naming.attribute, "entryUUID"]
@@ -115,7 +87,12 @@ class Directory:
     def choose(
         self, entries: Sequence[Entry], anchor: str | None, naming: Naming, managed: Sequence[str]
     ) -> Entry | None:
-        """:meth:`locate`'s decision among the entries found (see there)."""
+        """The entry holding ``anchor``, else the one named like ``naming`` if no other staged
+        resource holds it and the adoption policy allows taking it over; None when there is
+        neither.
+
+        An entry the naming filter found counts only if its naming value is the wanted one
+        under the directory's own matching rule (:mod:`connectors.ldap.matching`)."""
         for entry in entries:
             if anchor and entry.entry_uuid == anchor:
                 return entry
@@ -142,15 +119,15 @@ class Directory:
             )
         return entry
 
-    def locate_to_delete(
-        self, anchor: str | None, naming: Naming, managed: Sequence[str]
+    def choose_to_delete(
+        self, entries: Sequence[Entry], anchor: str | None, naming: Naming, managed: Sequence[str]
     ) -> Entry | None:
         """The entry a delete should remove: the anchored one, or without an anchor only one the
         adoption policy would manage — never an unrelated entry that merely shares the name,
         and never one another staged resource holds (even by the same anchor: a delete cannot
         be undone, so it asks the ledger every time)."""
         try:
-            entry = self.locate(anchor, naming, [], managed)
+            entry = self.choose(entries, anchor, naming, managed)
         except (PermanentTargetError, NotReadyError):
             if anchor:
                 raise

@@ -1,103 +1,201 @@
-"""A user's apply run *dry* against its batch's read-ahead, to learn the write it would send.
+"""The LDAP target's decision: a desired user or group against the entry read, as changes.
 
-The dry run is :func:`connectors.ldap.users.apply_user` itself, on a session that sends
-nothing: it notes the apply's first request and answers it with a plain success, and stops the
-apply at a search (whose entries it cannot know) or at any second request. A first request that
-is a write (the add of a new user, the guarded modify of an anchored one) is sent ahead with
-the batch (:mod:`connectors.ldap.batch`). Where the apply then returned at once, as an update
-does after its guarded modify succeeds, its outcome is kept too: when the real write meets
-exactly that plain success, the apply's own code has already said what it means.
+Pure: :class:`LdapObserved` carries all it needs (the entry and how it was found, the DNs of the
+manager and members the directory holds, or the refusal met on the way), and
+:class:`connectors.ldap.mapping.Layout` says what the entry should look like and where it lives.
+``apply`` (with or without the batch's read-ahead), ``reconcile --dry-run`` and the full
+reconcile all decide here; :mod:`connectors.ldap.execute` then sends exactly these changes.
+
+Values are compared exactly (a change of case in a name is written too), in any order; member
+DNs that differ as strings are compared parsed and folded, as the directory compares them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ldap3.core.exceptions import LDAPException
-
-from connectors.ldap.directory import Directory
 from connectors.ldap.mapping import Layout
-from connectors.ldap.ownership import Ownership
-from connectors.ldap.requests import Control
+from connectors.ldap.names import DnKey, dn_key, is_within, parent_dn, parse_dn, same_dn
 from connectors.ldap.responses import Entry
-from connectors.ldap.session import Session
-from connectors.ldap.users import apply_user
-from connectors.ldap.wire import Done, Request, Result
+from reconcile.changes import Change, ChangeAction, change, refusal
 from reconcile.errors import TargetError
-from reconcile.model import DesiredIdentity
-from reconcile.ports import Applied
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity, Tombstone
 
-Key = tuple[str, int, str | None]
-_SEARCH_REQUEST = 0x63
-
-
-def key(desired: DesiredIdentity, anchor: str | None) -> Key:
-    """One apply of one generation of one resource, as handed to ``prepare`` and ``apply``."""
-    return (desired.scim_id, desired.generation, anchor)
+TARGET = "ldap"
+Values = tuple[str, ...]
+Diff = dict[str, tuple[object, object]]
 
 
-class _Stop(Exception):
-    """Not an error: how a dry apply stops where it would need a real answer."""
+@dataclass(frozen=True, slots=True)
+class LdapObserved:
+    entry: Entry | None
+    adopted: bool = False
+    """Found by name, not by the resource's own anchor: taking it over is a change too."""
+    manager_dn: str | None = None
+    """Users: the DN of the desired manager's entry, when the directory holds it."""
+    member_dns: Mapping[str, str] = field(default_factory=dict)
+    """Groups: scim_id → DN of each desired member the directory holds."""
+    refused: TargetError | None = None
 
 
-PLAIN_SUCCESS = Result(code=0)
-"""The result a dry apply is given for its write: success, with no message and no controls."""
+def plan(layout: Layout, desired: Desired, observed: LdapObserved) -> list[Change]:
+    if observed.refused is not None:
+        return [refusal(TARGET, desired, observed.refused)]
+    entry = observed.entry
+    if isinstance(desired, Tombstone):
+        return [change(TARGET, desired, ChangeAction.DELETE, locator=entry.dn)] if entry else []
+    if isinstance(desired, DesiredIdentity):
+        return plan_user(layout, desired, observed)
+    return plan_group(layout, desired, observed)
 
 
-class _DrySession(Session):
-    """Sends nothing: notes an apply's first request and answers it with :data:`PLAIN_SUCCESS`;
-    stops the apply at a search (it would need the entries) or at a second request."""
+def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) -> list[Change]:
+    manager_attribute = layout.attributes.get("manager")
+    values = layout.user_values(desired, observed.manager_dn)
+    waiting = None
+    if manager_attribute and desired.manager_scim_id and observed.manager_dn is None:
+        waiting = f"waiting for manager '{desired.manager_user_id}' to reach the directory"
+        values.pop(manager_attribute)  # keep whatever is there until the manager arrives
+    entry = observed.entry
+    if layout.disable == "delete" and not desired.active:
+        if entry is None:
+            return []
+        detail = "disabled in Entra, and SCIM_SYNC_LDAP_DISABLE=delete removes the entry"
+        return [change(TARGET, desired, ChangeAction.DELETE, locator=entry.dn, detail=detail)]
+    target_dn = layout.user_dn(desired, values)
+    changes: list[Change] = []
+    if entry is None:
+        created: Diff = {a: ((), tuple(v)) for a, v in values.items() if v}
+        changes.append(
+            change(TARGET, desired, ChangeAction.CREATE, moved_to=target_dn, diff=created)
+        )
+    else:
+        if observed.adopted:
+            changes.append(change(TARGET, desired, ChangeAction.ADOPT, locator=entry.dn))
+        current = entry.attributes
+        if not same_dn(entry.dn, target_dn):
+            action = _move_action(layout, desired, entry.dn, target_dn)
+            changes.append(change(TARGET, desired, action, locator=entry.dn, moved_to=target_dn))
+            current = observed_after_rename(entry, target_dn)
+        delta = diff(current, values)
+        flag = layout.disabled_attribute[0] if layout.disable == "attribute" else None
+        flip = delta.pop(flag, None) if flag else None
+        if delta:
+            changes.append(
+                change(TARGET, desired, ChangeAction.UPDATE, locator=target_dn, diff=delta)
+            )
+        if flip is not None and flag:
+            action = ChangeAction.ENABLE if desired.active else ChangeAction.DISABLE
+            changes.append(change(TARGET, desired, action, locator=target_dn, diff={flag: flip}))
+    if waiting:
+        changes.append(change(TARGET, desired, ChangeAction.WAIT, detail=waiting))
+    return changes
 
-    def __init__(self) -> None:
-        self.replay = None
-        self.first: tuple[bytes, tuple[Control, ...]] | None = None
 
-    def _send(self, requests: Sequence[Request], done: Done | None = None) -> list[Result]:
-        if self.first is not None:
-            raise _Stop
-        request, controls = requests[0]
-        self.first = (request, tuple(controls))
-        if len(requests) != 1 or request[0] == _SEARCH_REQUEST:
-            raise _Stop
-        return [Result(code=0)]
-
-
-@dataclass(slots=True)
-class Planned:
-    """A batch's writes, by :func:`key`, and what each apply returns if its write meets
-    :data:`PLAIN_SUCCESS` (None where the apply would need more than that to decide)."""
-
-    keys: list[Key] = field(default_factory=list)
-    requests: list[tuple[bytes, tuple[Control, ...]]] = field(default_factory=list)
-    foreseen: list[Applied | None] = field(default_factory=list)
+def _move_action(layout: Layout, desired: DesiredIdentity, old: str, new: str) -> ChangeAction:
+    """A modify-DN in the user's terms: into or out of the disabled container is a disable or
+    an enable, another container a move, the same one a rename."""
+    if layout.disable == "move":
+        was_disabled = is_within(old, layout.disabled_dn)
+        if was_disabled and desired.active:
+            return ChangeAction.ENABLE
+        if not was_disabled and not desired.active:
+            return ChangeAction.DISABLE
+    return ChangeAction.RENAME if same_dn(parent_dn(old), parent_dn(new)) else ChangeAction.MOVE
 
 
-def plan(
-    layout: Layout,
-    prefetched: dict[str, list[Entry]],
-    users: Sequence[tuple[DesiredIdentity, str | None]],
-    ownership: Ownership,
-) -> Planned:
-    """The first write of every user apply that needs one and can be decided from the
-    read-ahead alone, by :func:`key`; and, where the apply ends right after a plainly
-    successful write (a guarded modify), the outcome it then returns, so that outcome is
-    decided by the apply's own code, only once. ``ownership`` already knows who holds the
-    entries read ahead, so a dry run asks the ledger nothing."""
-    prefetched = dict(prefetched)  # a copy: applies pop from it
-    planned = Planned()
-    for desired, anchor in users:
-        session = _DrySession()
-        foreseen: Applied | None = None
-        try:
-            directory = Directory(session, layout, ownership.fork(), prefetched)
-            foreseen = apply_user(directory, desired, anchor)
-        except (_Stop, TargetError, LDAPException, ValueError):
-            foreseen = None  # the apply meets it again, and reports it
-        first = session.first
-        if first is None or first[0][0] == _SEARCH_REQUEST:
+def plan_group(layout: Layout, desired: DesiredGroup, observed: LdapObserved) -> list[Change]:
+    attribute = layout.member_attribute
+    placeholder = layout.placeholder_member
+    wanted = sorted(set(observed.member_dns.values()))
+    target_dn = layout.group_dn(desired.display_name)
+    entry = observed.entry
+    changes: list[Change] = []
+    if entry is None:
+        members = tuple(wanted or [placeholder])
+        created: Diff = {"cn": ((), (desired.display_name,)), attribute: ((), members)}
+        changes.append(
+            change(TARGET, desired, ChangeAction.CREATE, moved_to=target_dn, diff=created)
+        )
+    else:
+        if observed.adopted:
+            changes.append(change(TARGET, desired, ChangeAction.ADOPT, locator=entry.dn))
+        if not same_dn(entry.dn, target_dn):
+            action = (
+                ChangeAction.RENAME
+                if same_dn(parent_dn(entry.dn), parent_dn(target_dn))
+                else ChangeAction.MOVE
+            )
+            changes.append(change(TARGET, desired, action, locator=entry.dn, moved_to=target_dn))
+        elif entry.get("cn") != [desired.display_name]:  # a change of case or spacing only
+            cn: Diff = {"cn": (tuple(entry.get("cn")), (desired.display_name,))}
+            changes.append(change(TARGET, desired, ChangeAction.UPDATE, locator=target_dn, diff=cn))
+        to_add, to_remove = member_delta(entry.get(attribute), wanted, placeholder)
+        if to_add:
+            changes.append(_members(desired, ChangeAction.MEMBER_ADD, target_dn, to_add))
+        if to_remove:
+            changes.append(_members(desired, ChangeAction.MEMBER_REMOVE, target_dn, to_remove))
+    missing = sorted(m.user_id for m in desired.members if m.scim_id not in observed.member_dns)
+    if missing:
+        shown = ", ".join(missing[:5])
+        reason = f"waiting for {len(missing)} member(s) not yet in the directory: {shown}"
+        changes.append(change(TARGET, desired, ChangeAction.WAIT, detail=reason))
+    return changes
+
+
+def member_delta(
+    values: Sequence[str], wanted: Sequence[str], placeholder: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The member values to add and to remove, keeping the group valid: the placeholder goes
+    (first among the removals) when a real member arrives, and comes (alone among the
+    additions) when the last one leaves.
+
+    Values equal as strings are the same member: the server hands back the DNs it was given,
+    so only the few that differ as strings are parsed and folded (:func:`dn_key`) to be
+    compared; parsing every DN of a 5,000-member group cost more than the LDAP round trips."""
+    exact_current, exact_wanted = set(values), set(wanted)
+    current: dict[DnKey, str] = {dn_key(v): v for v in values if v not in exact_wanted}
+    others: dict[DnKey, str] = {dn_key(v): v for v in wanted if v not in exact_current}
+    placeholder_key = dn_key(placeholder)
+    held_placeholder = current.pop(placeholder_key, None)
+    to_add = [v for k, v in others.items() if k not in current]
+    to_remove = [v for k, v in current.items() if k not in others]
+    if wanted and held_placeholder is not None:
+        to_remove.insert(0, held_placeholder)
+    if not wanted and to_remove and held_placeholder is None:
+        to_add.append(placeholder)
+    return tuple(to_add), tuple(to_remove)
+
+
+def observed_after_rename(entry: Entry, target_dn: str) -> dict[str, list[str]]:
+    """The attributes as the server holds them after a modify-DN that dropped the old RDN."""
+    observed = dict(entry.attributes)
+    old = parse_dn(entry.dn)[0]
+    new = parse_dn(target_dn)[0]
+    for attribute, value in old:
+        key = attribute.lower()
+        observed[key] = [v for v in observed.get(key, []) if v.casefold() != value.casefold()]
+    for attribute, value in new:
+        key = attribute.lower()
+        if value.casefold() not in (v.casefold() for v in observed.get(key, [])):
+            observed[key] = [*observed.get(key, []), value]
+    return observed
+
+
+def diff(observed: Mapping[str, list[str]], wanted: Mapping[str, list[str]]) -> Diff:
+    """attribute → (held, wanted) for each managed attribute whose values differ (in any
+    order); wanted ``()`` means the attribute goes."""
+    changes: Diff = {}
+    for attribute, values in wanted.items():
+        current = observed.get(attribute.lower(), [])
+        if current == values or sorted(current) == sorted(values):
             continue
-        planned.keys.append(key(desired, anchor))
-        planned.requests.append(first)
-        planned.foreseen.append(foreseen)
-    return planned
+        changes[attribute] = (tuple(current), tuple(values))
+    return changes
+
+
+def _members(
+    desired: DesiredGroup, action: ChangeAction, dn: str, members: tuple[str, ...]
+) -> Change:
+    return change(TARGET, desired, action, locator=dn, members=members)

@@ -36,17 +36,10 @@ ASSERTION_FAILED = 122
 READ_UUID: Control = (POST_READ, False, attribute_selection(["entryUUID"]))
 
 
-Replay = tuple[bytes, tuple[Control, ...], Result]
-"""A request sent ahead with its batch, and its result (:mod:`connectors.ldap.batch`)."""
-
-
 class Session:
     def __init__(self, conn: object, wire: Wire) -> None:
         self._conn = conn
         self._wire = wire
-        self.replay: Replay | None = None
-        """The result of this session's first request if it was already sent with a batch;
-        used only if the first request is byte for byte that one."""
 
     def pipeline(self, requests: Sequence[Request], done: Done | None = None) -> list[Result]:
         """Send every request, several in flight at once, and return their results in order
@@ -55,20 +48,12 @@ class Session:
         return self._send(requests, done)
 
     def _send(self, requests: Sequence[Request], done: Done | None = None) -> list[Result]:
-        """Every request of this session goes through here (a dry run stops them here)."""
         return self._wire.exchange(requests, done)
 
-    def exchange(self, request: bytes, controls: Sequence[Control]) -> Result:
-        """One request and its result (or the replayed result of that same request, sent ahead
-        with its batch)."""
-        replay, self.replay = self.replay, None
-        if replay is not None and replay[0] == request and replay[1] == tuple(controls):
-            return replay[2]
-        return self._send([(request, controls)])[0]
-
-    def _run(self, operation: str, dn: str, request: bytes, *controls: Control) -> Result:
+    def run(self, operation: str, dn: str, request: bytes, *controls: Control) -> Result:
+        """One request; raises for any result but success (see :func:`check`)."""
         try:
-            result = self.exchange(request, controls)
+            result = self._send([(request, controls)])[0]
         except ConnectionLostError as exc:
             raise ConnectionLostError(f"{operation} of '{dn}': {exc}") from exc
         check(operation, dn, result)
@@ -76,7 +61,7 @@ class Session:
 
     def search(self, base: str, search_filter: str, attributes: Sequence[str]) -> list[Entry]:
         """Entries in the subtree under ``base``; a missing base yields none."""
-        return self._run("search", base, search_request(base, search_filter, attributes)).entries
+        return self.run("search", base, search_request(base, search_filter, attributes)).entries
 
     def search_many(
         self, base: str, filters: Sequence[str], attributes: Sequence[str]
@@ -100,7 +85,7 @@ class Session:
         request = search_request(base, search_filter, attributes)
         cookie: bytes | None = None
         while True:
-            result = self._run("search", base, request, paged_control(page_size, cookie))
+            result = self.run("search", base, request, paged_control(page_size, cookie))
             yield from result.entries
             value = result.controls.get(PAGED_RESULTS)
             cookie = paged_cookie(value) if value else None
@@ -109,11 +94,11 @@ class Session:
 
     def read(self, dn: str, attributes: Sequence[str]) -> Entry | None:
         request = search_request(dn, "(objectClass=*)", attributes, scope=BASE_SCOPE)
-        entries = self._run("search", dn, request).entries
+        entries = self.run("search", dn, request).entries
         return entries[0] if entries else None
 
     def add(self, dn: str, object_classes: Sequence[str], attributes: dict[str, list[str]]) -> None:
-        self._run("add", dn, add_request(dn, entry_attributes(object_classes, attributes)))
+        self.run("add", dn, add_request(dn, entry_attributes(object_classes, attributes)))
 
     def add_reading_uuid(
         self, dn: str, object_classes: Sequence[str], attributes: dict[str, list[str]]
@@ -121,7 +106,7 @@ class Session:
         """Add an entry and return its ``entryUUID``, read back in the same round trip with the
         Post-Read control (RFC 4527); a server that ignores the control costs one read more."""
         request = add_request(dn, entry_attributes(object_classes, attributes))
-        uuid = added_uuid(self._run("add", dn, request, READ_UUID))
+        uuid = added_uuid(self.run("add", dn, request, READ_UUID))
         if uuid:
             return uuid
         entry = self.read(dn, ["entryUUID"])
@@ -129,13 +114,13 @@ class Session:
 
     def modify(self, dn: str, changes: Changes) -> None:
         if changes:
-            self._run("modify", dn, modify_request(dn, changes))
+            self.run("modify", dn, modify_request(dn, changes))
 
     def modify_if(self, dn: str, changes: Changes, assertion: bytes) -> bool:
         """Modify only if the entry matches ``assertion`` (a BER filter, RFC 4528); False when
         the entry is not there or does not match, so the caller can look closer."""
         try:
-            self._run("modify", dn, modify_request(dn, changes), (ASSERTION, True, assertion))
+            self.run("modify", dn, modify_request(dn, changes), (ASSERTION, True, assertion))
         except LdapResultError as exc:
             if exc.code in (NO_SUCH_OBJECT, ASSERTION_FAILED):
                 return False
@@ -143,10 +128,10 @@ class Session:
         return True
 
     def move(self, dn: str, new_rdn: str, new_parent: str | None) -> None:
-        self._run("modify-DN", dn, modify_dn_request(dn, new_rdn, True, new_parent))
+        self.run("modify-DN", dn, modify_dn_request(dn, new_rdn, True, new_parent))
 
     def delete(self, dn: str) -> None:
-        self._run("delete", dn, delete_request(dn))
+        self.run("delete", dn, delete_request(dn))
 
 
 def check(operation: str, dn: str, result: Result) -> None:

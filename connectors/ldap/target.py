@@ -1,12 +1,14 @@
 """The LDAP directory as a reconcile target.
 
-``apply`` borrows a pooled connection, makes sure the users, groups and disabled containers
-exist (once per process), then hands the resource to the user or group path. A connection that
-breaks under an operation is replaced and the whole apply retried briefly with tenacity (every
-step re-reads before it writes, so a repeat is safe); anything else is classified once, in
+``apply`` observes the resource's entry (:mod:`connectors.ldap.observe`), plans
+(:mod:`connectors.ldap.plan`) and sends exactly the planned changes
+(:mod:`connectors.ldap.execute`), on a pooled connection, after making sure the users, groups
+and disabled containers exist (once per process). A connection that breaks under an operation
+is replaced and the whole apply retried briefly with tenacity (every apply observes before it
+writes, so a repeat is safe); anything else is classified once, in
 :func:`connectors.ldap.errors.classify`, and raised with the LDAP error as ``__cause__``.
-For a batch of users, ``prepare`` reads them ahead and sends their writes together
-(:mod:`connectors.ldap.batch`); each ``apply`` then picks up its own result.
+For a batch of users, ``prepare`` observes and plans them ahead and sends their single writes
+together (:mod:`connectors.ldap.batch`); each ``apply`` then picks up its own outcome.
 """
 
 from __future__ import annotations
@@ -14,26 +16,34 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import tenacity
 from ldap3.core.exceptions import LDAPException
 
-from connectors.ldap.batch import NOT_IN_BATCH, Batch
+from connectors.ldap.batch import NOT_IN_BATCH, Batch, Taken
 from connectors.ldap.connection import ConnectionPool, Session
 from connectors.ldap.directory import ENTRY_ALREADY_EXISTS, Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
-from connectors.ldap.groups import apply_group, delete_group
+from connectors.ldap.execute import StaleError, carry_out
 from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import first_value, is_within, parse_dn
+from connectors.ldap.observe import observe
 from connectors.ldap.ownership import Ownership
+from connectors.ldap.plan import LdapObserved, plan
+from connectors.ldap.session import added_uuid
 from connectors.ldap.settings import LdapSettings
-from connectors.ldap.users import apply_user, delete_user
 from reconcile.anchors import AnchorMemory
-from reconcile.errors import NotReadyError, TargetError, TargetUnavailableError
-from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind
-from reconcile.ports import Action, AnchorBook, Applied
+from reconcile.changes import Change, ChangeAction, applied
+from reconcile.errors import (
+    TargetError,
+    TargetUnavailableError,
+    TransientTargetError,
+)
+from reconcile.model import Desired, DesiredIdentity
+from reconcile.ports import AnchorBook, Applied, Work
 
 log = logging.getLogger(__name__)
 
@@ -69,28 +79,70 @@ class LdapTarget(LdapInventory):
             reraise=True,
         )
 
+    # ---- the contract --------------------------------------------------------------------
+
+    def observe(self, work: Work) -> list[LdapObserved]:
+        with self._classified(), self._pool.session() as session:
+            return observe(self._directory(session), work)
+
+    def plan(self, desired: Desired, observed: LdapObserved) -> list[Change]:
+        return plan(self.layout, desired, observed)
+
+    def execute(self, desired: Desired, observed: LdapObserved, changes: list[Change]) -> Applied:
+        with self._classified(), self._pool.session() as session:
+            self._ensure_containers(session)
+            return carry_out(self._directory(session), desired, observed, changes)
+
     def apply(self, desired: Desired, anchor: str | None) -> Applied:
-        try:
-            applied = self._apply(desired, anchor)
-        except NotReadyError as exc:
-            if self._memory is not None and exc.anchor:
-                self._memory.learn(self.name, desired, Applied(Action.UPDATED, exc.anchor))
-            raise
         if self._memory is not None:
-            self._memory.learn(self.name, desired, applied)
-        return applied
+            return self._memory.learning(self.name, desired, lambda: self._apply(desired, anchor))
+        return self._apply(desired, anchor)
+
+    def prepare(self, work: Work) -> None:
+        """Before a batch: observe and plan its users ahead in a few searches and send their
+        single writes together, both in the background (:mod:`connectors.ldap.batch`); each
+        ``apply`` then finds its outcome waiting, or its plan.
+
+        Called by the run loop for each phase (and with nothing after it, to forget): a
+        phase's writes are all answered before the next phase starts. A failure of the
+        read-ahead costs nothing but speed: each apply then observes on its own."""
+        if self._batch is not None:
+            self._batch.finish()
+        self._batch = None
+        users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
+        if users:
+            self._batch = Batch(
+                self._pool, self.layout, users, self._ensure_containers, self.ownership
+            )
+
+    def close(self) -> None:
+        if self._batch is not None:
+            self._batch.finish()
+        self._pool.close()
+
+    # ---- one apply -----------------------------------------------------------------------
+
+    @contextmanager
+    def _classified(self) -> Iterator[None]:
+        try:
+            yield
+        except TargetError:
+            raise
+        except StaleError as exc:
+            raise TransientTargetError(f"{exc}; will read it again") from exc
+        except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
+            raise classify(exc) from exc
+
+    def _directory(self, session: Session) -> Directory:
+        return Directory(session, self.layout, self.ownership.fork())
 
     def _apply(self, desired: Desired, anchor: str | None) -> Applied:
-        try:
+        with self._classified():
             try:  # the usual case first, without the retry machinery's cost
                 return self._apply_once(desired, anchor)
             except ConnectionLostError as exc:
                 lost = [exc]
             return self._retrying(self._again, lost, desired, anchor)
-        except TargetError:
-            raise
-        except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
-            raise classify(exc) from exc
 
     def _again(
         self, lost: list[ConnectionLostError], desired: Desired, anchor: str | None
@@ -101,28 +153,6 @@ class LdapTarget(LdapInventory):
             raise lost.pop()
         return self._apply_once(desired, anchor)
 
-    def close(self) -> None:
-        if self._batch is not None:
-            self._batch.finish()
-        self._pool.close()
-
-    def prepare(self, work: Sequence[tuple[Desired, str | None]]) -> None:
-        """Before a batch: read its users ahead in a few searches and send their writes
-        together, both in the background (:mod:`connectors.ldap.batch`); each ``apply`` then
-        finds its result waiting, or the entries it needs.
-
-        Called by the run loop for each phase (and with nothing after it, to forget): a
-        phase's writes are all answered before the next phase starts. A failure of the
-        read-ahead costs nothing but speed: each apply then searches on its own."""
-        if self._batch is not None:
-            self._batch.finish()
-        self._batch = None
-        users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
-        if users:
-            self._batch = Batch(
-                self._pool, self.layout, users, self._ensure_containers, self.ownership
-            )
-
     def _apply_once(self, desired: Desired, anchor: str | None) -> Applied:
         batch = self._batch
         taken = (
@@ -130,20 +160,47 @@ class LdapTarget(LdapInventory):
             if batch is not None and isinstance(desired, DesiredIdentity)
             else NOT_IN_BATCH
         )
-        if taken.foreseen is not None:
-            return taken.foreseen
+        if taken.sent is not None:
+            done = self._written_ahead(desired, taken)
+            if done is not None:
+                return done
         with self._pool.session() as session:
             self._ensure_containers(session)
-            session.replay = taken.replay  # for the apply's own first request, nothing else
-            ownership = taken.ownership or self.ownership.fork()
-            directory = Directory(session, self.layout, ownership, taken.prefetched)
-            if isinstance(desired, DesiredIdentity):
-                return apply_user(directory, desired, anchor)
-            if isinstance(desired, DesiredGroup):
-                return apply_group(directory, desired, anchor)
-            if desired.kind is ResourceKind.GROUP:
-                return delete_group(directory, desired, anchor)
-            return delete_user(directory, desired, anchor)
+            directory = self._directory(session)
+            if taken.observed is not None and taken.sent is None:
+                try:
+                    return carry_out(directory, desired, taken.observed, taken.changes)
+                except StaleError:
+                    pass  # changed since the read-ahead: observe afresh
+            for _ in range(2):
+                observed = observe(directory, [(desired, anchor)])[0]
+                changes = plan(self.layout, desired, observed)
+                try:
+                    return carry_out(directory, desired, observed, changes)
+                except StaleError:
+                    continue  # moved or replaced under us: once more, from a fresh read
+        raise TransientTargetError(
+            f"the entry of '{desired.scim_id}' kept changing while it was written; will retry"
+        )
+
+    def _written_ahead(self, desired: Desired, taken: Taken) -> Applied | None:
+        """The outcome of a plan whose one write the batch sent, if that write succeeded;
+        None sends the apply to observe afresh (refused, or its result lost)."""
+        result = taken.result
+        if result is None or result.code != 0:
+            return None
+        observed = taken.observed
+        anchor = observed.entry.entry_uuid if observed and observed.entry else None
+        create = next((c for c in taken.changes if c.action is ChangeAction.CREATE), None)
+        if create is not None and create.moved_to:
+            anchor = added_uuid(result) or self._uuid_at(create.moved_to)
+        return applied(desired, taken.changes, anchor or None)
+
+    def _uuid_at(self, dn: str) -> str:
+        """The ``entryUUID`` of a new entry, for a server that ignores the Post-Read control."""
+        with self._pool.session() as session:
+            entry = session.read(dn, ["entryUUID"])
+        return entry.entry_uuid if entry else ""
 
     def _ensure_containers(self, session: Session) -> None:
         """Create the users, groups and disabled OUs below the base DN if they are missing."""

@@ -412,7 +412,7 @@ class StagingLedger(SyncStatusView):
         moments = [m for m in (retry, lease) if m is not None]
         return min(moments) if moments else None
 
-    # ---- drift repair (reconcile.full.DriftLedger) -----------------------------------
+    # ---- drift repair (reconcile.full.DriftBook) -------------------------------------
 
     def applied_ids(self, target: str) -> Iterator[str]:
         query = (

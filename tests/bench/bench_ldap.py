@@ -34,6 +34,7 @@ from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
 from inbound.database.store import Actor
 from inbound.schema import USER_TYPE
+from reconcile.memory_target import MemoryTarget
 from reconcile.model import Desired, DesiredIdentity
 from reconcile.ports import Action, Applied
 from reconcile.runner import Reconciler
@@ -152,13 +153,12 @@ class ThroughReconciler:
         self.runtime.dispose()
 
 
-class NoopTarget:
+class NoopTarget(MemoryTarget):
     """Applies nothing: what is left is the run loop's and the ledger's own cost. It takes the
     identity store's name, the target the staging store records work for in that runtime."""
 
-    name = "identity_store"
-
     def __init__(self, parallelism: int) -> None:
+        super().__init__("identity_store")
         self.parallelism = parallelism
 
     def apply(self, desired: Desired, anchor: str | None) -> Applied:

@@ -13,6 +13,7 @@ from reconcile.errors import (
     TargetUnavailableError,
     TransientTargetError,
 )
+from reconcile.memory_target import MemoryTarget
 from reconcile.model import Desired, DesiredIdentity, ResourceKind
 from reconcile.policy import RetryPolicy
 from reconcile.ports import Action, Applied, Outcome, SyncStatus, WorkItem
@@ -77,9 +78,11 @@ class MemoryLedger:
         return 0
 
 
-class ScriptedTarget:
+class ScriptedTarget(MemoryTarget):
+    """Applies as scripted: the next error of the script, or a create."""
+
     def __init__(self, name: str, script: list[Exception | None] | None = None) -> None:
-        self.name = name
+        super().__init__(name)
         self.script = list(script or [])
         self.applied: list[str] = []
 

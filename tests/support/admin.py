@@ -8,6 +8,7 @@ from litestar.testing import TestClient
 
 from inbound.database.store import ResourceStore
 from reconcile.errors import PermanentTargetError
+from reconcile.memory_target import MemoryTarget
 from reconcile.model import Desired
 from reconcile.ports import Action, Applied
 from reconcile.runner import Reconciler
@@ -16,12 +17,11 @@ from scheduler.composition import Runtime, brake_of
 REFUSAL = "objectClassViolation: the directory refuses this entry"
 
 
-class RefusingTarget:
+class RefusingTarget(MemoryTarget):
     """A target that refuses every change for good (a dead letter) until told to accept."""
 
-    name = "refusing"
-
-    def __init__(self) -> None:
+    def __init__(self, name: str = "refusing") -> None:
+        super().__init__(name)
         self.refuse = True
 
     def apply(self, desired: Desired, anchor: str | None) -> Applied:

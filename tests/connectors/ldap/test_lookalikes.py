@@ -20,7 +20,7 @@ from connectors.ldap.names import escape_filter_value, rdn
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
 from reconcile.anchors import AnchorMemory
-from reconcile.errors import ClashError, NotReadyError, PermanentTargetError
+from reconcile.errors import NotReadyError, PermanentTargetError
 from reconcile.model import (
     Desired,
     DesiredGroup,
@@ -425,11 +425,13 @@ def test_a_plan_asks_who_holds_the_entries_it_found_once_per_batch(
             (identity("carol"), None),
         ]
         book.asked.clear()
-        seen = target.observe_many(work)
+        seen = target.observe(work)
     finally:
         target.close()
     assert len(book.asked) == 1
-    first, second, third = seen
-    assert isinstance(first, ClashError) and "user 'alice' (id id-alice)" in first.reason
-    assert isinstance(second, ClashError) and "user 'bob' (id id-bob)" in second.reason
-    assert third is None
+    first, second, third = (target.plan(d, o) for (d, _), o in zip(work, seen, strict=True))
+    assert [c.action for c in first] == ["clash"]
+    assert "user 'alice' (id id-alice)" in (first[0].detail or "")
+    assert [c.action for c in second] == ["clash"]
+    assert "user 'bob' (id id-bob)" in (second[0].detail or "")
+    assert [c.action for c in third] == ["create"]

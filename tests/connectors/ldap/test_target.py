@@ -7,8 +7,10 @@ import pytest
 
 from connectors.ldap.connection import Session
 from connectors.ldap.names import dn_key, escape_dn_value, parse_dn
+from connectors.ldap.requests import Control
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
+from connectors.ldap.wire import Result
 from reconcile.errors import NotReadyError
 from reconcile.ports import Action
 from tests.support.directory import (
@@ -22,6 +24,7 @@ from tests.support.directory import (
 )
 
 RND = 'R&D, "Core" + Ops #1'
+PEOPLE = ["inetOrgPerson", "organizationalPerson", "person", "top"]
 
 
 def test_user_created_with_the_mapped_attributes(
@@ -233,32 +236,66 @@ def test_hostile_names_round_trip_through_slapd(
     assert g is not None and g["cn"] == [name] and dn_key(g["member"][0]) == dn_key(held["dn"])
 
 
-def test_an_anchored_change_is_one_guarded_modify_and_no_change_writes_nothing(
+def test_an_anchored_change_is_one_read_and_one_guarded_modify_of_the_difference(
     ldap_target: LdapTarget,
     ldap_settings: LdapSettings,
     directory_admin: ldap3.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Outside a batch an apply observes (one search), then sends only what differs, guarded
+    by the anchor; with nothing to change it writes nothing."""
     created = ldap_target.apply(identity("fast"), None)
-    calls: list[str] = []
-    for name in ("search", "read", "modify", "modify_if"):
-        original = getattr(Session, name)
+    calls: list[tuple[str, str]] = []
+    original = Session.run
 
-        def spy(
-            self: Session, *args: object, _name: str = name, _original: object = original
-        ) -> object:
-            calls.append(_name)
-            return _original(self, *args)  # type: ignore[operator]
+    def spy(self: Session, operation: str, dn: str, request: bytes, *controls: Control) -> Result:
+        calls.append((operation, dn))
+        return original(self, operation, dn, request, *controls)
 
-        monkeypatch.setattr(Session, name, spy)
-    assert (
-        ldap_target.apply(identity("fast", title="Lead"), created.anchor).action is Action.UPDATED
-    )
-    assert calls == ["modify_if"]
+    monkeypatch.setattr(Session, "run", spy)
+    applied = ldap_target.apply(identity("fast", title="Lead"), created.anchor)
+    assert applied.action is Action.UPDATED
+    dn = f"uid=fast,ou=people,{ldap_settings.base_dn}"
+    assert calls == [("search", ldap_settings.base_dn), ("modify", dn)]
+    (change,) = applied.changes
+    assert (change.action, dict(change.diff)) == ("update", {"title": (("Engineer",), ("Lead",))})
     assert user_entry(directory_admin, ldap_settings.base_dn, "fast")["title"] == ["Lead"]  # type: ignore[index]
     before = user_entry(directory_admin, ldap_settings.base_dn, "fast")["entrycsn"]  # type: ignore[index]
     calls.clear()
     again = ldap_target.apply(identity("fast", title="Lead"), created.anchor)
-    assert again.action is Action.UNCHANGED
-    assert calls == ["modify_if", "search"]  # the guard failed: the entry already matched
+    assert again.action is Action.UNCHANGED and again.changes == ()
+    assert calls == [("search", ldap_settings.base_dn)]
     assert user_entry(directory_admin, ldap_settings.base_dn, "fast")["entrycsn"] == before  # type: ignore[index]
+
+
+def test_an_entry_replaced_between_read_and_write_is_read_again(
+    ldap_target: LdapTarget,
+    ldap_settings: LdapSettings,
+    directory_admin: ldap3.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The guard of the modify sees another entry at the DN read: nothing is written to it,
+    and the apply observes again and plans from what is there now."""
+    base = ldap_settings.base_dn
+    created = ldap_target.apply(identity("swap"), None)
+    dn = f"uid=swap,ou=people,{base}"
+    original = Session.run
+    swapped: list[str] = []
+
+    def swap_first(
+        self: Session, operation: str, dn_: str, request: bytes, *controls: Control
+    ) -> Result:
+        if operation == "modify" and not swapped:
+            swapped.append(dn_)  # someone replaces the entry by hand just before our modify
+            assert directory_admin.delete(dn)
+            assert directory_admin.add(dn, PEOPLE, {"uid": "swap", "sn": "x", "cn": "x"})
+        return original(self, operation, dn_, request, *controls)
+
+    monkeypatch.setattr(Session, "run", swap_first)
+    applied = ldap_target.apply(identity("swap", title="Lead"), created.anchor)
+    entry = user_entry(directory_admin, base, "swap")
+    assert swapped == [dn] and entry is not None
+    assert [c.action for c in applied.changes] == ["adopt", "update"]
+    assert applied.action is Action.UPDATED and applied.anchor == entry["entryuuid"][0]
+    assert applied.anchor != created.anchor
+    assert entry["title"] == ["Lead"] and entry["sn"] == ["Family"]

@@ -23,7 +23,8 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 class BusyTarget(RefusingTarget):
     """Always busy: every apply is a transient error, retried later."""
 
-    name = "busy"
+    def __init__(self) -> None:
+        super().__init__("busy")
 
     def apply(self, desired: Desired, anchor: str | None) -> Applied:
         raise TransientTargetError("server busy")

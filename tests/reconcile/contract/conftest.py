@@ -1,0 +1,49 @@
+"""The contract suite's targets: the in-memory target, the Identity Manager store and LDAP
+(real slapd), each over a staging store on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.ldap.target import LdapTarget
+from scheduler.composition import Runtime, compose
+from scheduler.settings import Settings
+from tests.support import FakeClock
+from tests.support.contract_harness import Harness, relocated, with_memory_target
+from tests.support.directory import compose_with_ldap
+from tests.support.slapd import SlapdServer, require_slapd
+
+TARGETS = ["memory", "identity_store", "ldap"]
+
+
+@pytest.fixture(params=TARGETS)
+def harness(
+    request: pytest.FixtureRequest, database_url: str, clock: FakeClock
+) -> Iterator[Harness]:
+    kind = request.param
+    if kind == "ldap":
+        require_slapd()
+        slapd: SlapdServer = request.getfixturevalue("slapd")
+        runtime: Runtime = compose_with_ldap(database_url, clock, slapd.url)
+    else:
+        runtime = compose(
+            Settings(database_url=database_url), public_url="http://scim.test", clock=clock
+        )
+    try:
+        if kind == "memory":
+            yield Harness(runtime, with_memory_target(runtime), lookalike=str.upper)
+        elif kind == "identity_store":
+            store = next(t for t in runtime.targets if t.name == "identity_store")
+            yield Harness(runtime, store, lookalike=str)
+        else:
+            ldap = next(t for t in runtime.targets if isinstance(t, LdapTarget))
+            yield Harness(
+                runtime,
+                ldap,
+                lookalike=lambda name: f"{name.upper()} ",
+                relocate=relocated(runtime.settings.ldap, runtime),
+            )
+    finally:
+        runtime.dispose()

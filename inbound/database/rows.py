@@ -52,12 +52,6 @@ class DuplicateError(Exception):
     """A unique index refused a row (the live-name index, or a primary key)."""
 
 
-class WriteLockBusyError(Exception):
-    """SQLite's write lock is held elsewhere (another process, a backup, a ``sqlite3``
-    shell), and this thread asked not to wait for it (:meth:`Rows.without_lock_wait`):
-    nothing was written; run the write again where waiting blocks nothing."""
-
-
 class Rows:
     """Dialect-aware conversions and a transaction on a pooled DBAPI connection."""
 
@@ -69,17 +63,28 @@ class Rows:
         self._held_used_at = 0.0
         self._claim = threading.Lock()
         self._local = threading.local()
-        """``group_commit``: the group commit this thread has open, if any; ``no_wait``: whether
-        this thread's SQLite writes give up at once when the write lock is taken."""
-        self._busy_timeout_ms: int | None = None
+        """``group_commit``: the group commit this thread has open, if any."""
+        self._writer: int | None = None
+        self._writer_held: Any = None
 
     def claim(self) -> None:
-        """Make the calling thread the one that keeps the connection (and, on SQLite, opens
-        group commits): the web app's startup calls it from the event loop's thread, so that
+        """Make the calling thread the one that keeps the connection for reads: the web app's
+        startup calls it from the event loop's thread, so that
         no other thread that happened to use the store first keeps it instead. Called while
         no request is running; the previous owner borrows from the pool from then on."""
         with self._claim:
             self._owner = threading.get_ident()
+
+    def claim_writer(self) -> None:
+        """SQLite: make the calling thread the one that writes SCIM changes, on a connection
+        of its own that it keeps (group commits are opened there).
+
+        SQLite has one writer at a time, so one thread writes: the event loop hands each
+        group commit over to it and goes on parsing and answering while the group runs and
+        commits (sqlite3 lets go of the GIL inside SQLite). Writing in the loop itself left
+        it idle while clients turned a group's answers into their next requests, and made
+        it wait whenever another process held the write lock."""
+        self._writer = threading.get_ident()
 
     def _connection(self) -> tuple[Any, bool]:
         """A DBAPI connection and whether to give it back after use.
@@ -91,6 +96,10 @@ class Rows:
         autocommit.
         """
         me = threading.get_ident()
+        if me == self._writer:
+            if self._writer_held is None:
+                self._writer_held = self.engine.raw_connection()
+            return self._writer_held, False
         with self._claim:
             if self._owner is None:
                 self._owner = me
@@ -126,7 +135,10 @@ class Rows:
         return held
 
     def close(self) -> None:
-        """Give the kept connection back (before the engine is disposed)."""
+        """Give the kept connections back (before the engine is disposed)."""
+        writer_held, self._writer_held = self._writer_held, None
+        if writer_held is not None:
+            writer_held.close()
         held, self._held = self._held, None
         if held is not None:
             if not self.sqlite and not held.driver_connection.closed:
@@ -256,7 +268,8 @@ class Rows:
     def group_commit(self) -> Iterator[GroupCommit]:
         """One transaction around several writes of this thread (group commit).
 
-        On SQLite (the event loop's thread only) each write inside is a SAVEPOINT, so a refused
+        On SQLite (on a thread that keeps its connection: the writer, see
+        :meth:`claim_writer`) each write inside is a SAVEPOINT, so a refused
         write rolls back alone, and the group's writes share one BEGIN, one COMMIT, and every
         page they all touch: a commit writes each dirtied page to the WAL, and a create
         dirties some thirty (the row, its index entries, the audit and ledger rows).
@@ -271,7 +284,7 @@ class Rows:
             return
         opened = self._open_sqlite_group_commit() if self.sqlite else self._open_pg_group_commit()
         with opened as group:
-            if group is None:  # a thread other than the event loop's, on SQLite
+            if group is None:  # SQLite, on a thread that borrows its connection
                 yield GroupCommit(isolates_failures=True)
                 return
             self._local.group_commit = group
@@ -290,7 +303,7 @@ class Rows:
             yield None
             return
         cursor = conn.cursor()
-        self._begin_immediate(cursor)
+        cursor.execute("BEGIN IMMEDIATE")
         try:
             yield GroupCommit(isolates_failures=True)
             cursor.execute("COMMIT")
@@ -323,9 +336,9 @@ class Rows:
     @contextmanager
     def _sqlite_transaction(self, write: bool) -> Iterator[Any]:
         """Writes take the lock at BEGIN. Reads run without BEGIN and COMMIT (each statement is
-        its own transaction), which halves the statements of a lookup; the statements of one
-        read cannot be interleaved by a SCIM write, since those run on this same thread (the
-        event loop's) or wait for this connection, and the reconciler writes only the ledger."""
+        its own transaction), which halves the statements of a lookup. As on PostgreSQL, a
+        read of several statements may see a write that committed between two of them; each
+        statement sees committed state only."""
         conn, give_back = self._connection()
         if not write:
             try:
@@ -346,10 +359,7 @@ class Rows:
                 # an error inside the group made SQLite roll all of it back: a SAVEPOINT now
                 # would open a new transaction, and commit this write while the group fails
                 raise sqlite3.OperationalError("the group commit was rolled back")
-            if grouped:
-                cursor.execute(begin)
-            else:
-                self._begin_immediate(cursor, kept=not give_back)
+            cursor.execute(begin)
             try:
                 yield cursor
             except BaseException:
@@ -363,40 +373,6 @@ class Rows:
         finally:
             if give_back:
                 conn.close()
-
-    @contextmanager
-    def without_lock_wait(self) -> Iterator[None]:
-        """SQLite writes of this thread on the kept connection raise
-        :class:`WriteLockBusyError` instead of waiting for a write lock held elsewhere.
-
-        The event loop's thread writes on SQLite (group commit, no thread hop); while another
-        process held the lock for 8 s, a POST waiting there also held up ``/healthz`` for
-        6.5 s. Inside this block the loop only tries the lock, and a busy write is handed to
-        a thread that may wait (``inbound.web.group_commit``)."""
-        before = getattr(self._local, "no_wait", False)
-        self._local.no_wait = True
-        try:
-            yield
-        finally:
-            self._local.no_wait = before
-
-    def _begin_immediate(self, cursor: Any, *, kept: bool = True) -> None:
-        """``BEGIN IMMEDIATE``, trying the lock just once when this thread asked not to wait
-        (the busy timeout set on connect is put back at once)."""
-        if not (kept and getattr(self._local, "no_wait", False)):
-            cursor.execute("BEGIN IMMEDIATE")
-            return
-        if self._busy_timeout_ms is None:
-            self._busy_timeout_ms = int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
-        cursor.execute("PRAGMA busy_timeout = 0")
-        try:
-            cursor.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise WriteLockBusyError(str(exc)) from exc
-            raise
-        finally:
-            cursor.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
 
     def select_in(self, cursor: Any, head: str, ids: Sequence[str], tail: str = "") -> list[Any]:
         """``head`` ends with ``IN``; ``ids`` become that many bound parameters."""

@@ -72,10 +72,9 @@ class ResourceStore:
         """Give back the connection the event loop's thread keeps (see ``Rows``)."""
         self._rows.close()
 
-    def without_lock_wait(self) -> AbstractContextManager[None]:
-        """This thread's SQLite writes fail fast instead of waiting for a lock held
-        elsewhere (see ``Rows.without_lock_wait``)."""
-        return self._rows.without_lock_wait()
+    def claim_writer_thread(self) -> None:
+        """SQLite: the calling thread writes every group commit (see ``Rows.claim_writer``)."""
+        self._rows.claim_writer()
 
     @property
     def blocking(self) -> bool:

@@ -5,9 +5,10 @@ queued instead of run, and the queued writes then run one after another in one t
 a *group commit* (:meth:`ResourceStore.group_commit`). A lone write waits for nothing: it
 commits alone.
 
-- SQLite: the group runs in the event loop, each write in a savepoint of its own. A commit
-  rewrites every page it dirtied, so a burst of creates pays for one commit and shares the
-  index pages they all touch, instead of paying for both once per request.
+- SQLite: the group runs on the one writer thread, each write in a savepoint of its own. A
+  commit rewrites every page it dirtied, so a burst of creates pays for one commit and shares
+  the index pages they all touch, instead of paying for both once per request. Meanwhile the
+  event loop parses the next requests, which form the next group.
 - PostgreSQL: the group runs in a worker thread, on one connection and one pipeline, with one
   BEGIN, one COMMIT and one WAL flush, and one thread hand-over for all its requests. A
   failure there cannot be rolled back for one write alone: the whole group is rolled back
@@ -17,21 +18,18 @@ Every answer waits for the COMMIT. If a group fails as a whole on SQLite (BEGIN 
 write of it is acknowledged, and each request gets the error instead; on PostgreSQL (an error
 surfaces at the COMMIT there) its writes run again one by one.
 
-On SQLite the event loop never waits for the write lock: it only tries it (``no_wait``). When
-another process holds it (a backup, a ``sqlite3`` shell), the group's writes run instead in a
-thread that waits for it (``wait_elsewhere``), and writes arriving meanwhile queue behind them;
-the loop goes on serving reads and probes.
+The event loop never waits for a database: when another process holds SQLite's write lock (a
+backup, a ``sqlite3`` shell), the writer thread waits for it, writes arriving meanwhile queue
+behind it, and the loop goes on serving reads and probes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
-
-from inbound.database.rows import WriteLockBusyError
 
 T = TypeVar("T")
 
@@ -65,9 +63,7 @@ class GroupCommitter(Generic[T]):
     ``max_in_flight`` groups at once; without it groups run in the loop, one at a time.
     ``retry_alone``: a group that fails as a whole (its BEGIN or COMMIT) runs its writes again
     one by one, rather than answering them all with its error. ``lock_ahead`` is given, inside
-    each group, the resources its writes change. Groups run in the loop do so inside
-    ``no_wait``; writes refused there with :class:`WriteLockBusyError` run again, one by one,
-    through ``wait_elsewhere``, which may block.
+    each group, the resources its writes change.
     """
 
     def __init__(
@@ -78,12 +74,8 @@ class GroupCommitter(Generic[T]):
         max_in_flight: int = 1,
         retry_alone: bool = False,
         lock_ahead: Callable[[list[str]], None] = lambda _ids: None,
-        no_wait: Callable[[], AbstractContextManager[None]] = nullcontext,
-        wait_elsewhere: InThread | None = None,
     ) -> None:
         self._open_group = open_group
-        self._no_wait = no_wait
-        self._wait_elsewhere = wait_elsewhere
         self._lock_ahead = lock_ahead
         self._retry_alone = retry_alone
         self._in_thread = in_thread
@@ -112,18 +104,8 @@ class GroupCommitter(Generic[T]):
         if self._in_thread is not None:
             self._spawn(self._in_thread, lambda: self._execute(queued), queued)
             return
-        with self._no_wait():
-            results = self._execute(queued)
-        busy = [isinstance(error, WriteLockBusyError) for _result, error in results]
-        if self._wait_elsewhere is None or not any(busy):
-            self._deliver(queued, results)
-            self._schedule_start()
-            return
-        done = [(q, o) for q, o, b in zip(queued, results, busy, strict=True) if not b]
-        self._deliver([q for q, _o in done], [o for _q, o in done])
-        waiting = [q for q, b in zip(queued, busy, strict=True) if b]
-        # in flight meanwhile: what arrives queues behind them instead of finding the lock busy
-        self._spawn(self._wait_elsewhere, lambda: [_alone(i.call) for i in waiting], waiting)
+        self._deliver(queued, self._execute(queued))
+        self._schedule_start()
 
     def _spawn(
         self, run: InThread, work: Callable[[], list[WriteResult]], queued: list[_Queued[T]]
@@ -134,8 +116,8 @@ class GroupCommitter(Generic[T]):
     async def _run_in_thread(
         self, run: InThread, work: Callable[[], list[WriteResult]], queued: list[_Queued[T]]
     ) -> None:
-        """``work`` away from the loop: a PostgreSQL group, or SQLite writes that must wait
-        for the write lock."""
+        """``work`` away from the loop, on the writer thread (SQLite) or a worker thread
+        (PostgreSQL)."""
         try:
             results = await run(work)
         except BaseException as exc:  # the thread hand-over itself failed (cancelled at shutdown)

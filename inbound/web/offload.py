@@ -10,15 +10,19 @@ database holds the staging store:
 - a search that may be slow (:func:`~inbound.web.scim_ops.may_be_slow`) runs in one of a few
   worker threads, so the loop keeps answering lookups, writes and probes meanwhile.
 - a write joins the writes of the same turn of the loop in one transaction
-  (:mod:`inbound.web.group_commit`). On SQLite the group runs in the loop; on PostgreSQL in a
-  worker thread, a few groups at once, since a commit waits for the server's WAL flush.
+  (:mod:`inbound.web.group_commit`). On SQLite the group runs on the one writer thread (SQLite
+  writes one transaction at a time), while the loop goes on parsing the next requests; on
+  PostgreSQL in a worker thread, a few groups at once, since a commit waits for the server's
+  WAL flush. Neither ever makes the loop wait for a lock.
 - a bulk request runs alone in a worker thread on either database: it is many writes with its
   own error handling, and waiting there for SQLite's write lock blocks nothing else.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import anyio
@@ -44,14 +48,17 @@ class Offload:
         blocking = store.blocking
         self._threads = anyio.CapacityLimiter(STORE_THREADS) if blocking else None
         self._slow_reads = anyio.CapacityLimiter(SLOW_READ_THREADS)
+        self._writer = (
+            None
+            if blocking
+            else ThreadPoolExecutor(1, "scim-writer", initializer=store.claim_writer_thread)
+        )
         self._writes = GroupCommitter[Reply](
             store.group_commit,
-            in_thread=self.in_thread if blocking else None,
-            max_in_flight=GROUP_COMMITS_IN_FLIGHT,
+            in_thread=self.in_thread if blocking else self._on_writer,
+            max_in_flight=GROUP_COMMITS_IN_FLIGHT if blocking else 1,
             retry_alone=blocking,
             lock_ahead=store.lock_ahead,
-            no_wait=store.without_lock_wait,
-            wait_elsewhere=self.in_thread,
         )
 
     async def read(self, call: Callable[[], Reply], *, slow: bool = False) -> Reply:
@@ -68,6 +75,10 @@ class Offload:
     async def alone(self, call: Callable[[], Reply]) -> Reply:
         """Many writes with their own error handling (a bulk request): never in a group commit."""
         return await self.in_thread(call)
+
+    async def _on_writer(self, call: Callable[[], T]) -> T:
+        """SQLite: on the thread that makes every SCIM write (see ``Rows.claim_writer``)."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
 
     async def in_thread(self, call: Callable[[], T]) -> T:
         """Blocking work in a worker thread; on PostgreSQL at most :data:`STORE_THREADS`."""

@@ -189,7 +189,7 @@ class AlertWatch:
         assert runtime.services.console is not None
         self._runtime = runtime
         self._webhook = webhook
-        self._store = AlertStateStore(runtime.staging_engine, clock=runtime.services.clock)
+        self._store = AlertStateStore(runtime.database_engine, clock=runtime.services.clock)
         self._audit = runtime.services.console.audit
         self._unavailable = unavailable
         self._audit_seen_to = 0

@@ -87,7 +87,7 @@ class Runtime:
     command uses, built once by :func:`compose` and disposed of with it."""
 
     settings: Settings
-    staging_engine: Engine
+    database_engine: Engine
     idm_engine: Engine
     store: ResourceStore
     ledger: StagingLedger
@@ -129,8 +129,8 @@ class Runtime:
         for target in self.targets:
             if isinstance(target, LdapTarget):
                 target.close()
-        self.staging_engine.dispose()
-        if self.idm_engine is not self.staging_engine:
+        self.database_engine.dispose()
+        if self.idm_engine is not self.database_engine:
             self.idm_engine.dispose()
 
 
@@ -179,16 +179,16 @@ def compose(
         catalog = load_catalog(settings.scim_extension_schemas)
     except ExtensionSchemaError as exc:
         raise SettingsError(f"SCIM_SYNC_SCIM_EXTENSION_SCHEMAS: {exc}") from exc
-    staging_engine = db.make_engine(settings.database_url, pool_size=settings.database_pool_size)
+    database_engine = db.make_engine(settings.database_url, pool_size=settings.database_pool_size)
     idm_engine = (
         db.make_engine(settings.idm_url, pool_size=settings.database_pool_size)
         if settings.idm_url != settings.database_url
-        else staging_engine
+        else database_engine
     )
     if migrate:
-        db.upgrade_all(staging_engine, idm_engine)
+        db.upgrade_all(database_engine, idm_engine)
     signals = ProcessSignals()
-    anchors = StagedAnchors(staging_engine)
+    anchors = StagedAnchors(database_engine)
     targets: list[Target[Any]] = [
         IdentityStoreTarget(idm_engine, clock=clock, anchors=anchors, adopt=settings.idm_adopt)
     ]
@@ -196,7 +196,7 @@ def compose(
         targets.append(LdapTarget(settings.ldap, anchors=anchors))
     target_names = [t.name for t in targets]
     announcer = (
-        ChangeAnnouncer(staging_engine) if staging_engine.dialect.name == "postgresql" else None
+        ChangeAnnouncer(database_engine) if database_engine.dialect.name == "postgresql" else None
     )
 
     def on_change() -> None:
@@ -206,17 +206,17 @@ def compose(
         if announcer is not None:
             announcer.announce()
 
-    store = ResourceStore(staging_engine, clock=clock, on_change=on_change, targets=target_names)
-    ledger = StagingLedger(staging_engine)
-    tokens = TokenStore(staging_engine, clock=clock)
-    live_settings = LiveSettings(staging_engine, clock=clock)
-    desired = StagedDesiredState(staging_engine)
+    store = ResourceStore(database_engine, clock=clock, on_change=on_change, targets=target_names)
+    ledger = StagingLedger(database_engine)
+    tokens = TokenStore(database_engine, clock=clock)
+    live_settings = LiveSettings(database_engine, clock=clock)
+    desired = StagedDesiredState(database_engine)
     brake = brake_of(settings)
     reconciler = Reconciler(desired, ledger, targets, clock=clock, brake=brake)
     full = FullReconciler(desired, ledger, targets, anchors=anchors, clock=clock, brake=brake)
     identities = IdentityReader(idm_engine)
     renewal = RenewalTracker(
-        staging_engine,
+        database_engine,
         clock=clock,
         sink=describe_sink(settings.token_sink, settings.graph),
         renew_before=settings.token_renew_before,
@@ -227,15 +227,15 @@ def compose(
 
     def ready() -> str | None:
         try:
-            with reading(staging_engine) as conn:  # no write lock: a backup may hold it
+            with reading(database_engine) as conn:  # no write lock: a backup may hold it
                 conn.execute(text("SELECT 1"))
-            if db.pending("staging", staging_engine) or db.pending("identity_store", idm_engine):
+            if db.pending("staging", database_engine) or db.pending("identity_store", idm_engine):
                 return "database migrations are pending; run 'scim-sync db upgrade'"
         except Exception as exc:  # readiness reports any failure as "not ready"
             return f"database unreachable: {type(exc).__name__}"
         return None
 
-    console = ConsoleStores.on(staging_engine, clock)
+    console = ConsoleStores.on(database_engine, clock)
     services = InboundServices(
         store=store,
         ledger=ledger,
@@ -255,7 +255,7 @@ def compose(
         console=console,
         catalog=catalog,
         group_patch_body_max_members=settings.group_patch_body_max_members,
-        database=DatabaseOutage(on_down=_pool_dropper(staging_engine)),
+        database=DatabaseOutage(on_down=_pool_dropper(database_engine)),
         entra_restart=entra_restarter(settings.graph),
     )
     entra_watch = (
@@ -270,7 +270,7 @@ def compose(
     )
     return Runtime(
         settings=settings,
-        staging_engine=staging_engine,
+        database_engine=database_engine,
         idm_engine=idm_engine,
         store=store,
         ledger=ledger,
@@ -285,7 +285,7 @@ def compose(
         services=services,
         renewal=renewal,
         token_sink=token_sink,
-        job_lock=JobLock(staging_engine, ledger.worker_id, clock=clock),
+        job_lock=JobLock(database_engine, ledger.worker_id, clock=clock),
         signals=signals,
         announcer=announcer,
         entra_watch=entra_watch,

@@ -42,7 +42,7 @@ class Jobs:
             timezone="UTC",
         )
         self.last_report: RunReport | None = None
-        self._listener = ChangeListener(runtime.staging_engine, self.nudge) if listen else None
+        self._listener = ChangeListener(runtime.database_engine, self.nudge) if listen else None
         self._troubles = 0
         self._lock = runtime.job_lock
         self._database = runtime.services.database

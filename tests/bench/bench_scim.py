@@ -253,7 +253,7 @@ def large_group(
         }
         for i in range(big)
     ]
-    with runtime.staging_engine.begin() as conn:
+    with runtime.database_engine.begin() as conn:
         conn.execute(insert(resources), filler)
     out: dict[str, float] = {}
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
@@ -264,7 +264,7 @@ def large_group(
             {"displayName": f"g-{label}-{uuid.uuid4().hex[:6]}"},
             actor,
         )
-        with runtime.staging_engine.begin() as conn:
+        with runtime.database_engine.begin() as conn:
             conn.execute(
                 insert(members),
                 [

@@ -46,7 +46,7 @@ def bulk_stage_users(
                 {"scim_id": scim_id, "path": p, "elem": e, "text_value": t, "num_value": n}
                 for p, e, t, n in index_rows(USER_TYPE, data)
             ]
-        with runtime.staging_engine.begin() as conn:
+        with runtime.database_engine.begin() as conn:
             conn.execute(insert(resources), rows)
             conn.execute(insert(attr_values), values)
     runtime.prepare_worker()

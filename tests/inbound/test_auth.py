@@ -22,7 +22,7 @@ TTL_SECONDS = 10 * HOUR
 
 def other_process(runtime: Runtime, clock: FakeClock) -> TokenStore:
     """A second store on the same database: its own cache, as in another web process."""
-    return TokenStore(runtime.staging_engine, clock=clock)
+    return TokenStore(runtime.database_engine, clock=clock)
 
 
 def test_a_token_is_256_random_bits_behind_a_prefix_and_stored_only_hashed(
@@ -31,7 +31,7 @@ def test_a_token_is_256_random_bits_behind_a_prefix_and_stored_only_hashed(
     issued = runtime.tokens.issue(SecretKind.SCIM, runtime.settings.token_ttl)
     assert issued.secret.startswith("sst_")
     assert len(issued.secret.removeprefix("sst_")) >= 43  # 32 bytes, base64url
-    with runtime.staging_engine.connect() as conn:
+    with runtime.database_engine.connect() as conn:
         row = conn.execute(select(tokens).where(tokens.c.id == issued.id)).one()
     assert row.secret_hash == hashlib.sha256(issued.secret.encode()).hexdigest()
     assert issued.secret not in repr(tuple(row))

@@ -103,7 +103,7 @@ filters = st.one_of(leaf, filters)  # plain comparisons half the time
 
 
 def _clear(runtime: Runtime) -> None:
-    with runtime.staging_engine.begin() as conn:
+    with runtime.database_engine.begin() as conn:
         for table in (attr_values, members, audit, resources):
             conn.execute(delete(table))
 

@@ -112,7 +112,7 @@ def readiness_becomes(client: httpx.Client, status: int) -> None:
 def staged_behind(url: str) -> int:
     check = compose(Settings(database_url=url), migrate=False)
     try:
-        return behind(check.staging_engine)
+        return behind(check.database_engine)
     finally:
         check.dispose()
 

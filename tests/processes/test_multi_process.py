@@ -81,10 +81,10 @@ def test_two_web_two_workers(database_url: str, tmp_path: Path) -> None:
         assert set(statuses) <= {200, 201}, statuses
         check = compose(Settings(database_url=database_url), migrate=False)
         try:
-            while behind(check.staging_engine):
+            while behind(check.database_engine):
                 workers[0].wait_for(lambda e: e.get("event") == "reconcile finished", timeout=120)
                 workers[0].seen.clear()
-            with check.staging_engine.connect() as conn:
+            with check.database_engine.connect() as conn:
                 applies = conn.execute(
                     select(audit.c.scim_id, audit.c.generation, func.count())
                     .where(audit.c.actor == "target:identity_store")

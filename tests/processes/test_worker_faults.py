@@ -78,7 +78,7 @@ def logged(process: ServiceProcess) -> list[Event]:
 
 
 def converged(runtime: Runtime) -> dict[str, Any]:
-    with runtime.staging_engine.connect() as conn:
+    with runtime.database_engine.connect() as conn:
         behind = conn.execute(
             select(func.count()).where(
                 sync_state.c.observed_generation < sync_state.c.desired_generation
@@ -131,7 +131,7 @@ def test_two_workers_apply_each_change_once(
     finally:
         first.stop()
         second.stop()
-    with staged.staging_engine.connect() as conn:
+    with staged.database_engine.connect() as conn:
         per_resource = dict(
             conn.execute(
                 select(audit.c.scim_id, func.count())

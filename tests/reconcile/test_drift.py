@@ -132,8 +132,8 @@ def test_preview_shows_what_the_next_run_does(client: TestClient[Any], runtime: 
 
 
 def test_singleton_lock(runtime: Runtime, clock: FakeClock) -> None:
-    first = JobLock(runtime.staging_engine, "one", clock=clock)
-    second = JobLock(runtime.staging_engine, "two", clock=clock)
+    first = JobLock(runtime.database_engine, "one", clock=clock)
+    second = JobLock(runtime.database_engine, "two", clock=clock)
     with first.hold("job") as mine:
         assert mine
         with second.hold("job") as theirs:

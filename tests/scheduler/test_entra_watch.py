@@ -248,8 +248,8 @@ def test_the_scheduled_poll_runs_in_one_process_at_a_time(
     server.route("GET", graph.JOB_PATH, Reply(200, graph.job("Paused")))
     graph.serve_logs(server, [[]])
     scheduler = BackgroundScheduler(timezone="UTC")
-    lock = JobLock(runtime.staging_engine, "worker-a", clock=clock)
-    other = JobLock(runtime.staging_engine, "worker-b", clock=clock)
+    lock = JobLock(runtime.database_engine, "worker-a", clock=clock)
+    other = JobLock(runtime.database_engine, "worker-b", clock=clock)
     entra.register(
         scheduler,
         watch(runtime, server.url, sleeps),

@@ -38,7 +38,7 @@ def add_target(runtime: Runtime, target: RefusingTarget) -> None:
     clock = runtime.services.clock
     runtime.store.close()
     runtime.store = ResourceStore(
-        runtime.staging_engine, clock=clock, on_change=runtime.signals.work_waiting, targets=names
+        runtime.database_engine, clock=clock, on_change=runtime.signals.work_waiting, targets=names
     )
     runtime.services.store = runtime.store
     runtime.reconciler = Reconciler(

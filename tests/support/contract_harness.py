@@ -129,7 +129,7 @@ def with_memory_target(runtime: Runtime) -> MemoryTarget:
     runtime.services.target_names[:] = names
     runtime.store.close()
     runtime.store = ResourceStore(
-        runtime.staging_engine,
+        runtime.database_engine,
         clock=runtime.services.clock,
         on_change=runtime.signals.work_waiting,
         targets=names,

@@ -48,7 +48,7 @@ def test_user_lifecycle_lands_in_the_store(client: TestClient[Any], runtime: Run
     assert client.delete(f"/scim/v2/Users/{user['id']}").status_code == 204
     assert run(runtime) == {"deleted": 1}
     assert runtime.identity_record("E1001") is None
-    with runtime.staging_engine.connect() as conn:  # the tombstone is gone once observed
+    with runtime.database_engine.connect() as conn:  # the tombstone is gone once observed
         assert conn.execute(select(func.count()).select_from(resources)).scalar() == 0
         assert conn.execute(select(func.count()).select_from(sync_state)).scalar() == 0
 

@@ -93,7 +93,7 @@ def test_an_entry_a_live_user_holds_is_never_removed_as_an_orphan(
     anchor = ldap_runtime.ledger.states_of(alice["id"], ["ldap"])[0]
     entry = user_entry(directory_admin, base, "alice")
     assert entry is not None
-    with ldap_runtime.staging_engine.begin() as conn:
+    with ldap_runtime.database_engine.begin() as conn:
         conn.execute(
             update(sync_state)
             .where(sync_state.c.target == "ldap", sync_state.c.scim_id == ghost["id"])

@@ -27,7 +27,7 @@ SHORT_WAIT_MS = 200
 def shorten_lock_waits(runtime: Runtime) -> None:
     """Every connection opened from now on waits 200 ms for a lock instead of 30 s (SQLite)
     or for ever (PostgreSQL); those already pooled are closed so none keeps the long wait."""
-    engine = runtime.staging_engine
+    engine = runtime.database_engine
 
     @event.listens_for(engine, "connect")
     def _short_wait(dbapi_connection: Any, _record: Any) -> None:
@@ -44,7 +44,7 @@ def shorten_lock_waits(runtime: Runtime) -> None:
 def write_lock_held_elsewhere(runtime: Runtime, database_url: str) -> Iterator[None]:
     """Another process's transaction keeps SCIM writes out, and lets reads through: an
     exclusive SQLite transaction (WAL readers go on), a SHARE lock on the resources table."""
-    engine = runtime.staging_engine
+    engine = runtime.database_engine
     if engine.dialect.name == "sqlite":
         holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")

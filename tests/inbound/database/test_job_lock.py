@@ -25,7 +25,7 @@ class JobFailed(Exception):
 @pytest.fixture
 def neighbour(runtime: Runtime, clock: FakeClock) -> Iterator[Runtime]:
     """Another installation on the same PostgreSQL database, in a schema of its own."""
-    if runtime.staging_engine.dialect.name != "postgresql":
+    if runtime.database_engine.dialect.name != "postgresql":
         pytest.skip("installations share a SQLite file only by sharing everything")
     with pg_schema(runtime.settings.database_url.split("?")[0], prefix="other") as url:
         other = compose(Settings(database_url=url), clock=clock)
@@ -76,8 +76,8 @@ def test_the_lock_of_a_holder_that_died_is_free_again(runtime: Runtime, clock: F
     assert holder.__enter__() is True  # never left: the holder dies
     with runtime.job_lock.hold("job") as meanwhile:
         assert not meanwhile
-    if runtime.staging_engine.dialect.name == "postgresql":
-        with runtime.staging_engine.connect() as conn:  # waits until the backend has exited
+    if runtime.database_engine.dialect.name == "postgresql":
+        with runtime.database_engine.connect() as conn:  # waits until the backend has exited
             killed = conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks"

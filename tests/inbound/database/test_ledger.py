@@ -26,8 +26,8 @@ def test_two_workers_claim_disjoint_work(
     client: TestClient[Any], runtime: Runtime, clock: FakeClock
 ) -> None:
     ids = {create(client, f"c{i}")["id"] for i in range(40)}
-    first = StagingLedger(runtime.staging_engine, worker_id="w1")
-    second = StagingLedger(runtime.staging_engine, worker_id="w2")
+    first = StagingLedger(runtime.database_engine, worker_id="w1")
+    second = StagingLedger(runtime.database_engine, worker_id="w2")
     got: dict[str, list[str]] = {}
 
     def take(ledger: StagingLedger) -> None:
@@ -49,8 +49,8 @@ def test_a_dead_workers_claims_lapse(
     client: TestClient[Any], runtime: Runtime, clock: FakeClock
 ) -> None:
     create(client, "lapsed")
-    crashed = StagingLedger(runtime.staging_engine, worker_id="crashed")
-    survivor = StagingLedger(runtime.staging_engine, worker_id="survivor")
+    crashed = StagingLedger(runtime.database_engine, worker_id="crashed")
+    survivor = StagingLedger(runtime.database_engine, worker_id="survivor")
     assert len(crashed.claim(TARGET, clock(), 10)) == 1
     assert survivor.claim(TARGET, clock(), 10) == []
     clock.advance(301)
@@ -62,7 +62,7 @@ def test_recording_releases_the_claim_and_audits(
 ) -> None:
     user = create(client, "audited")
     runtime.reconciler.run_once()
-    with runtime.staging_engine.connect() as conn:
+    with runtime.database_engine.connect() as conn:
         rows = conn.execute(
             select(audit.c.actor, audit.c.operation, audit.c.outcome, audit.c.generation).where(
                 audit.c.scim_id == user["id"]
@@ -165,8 +165,8 @@ def test_recording_overlapping_batches_in_opposite_orders_cannot_deadlock(
     a, b, middle = sorted(create(client, f"dl{i}")["id"] for i in range(3))
     items = {i.scim_id: i for i in runtime.ledger.claim(TARGET, clock(), 10)}
     applied = Outcome(SyncStatus.APPLIED, 1, None, 0, None, None)
-    first = StagingLedger(runtime.staging_engine, worker_id="w1")
-    second = StagingLedger(runtime.staging_engine, worker_id="w2")
+    first = StagingLedger(runtime.database_engine, worker_id="w1")
+    second = StagingLedger(runtime.database_engine, worker_id="w2")
     errors: list[BaseException] = []
 
     def record(ledger: StagingLedger, order: list[str]) -> None:
@@ -175,7 +175,7 @@ def test_recording_overlapping_batches_in_opposite_orders_cannot_deadlock(
         except BaseException as exc:  # surfaced by the assertion below
             errors.append(exc)
 
-    with runtime.staging_engine.connect() as blocker:
+    with runtime.database_engine.connect() as blocker:
         blocker.execute(
             select(sync_state.c.scim_id).where(sync_state.c.scim_id == middle).with_for_update()
         )
@@ -191,7 +191,7 @@ def test_recording_overlapping_batches_in_opposite_orders_cannot_deadlock(
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    with runtime.staging_engine.connect() as conn:
+    with runtime.database_engine.connect() as conn:
         observed = conn.execute(
             select(sync_state.c.observed_generation).where(sync_state.c.scim_id.in_([a, b, middle]))
         ).scalars()
@@ -201,7 +201,7 @@ def test_recording_overlapping_batches_in_opposite_orders_cannot_deadlock(
 def wait_until_blocked(runtime: Runtime, blocker_pid: int, count: int) -> None:
     """Poll (bounded) until ``count`` sessions wait, directly or not, on ``blocker_pid``."""
     deadline = time.monotonic() + 30
-    with runtime.staging_engine.connect() as conn:
+    with runtime.database_engine.connect() as conn:
         while time.monotonic() < deadline:
             waiting = dict(
                 conn.execute(

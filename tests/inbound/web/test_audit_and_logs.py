@@ -111,7 +111,7 @@ def test_readiness_fails_while_migrations_are_pending(database_url: str, tmp_pat
             waiting = client.get("/readyz")
             assert waiting.status_code == 503
             assert "migrations are pending" in waiting.json()["reason"]
-            db.upgrade_all(runtime.staging_engine, runtime.idm_engine)
+            db.upgrade_all(runtime.database_engine, runtime.idm_engine)
             assert client.get("/readyz").json() == {"status": "ready"}
     finally:
         runtime.dispose()

@@ -175,7 +175,7 @@ def test_a_name_stored_before_the_rules_can_be_fixed_by_patch(
     client: Client, runtime: Runtime
 ) -> None:
     user = create_user(client, "bob")
-    with runtime.staging_engine.begin() as conn:  # as a row written before this change
+    with runtime.database_engine.begin() as conn:  # as a row written before this change
         row = resources.c
         data = conn.execute(select(row.data).where(row.scim_id == user["id"])).scalar_one()
         data["userName"] = "bob\u200b"

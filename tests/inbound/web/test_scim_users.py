@@ -68,7 +68,7 @@ def test_missing_user_name_is_a_400(client: TestClient[Any], runtime: Runtime) -
     assert_error(
         client.post("/scim/v2/Users", json=payload, headers=SCIM_JSON), 400, "invalidValue"
     )
-    with runtime.staging_engine.connect() as conn:
+    with runtime.database_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(resources)).scalar() == 0
 
 
@@ -277,7 +277,7 @@ def test_every_write_bumps_generation_and_appends_audit(
         json=patch_body({"op": "replace", "path": "title", "value": "A"}),
     )
     assert client.delete(f"/scim/v2/Users/{user['id']}").status_code == 204
-    with runtime.staging_engine.connect() as conn:
+    with runtime.database_engine.connect() as conn:
         events = conn.execute(
             select(audit.c.operation, audit.c.generation)
             .where(audit.c.scim_id == user["id"])

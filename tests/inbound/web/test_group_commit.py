@@ -26,13 +26,13 @@ ACTOR = Actor("test")
 
 
 def _live_users(runtime: Runtime) -> list[str]:
-    with reading(runtime.staging_engine) as conn:  # takes no write lock, even inside a group commit
+    with reading(runtime.database_engine) as conn:  # takes no write lock, even inside a group commit
         query = select(resources.c.name_key).where(resources.c.deleted_at.is_(None))
         return sorted(conn.execute(query).scalars())
 
 
 def _creates_audited(runtime: Runtime) -> int:
-    with runtime.staging_engine.connect() as conn:
+    with runtime.database_engine.connect() as conn:
         query = select(func.count()).where(audit.c.operation == "create")
         return int(conn.execute(query).scalar_one())
 
@@ -79,7 +79,7 @@ def test_nothing_of_a_failed_group_commit_is_written_and_nobody_is_told_of_a_cha
 ) -> None:
     told: list[str] = []
     store = ResourceStore(
-        runtime.staging_engine, clock=runtime.services.clock, on_change=lambda: told.append("x")
+        runtime.database_engine, clock=runtime.services.clock, on_change=lambda: told.append("x")
     )
 
     def failing_group() -> None:

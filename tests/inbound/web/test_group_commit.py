@@ -26,7 +26,9 @@ ACTOR = Actor("test")
 
 
 def _live_users(runtime: Runtime) -> list[str]:
-    with reading(runtime.database_engine) as conn:  # takes no write lock, even inside a group commit
+    with reading(
+        runtime.database_engine
+    ) as conn:  # takes no write lock, even inside a group commit
         query = select(resources.c.name_key).where(resources.c.deleted_at.is_(None))
         return sorted(conn.execute(query).scalars())
 

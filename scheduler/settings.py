@@ -57,7 +57,10 @@ def _doc(text: str, env: str, secret: bool = False) -> Any:
 class Settings:
     database_url: str = field(
         default="sqlite:///scim-sync.db",
-        metadata=_doc("the service's own database: staged resources, ledger, tokens, settings (SQLite file or postgresql://…)", "DATABASE_URL"),
+        metadata=_doc(
+            "the service's own database: staged resources, ledger, tokens, settings (SQLite file or postgresql://…)",
+            "DATABASE_URL",
+        ),
     )
     idm_database_url: str = field(
         default="",

@@ -32,7 +32,7 @@ from reconcile.full import FullReconciler
 from reconcile.policy import MassChangeBrake
 from reconcile.ports import Target
 from reconcile.runner import Reconciler
-from scheduler import db
+from scheduler import db, logs
 from scheduler.entra import EntraWatch
 from scheduler.settings import Settings, SettingsError
 from scheduler.signals import ProcessSignals
@@ -256,6 +256,7 @@ def compose(
         catalog=catalog,
         group_patch_body_max_members=settings.group_patch_body_max_members,
         database=DatabaseOutage(on_down=_pool_dropper(database_engine)),
+        request_log_line=logs.event_writer("inbound.web.request_log"),
         entra_restart=entra_restarter(settings.graph),
     )
     entra_watch = (

@@ -47,6 +47,10 @@ class BackgroundWriter(logging.Handler):
         except Exception:
             self.handleError(record)
 
+    def put_line(self, line: str) -> None:
+        """Queue a line already formatted (``scheduler.logs.event_writer``)."""
+        self._queue.put(line)
+
     def flush(self) -> None:
         """Return once every line logged before this call is written."""
         if self._thread.is_alive() and threading.current_thread() is not self._thread:

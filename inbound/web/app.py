@@ -71,7 +71,12 @@ def create_app(services: InboundServices, *, debug: bool = False) -> Litestar:
         max_body_bytes=MAX_BODY_BYTES,
     )
     # Outermost, so unmatched routes (404/405) are logged and counted as well.
-    app.asgi_handler = RequestObserver(scim, metrics=services.metrics, clock=services.clock)
+    app.asgi_handler = RequestObserver(
+        scim,
+        metrics=services.metrics,
+        clock=services.clock,
+        log_line=services.request_log_line,
+    )
     app.state[_SCIM_PATHS] = scim.paths
     return app
 

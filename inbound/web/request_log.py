@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,10 +51,18 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        log_line: Callable[[int, str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.app = app
         self._metrics = metrics
         self._clock = clock
+        self._log_line = log_line or _through_logging
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -85,27 +94,19 @@ class RequestObserver:
             self._metrics.observe_request(route, method, status, elapsed, self._clock())
             level = logging.WARNING if status >= 500 else _LEVELS.get(route, logging.INFO)
             if log.isEnabledFor(level):
-                self._log(level, request_id, method, route, status, elapsed, scope)
+                self._log_line(
+                    level,
+                    "request handled",
+                    {
+                        "request_id": request_id,
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "latency_ms": round(elapsed * 1000, 2),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    },
+                )
 
-    @staticmethod
-    def _log(
-        level: int,
-        request_id: str,
-        method: str,
-        route: str,
-        status: int,
-        elapsed: float,
-        scope: Scope,
-    ) -> None:
-        log.log(
-            level,
-            "request handled",
-            extra={
-                "request_id": request_id,
-                "method": method,
-                "route": route,
-                "status": status,
-                "latency_ms": round(elapsed * 1000, 2),
-                "client": (scope.get("client") or ("", 0))[0],
-            },
-        )
+
+def _through_logging(level: int, event: str, fields: dict[str, Any]) -> None:
+    log.log(level, event, extra=fields)

@@ -42,6 +42,10 @@ class ConsoleStores:
         )
 
 
+LogLine = Callable[[int, str, dict[str, Any]], None]
+"""Writes one log event: level, event text, key/values."""
+
+
 @dataclass
 class InboundServices:
     store: ResourceStore
@@ -77,6 +81,9 @@ class InboundServices:
     """Resource types and schemas served, custom extensions from configuration included."""
     group_patch_body_max_members: int = 1000
     """A group PATCH returns the group (200) up to this many members, else 204."""
+    request_log_line: LogLine | None = None
+    """Writes a request's log line; None: through :mod:`logging`. The composition root gives
+    a shorter path to the same line (``scheduler.logs.event_writer``)."""
     database: DatabaseOutage = field(default_factory=DatabaseOutage)
     """Whether the staging database is reachable, shared by the requests and the scheduler
     of one process, so that an outage is logged once."""

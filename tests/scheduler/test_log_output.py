@@ -116,3 +116,29 @@ def test_no_line_is_lost_when_the_process_ends(end: str) -> None:
     )
     numbers = [json.loads(line)["n"] for line in done.stderr.splitlines()]
     assert numbers == list(range(lines))
+
+
+FIELDS = {"request_id": "r1", "method": "GET", "route": "/scim/v2/Users", "status": 200}
+
+
+def test_the_short_path_writes_the_line_the_formatter_writes() -> None:
+    stream = io.StringIO()
+    logs.configure("INFO", logs.LogFormat.JSON, stream)
+    logs.event_writer("scim.test")(logging.INFO, "request handled", dict(FIELDS))
+    logging.getLogger("scim.test").info("request handled", extra=dict(FIELDS))
+    logs.event_writer("scim.test")(logging.DEBUG, "request handled", dict(FIELDS))  # below INFO
+    logging.getLogger().handlers[0].flush()
+    short, standard = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert short.pop("ts")[:10] == standard.pop("ts")[:10]
+    assert list(short.items()) == list(standard.items())
+
+
+def test_the_short_path_goes_through_logging_when_another_handler_listens(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stream = io.StringIO()
+    logs.configure("INFO", logs.LogFormat.JSON, stream)
+    logging.getLogger().addHandler(caplog.handler)  # a second handler: a test's, say
+    logs.event_writer("scim.test")(logging.INFO, "request handled", dict(FIELDS))
+    assert [r.getMessage() for r in caplog.records] == ["request handled"]
+    assert caplog.records[0].route == "/scim/v2/Users"  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any
@@ -141,19 +142,36 @@ def reason_of(error: BaseException) -> str:
     return f"{type(root).__name__}: {first}"
 
 
+RECOVERY_GRACE_SECONDS = 2.0
+"""A failure this soon after the database came back is not announced as a new outage."""
+
+
 class DatabaseOutage:
     """One process's view of whether the staging database is reachable.
 
     Whoever meets the failure first (a request, the scheduler) says so once in the log; the
     first success after it says once that the database is back. Everything in between stays
-    quiet (a 17 s restart once logged 912 tracebacks, one per request)."""
+    quiet (a 17 s restart once logged 912 tracebacks, one per request).
 
-    def __init__(self, on_down: Callable[[], None] = lambda: None) -> None:
+    Around a restart, threads race: one connects after the server is up and reports it back,
+    while another's attempt, begun a moment before, is refused and reported after it. That
+    refusal, within :data:`RECOVERY_GRACE_SECONDS` of the recovery, drops the pool again but
+    is not logged as a second outage (nor its end as a second recovery); a database still down
+    after the grace is announced by the next failure, as usual."""
+
+    def __init__(
+        self,
+        on_down: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``on_down``: called once per outage, e.g. to drop the pool's connections, which
         would otherwise fail one request each after the server is back."""
         self._down = False
+        self._quiet = False
+        self._back_at = -RECOVERY_GRACE_SECONDS
         self._lock = threading.Lock()
         self._on_down = on_down
+        self._clock = clock
 
     @property
     def down(self) -> bool:
@@ -164,7 +182,9 @@ class DatabaseOutage:
             if self._down:
                 return
             self._down = True
-        log.warning("staging database unavailable", extra={"reason": reason_of(error)})
+            self._quiet = self._clock() - self._back_at < RECOVERY_GRACE_SECONDS
+        if not self._quiet:
+            log.warning("staging database unavailable", extra={"reason": reason_of(error)})
         self._on_down()
 
     def report(self, error: BaseException, event: str, **context: Any) -> Trouble | None:
@@ -188,4 +208,7 @@ class DatabaseOutage:
             if not self._down:
                 return
             self._down = False
-        log.info("staging database is back")
+            self._back_at = self._clock()
+            quiet, self._quiet = self._quiet, False
+        if not quiet:
+            log.info("staging database is back")

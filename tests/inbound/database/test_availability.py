@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 
 from inbound.database.availability import (
+    RECOVERY_GRACE_SECONDS,
     DatabaseOutage,
     Trouble,
     database_trouble,
@@ -103,7 +104,8 @@ def test_the_reason_names_the_driver_error_without_a_password() -> None:
 
 def test_an_outage_is_logged_once_each_way(caplog: pytest.LogCaptureFixture) -> None:
     dropped: list[bool] = []
-    outage = DatabaseOutage(on_down=lambda: dropped.append(True))
+    now = [100.0]
+    outage = DatabaseOutage(on_down=lambda: dropped.append(True), clock=lambda: now[0])
     caplog.set_level(logging.INFO, logger="inbound.database.availability")
     outage.succeeded()
     for _ in range(3):
@@ -111,6 +113,7 @@ def test_an_outage_is_logged_once_each_way(caplog: pytest.LogCaptureFixture) -> 
     assert outage.down
     for _ in range(3):
         outage.succeeded()
+    now[0] += RECOVERY_GRACE_SECONDS
     outage.failed(psycopg.OperationalError("connection refused"))
     assert [r.getMessage() for r in caplog.records] == [
         "staging database unavailable",
@@ -119,6 +122,30 @@ def test_an_outage_is_logged_once_each_way(caplog: pytest.LogCaptureFixture) -> 
     ]
     assert dropped == [True, True]
     assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_a_refusal_racing_the_recovery_is_not_a_second_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A connection attempt begun just before the server was up fails just after another
+    thread saw it back: the pool is dropped again, the log keeps one outage."""
+    dropped: list[bool] = []
+    now = [100.0]
+    outage = DatabaseOutage(on_down=lambda: dropped.append(True), clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="inbound.database.availability")
+    outage.failed(psycopg.OperationalError("connection refused"))
+    now[0] += 17
+    outage.succeeded()
+    now[0] += RECOVERY_GRACE_SECONDS / 2
+    outage.failed(psycopg.OperationalError("connection refused"))
+    assert outage.down
+    outage.succeeded()
+    assert not outage.down
+    assert [r.getMessage() for r in caplog.records] == [
+        "staging database unavailable",
+        "staging database is back",
+    ]
+    assert dropped == [True, True]
 
 
 def test_a_report_says_what_is_temporary_and_leaves_bugs_to_the_caller(

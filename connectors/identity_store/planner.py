@@ -103,7 +103,11 @@ def plan(
         except PermanentTargetError as exc:  # a template failing for it, a role too long
             return [refusal(TARGET, desired, exc)]
         return _identity(desired, observed, extra, roles)
-    return _group(desired, observed)
+    try:
+        group_extra = extra_attributes(mapping, desired) or None
+    except PermanentTargetError as exc:
+        return [refusal(TARGET, desired, exc)]
+    return _group(desired, observed, group_extra)
 
 
 def _identity(
@@ -148,9 +152,12 @@ def _identity(
     return changes
 
 
-def _group(desired: DesiredGroup, observed: StoreObserved) -> list[Change]:
+def _group(
+    desired: DesiredGroup, observed: StoreObserved, extra: Mapping[str, object] | None
+) -> list[Change]:
     wanted: dict[str, object] = {"display_name": desired.display_name}
     wanted["external_id"] = desired.external_id
+    wanted["extra"] = extra
     row = observed.row
     changes = []
     if row is None:
@@ -168,11 +175,11 @@ def _group(desired: DesiredGroup, observed: StoreObserved) -> list[Change]:
             )
     members = {m.user_id for m in desired.members}
     missing = members - observed.members
-    extra = observed.members - members
+    not_wanted = observed.members - members
     if addable := missing & observed.known:
         changes.append(_members(desired, ChangeAction.MEMBER_ADD, addable))
-    if extra:
-        changes.append(_members(desired, ChangeAction.MEMBER_REMOVE, extra))
+    if not_wanted:
+        changes.append(_members(desired, ChangeAction.MEMBER_REMOVE, not_wanted))
     if waiting := sorted(missing - observed.known):
         reason = (
             f"waiting for {len(waiting)} member(s) not yet in the store: {', '.join(waiting[:5])}"

@@ -8,21 +8,24 @@ import json
 from typing import Any
 
 from click.testing import CliRunner
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, select
 
-from connectors.identity_store.tables import identity_roles
+from connectors.identity_store.tables import groups, identity_roles
 from reconcile.changes import ChangeAction
 from scheduler.cli import main
 from tests.support import FakeClock, patch_body
 from tests.support.mapped import dry_run_full, mapped, run_recorded, shown
+from tests.support.scim_client import create_group, scim_client
 from tests.support.scim_client import create_user as create
-from tests.support.scim_client import scim_client
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 MAPPING = """
 [mapping.identity_store.user.attributes]
 cost_center = "{{ enterprise.costCenter }}"
 role_values = { each = "roles", value = "{{ item.value }}{% if item.primary %} (primary){% endif %}" }
+
+[mapping.identity_store.group.attributes]
+kind = "{{ 'app' if group.displayName.startswith('App-') else 'team' }}"
 """
 ENCODED = json.dumps({"id": "9f1", "value": "25", "displayName": "Role1234"})
 ROLES = [
@@ -118,3 +121,25 @@ def test_the_full_reconcile_reads_roles_a_page_at_a_time(
             event.remove(runtime.idm_engine, "before_cursor_execute", seen)
         reads = [s for s in statements if "FROM idm_identity_roles" in s]
         assert len(reads) == 1, reads
+
+
+def test_a_group_mapping_gives_group_records_extra_attributes(
+    database_url: str, clock: FakeClock
+) -> None:
+    with mapped(database_url, clock, MAPPING) as runtime, scim_client(runtime) as client:
+        crm = create_group(client, "App-CRM")
+        (preview,) = runtime.full.preview(["identity_store"])
+        (planned,) = preview.changes
+        assert planned.diff["extra"] == (None, {"kind": "app"})
+        runtime.reconciler.run_once()
+        rename = {"op": "Replace", "path": "displayName", "value": "Sales team"}
+        answer = client.patch(f"/scim/v2/Groups/{crm['id']}", json=patch_body(rename))
+        assert answer.status_code in (200, 204)
+        (preview,) = runtime.full.preview(["identity_store"])
+        (renamed,) = preview.changes
+        assert renamed.diff["extra"] == ({"kind": "app"}, {"kind": "team"})
+        runtime.reconciler.run_once()
+        with runtime.idm_engine.connect() as conn:
+            stored = conn.execute(select(groups.c.extra).where(groups.c.scim_id == crm["id"]))
+            assert stored.scalar() == {"kind": "team"}
+        assert dry_run_full(runtime) == []

@@ -23,6 +23,7 @@ MAPPING = """
 [mapping.identity_store.user.attributes]
 cost_center = "{{ enterprise.costCenter }}"
 role_values = { each = "roles", value = "{{ item.value }}{% if item.primary %} (primary){% endif %}" }
+primary_role = "{% for r in roles if r.primary %}{{ r.value }}{% endfor %}"
 
 [mapping.identity_store.group.attributes]
 kind = "{{ 'app' if group.displayName.startswith('App-') else 'team' }}"
@@ -53,7 +54,11 @@ def test_roles_and_extras_are_planned_applied_and_shown(
         )
         assert planned.diff["extra"] == (
             None,
-            {"cost_center": "4130", "role_values": ["Admin (primary)", "Reader", "25"]},
+            {
+                "cost_center": "4130",
+                "role_values": ["Admin (primary)", "Reader", "25"],
+                "primary_role": "Admin",
+            },
         )
         _, done = run_recorded(runtime)
         assert shown(done) == shown(preview.changes)
@@ -70,6 +75,7 @@ def test_roles_and_extras_are_planned_applied_and_shown(
         assert record["extra"] == {
             "cost_center": "4130",
             "role_values": ["Admin (primary)", "Reader", "25"],
+            "primary_role": "Admin",
         }
         assert dry_run_full(runtime) == []
 

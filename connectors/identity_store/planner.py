@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.identity_store.fields import GROUP_FIELDS, IDENTITY_FIELDS
 from connectors.identity_store.mapping import extra_attributes
-from connectors.identity_store.tables import ROLE_VALUE_LENGTH
+from connectors.identity_store.roles import checked_roles
 from reconcile.app_roles import AppRole, app_roles
 from reconcile.changes import Change, ChangeAction, change, refusal
 from reconcile.errors import PermanentTargetError, TargetError
@@ -67,18 +67,10 @@ def roles_of(data: object) -> list[AppRole]:
 
 
 def wanted_roles(desired: DesiredIdentity) -> tuple[RoleData, ...]:
-    """The roles Entra sent for the user, refused when one cannot fit its column (the same
-    reason on SQLite, which would store it, as on PostgreSQL, which would not)."""
-    roles = role_data(app_roles(desired.source.get("roles")))
-    for role in roles:
-        for what in ("value", "display"):
-            text = str(role[what] or "")
-            if len(text) > ROLE_VALUE_LENGTH:
-                raise PermanentTargetError(
-                    f"user '{desired.user_id}': a role's {what} is {len(text)} characters "
-                    f"long; the Identity Manager store keeps at most {ROLE_VALUE_LENGTH}"
-                )
-    return roles
+    """The roles Entra sent for the user; one too long for its column refuses the user (the
+    same reason on SQLite, which would store it, as on PostgreSQL, which would not)."""
+    roles = app_roles(desired.source.get("roles"))
+    return role_data(list(checked_roles(desired.user_id, roles).values()))
 
 
 def wanted_identity(desired: DesiredIdentity) -> dict[str, object]:

@@ -24,6 +24,7 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 FIRST = """
 [mapping.ldap.user.attributes]
 description = "{{ user.title }} in {{ enterprise.department }}"
+businessCategory = { each = "roles", value = "app-role:{{ item.value }}" }
 
 [[mapping.ldap.user.placement]]
 when = "enterprise.department == 'Sales'"
@@ -83,7 +84,12 @@ def group_of(client: TestClient[Any], name: str, *members: dict[str, Any]) -> di
 def staff(client: TestClient[Any]) -> dict[str, dict[str, Any]]:
     """Three users in three departments, and three groups (one per placement outcome)."""
     users = {
-        "seller": create(client, "seller", **{ENTERPRISE: {"department": "Sales"}}),
+        "seller": create(
+            client,
+            "seller",
+            roles=[{"value": "crm-admin", "primary": "True"}, {"value": '{"value": "crm-user"}'}],
+            **{ENTERPRISE: {"department": "Sales"}},
+        ),
         "researcher": create(
             client,
             "researcher",
@@ -117,6 +123,8 @@ def test_groups_are_placed_and_mapped_and_containers_are_created(
         seller = user_entry(directory_admin, base, "seller")
         assert seller is not None
         assert seller["dn"] == f"uid=seller,ou=emea,ou=sales,ou=people,{base}"
+        assert seller["description"] == ["Engineer in Sales"]
+        assert sorted(seller["businesscategory"]) == ["app-role:crm-admin", "app-role:crm-user"]
         crm = group_entry(directory_admin, base, "App-CRM")
         assert crm is not None and crm["dn"] == f"cn=App-CRM,ou=apps,ou=groups,{base}"
         assert crm["description"] == ["Entra group App-CRM"]

@@ -190,7 +190,13 @@ def compose(
     signals = ProcessSignals()
     anchors = StagedAnchors(database_engine)
     targets: list[Target[Any]] = [
-        IdentityStoreTarget(idm_engine, clock=clock, anchors=anchors, adopt=settings.idm_adopt)
+        IdentityStoreTarget(
+            idm_engine,
+            clock=clock,
+            anchors=anchors,
+            adopt=settings.idm_adopt,
+            mapping=settings.mapping.target("identity_store"),
+        )
     ]
     if settings.ldap.url:
         targets.append(LdapTarget(settings.ldap, anchors=anchors))

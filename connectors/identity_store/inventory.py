@@ -8,11 +8,13 @@ scim-sync (no anchor) is never reported as an orphan.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 
 from connectors.identity_store.planner import StoreObserved
+from connectors.identity_store.roles import read_roles_for
 from connectors.identity_store.tables import group_members, groups, identities
 from reconcile.errors import ClashError, PermanentTargetError, TargetError, TransientTargetError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
@@ -45,9 +47,14 @@ class StoreReader:
 
     def observe(self, conn: Connection, desired: Desired) -> StoreObserved:
         try:
-            return self._observe(conn, desired)
+            observed = self._observe(conn, desired)
         except TargetError as exc:
             return StoreObserved(None, refused=exc)
+        row = observed.row or observed.adoptable
+        if isinstance(desired, DesiredIdentity) and row is not None:
+            roles = read_roles_for(conn, [row["user_id"]]).get(row["user_id"], [])
+            return replace(observed, roles=tuple(roles))
+        return observed
 
     def _observe(self, conn: Connection, desired: Desired) -> StoreObserved:
         params = {"scim_id": desired.scim_id}
@@ -146,7 +153,16 @@ def inventory(engine: Engine, kind: ResourceKind) -> Iterator[Found[StoreObserve
                 if not rows:
                     return
                 after = rows[-1]["user_id"]
-                page = [_found(kind, r, r["user_id"], StoreObserved(r)) for r in rows]
+                roles = read_roles_for(conn, [r["user_id"] for r in rows])  # the page's, at once
+                page = [
+                    _found(
+                        kind,
+                        r,
+                        r["user_id"],
+                        StoreObserved(r, roles=tuple(roles.get(r["user_id"], ()))),
+                    )
+                    for r in rows
+                ]
             else:
                 rows = (
                     conn.execute(

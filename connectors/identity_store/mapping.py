@@ -8,7 +8,7 @@ refused when the mapping is checked.
 
 from __future__ import annotations
 
-from connectors.identity_store.planner import GROUP_FIELDS, IDENTITY_FIELDS
+from connectors.identity_store.fields import GROUP_FIELDS, IDENTITY_FIELDS
 from reconcile.mapping import MappingProblem, TargetMapping
 from reconcile.model import DesiredGroup, DesiredIdentity
 

@@ -52,7 +52,7 @@ def read_roles_for(conn: Connection, user_ids: Collection[str]) -> dict[str, lis
     return found
 
 
-def _checked(user_id: str, roles: Sequence[AppRole]) -> dict[str, AppRole]:
+def checked_roles(user_id: str, roles: Sequence[AppRole]) -> dict[str, AppRole]:
     """One role per value (the first given wins), each short enough for its column: a longer
     one dead-letters the user with the reason, on SQLite as on PostgreSQL."""
     by_value: dict[str, AppRole] = {}
@@ -70,7 +70,7 @@ def _checked(user_id: str, roles: Sequence[AppRole]) -> dict[str, AppRole]:
 def write_roles_many(conn: Connection, wanted: Mapping[str, Sequence[AppRole]]) -> set[str]:
     """Make each user's roles exactly ``wanted[user_id]``; returns the user IDs whose roles
     changed. Each user must have its record already (the roles reference it)."""
-    desired = {user_id: _checked(user_id, roles) for user_id, roles in wanted.items()}
+    desired = {user_id: checked_roles(user_id, roles) for user_id, roles in wanted.items()}
     current = read_roles_for(conn, desired)
     gone: list[tuple[str, str]] = []
     added: list[dict[str, Any]] = []

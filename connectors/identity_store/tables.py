@@ -79,6 +79,7 @@ groups = Table(
     Column("external_id", String(256)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("extra", Json, doc="attributes a group mapping adds; NULL when none"),
     Index("ix_idm_groups_display_name", "display_name"),
 )
 

@@ -17,10 +17,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 
 from connectors.identity_store import inventory
 from connectors.identity_store.inventory import ADOPT_POLICIES, StoreReader
-from connectors.identity_store.planner import StoreObserved, plan
+from connectors.identity_store.planner import StoreObserved, plan, roles_of
+from connectors.identity_store.roles import write_roles_many
 from connectors.identity_store.tables import group_members, groups, identities
 from reconcile.changes import Change, ChangeAction, applied, refuse_first, wait_after
 from reconcile.errors import PermanentTargetError, TargetUnavailableError, TransientTargetError
+from reconcile.mapping import TargetMapping
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, ResourceKind, Tombstone
 from reconcile.ports import AnchorBook, Applied, Found, TargetBase, Work
 
@@ -68,8 +70,12 @@ class IdentityStoreTarget(TargetBase[StoreObserved]):
         clock: Callable[[], datetime],
         anchors: AnchorBook,
         adopt: str = "unanchored",
+        mapping: TargetMapping | None = None,
     ) -> None:
+        """``mapping`` is the store's declarative mapping (its extra attributes), None for
+        the columns alone."""
         self._reader = StoreReader(anchors, adopt)
+        self._mapping = mapping
         self._engine = engine
         self._clock = clock
 
@@ -91,14 +97,14 @@ class IdentityStoreTarget(TargetBase[StoreObserved]):
             raise classify(exc) from exc
 
     def plan(self, desired: Desired, observed: StoreObserved) -> list[Change]:
-        return plan(desired, observed)
+        return plan(desired, observed, self._mapping)
 
     def apply(self, desired: Desired, anchor: str | None) -> Applied:
         """Observe, plan and write in one transaction; a plan that waits for members commits
         what it could write, then says so."""
         with self._transaction() as conn:
             observed = self._reader.observe(conn, desired)
-            changes = plan(desired, observed)
+            changes = plan(desired, observed, self._mapping)
             done = self._execute(conn, desired, changes)
         wait_after(changes, done.anchor)
         return done
@@ -165,6 +171,7 @@ class IdentityStoreTarget(TargetBase[StoreObserved]):
                 where_user_id = change.locator
             if action is not ChangeAction.WAIT:
                 record.update({k: d for k, (_, d) in change.diff.items()})
+        roles = record.pop("roles", None)  # not a column: written once the record exists
         create = next((c for c in changes if c.action is ChangeAction.CREATE), None)
         if create is not None:
             key = {"user_id": create.moved_to} if desired.kind is ResourceKind.USER else {}
@@ -184,6 +191,8 @@ class IdentityStoreTarget(TargetBase[StoreObserved]):
             conn.execute(
                 update(groups).where(G.scim_id == desired.scim_id).values(**record, updated_at=now)
             )
+        if roles is not None and isinstance(desired, DesiredIdentity):
+            write_roles_many(conn, {desired.user_id: roles_of(roles)})
         return applied(desired, changes, desired.scim_id)
 
     @staticmethod

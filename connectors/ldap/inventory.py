@@ -46,7 +46,7 @@ class LdapInventory(TargetBase[LdapObserved]):
         else:
             containers = dict.fromkeys((layout.groups_dn,))
             search_filter = eq("objectClass", layout.group_object_class)
-            attributes = ["cn", layout.member_attribute, "entryUUID"]
+            attributes = [*layout.group_managed_attributes, layout.member_attribute, "entryUUID"]
             naming = "cn"
         for container in containers:
             top = dn_key(container)

@@ -33,7 +33,8 @@ def lookup(layout: Layout, desired: object) -> Lookup:
         return naming, layout.managed_attributes, (layout.users_dn, layout.disabled_dn)
     if isinstance(desired, DesiredGroup):
         naming = group_naming(layout, desired.scim_id, desired.display_name)
-        return naming, ["cn", layout.member_attribute], (layout.groups_dn,)
+        attributes = [*layout.group_managed_attributes, layout.member_attribute]
+        return naming, attributes, (layout.groups_dn,)
     assert isinstance(desired, Tombstone)
     if desired.kind is ResourceKind.USER:
         naming = user_naming(layout, desired.scim_id, desired.name)

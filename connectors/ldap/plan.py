@@ -20,6 +20,7 @@ from connectors.ldap.names import DnKey, dn_key, is_within, parent_dn, parse_dn,
 from connectors.ldap.responses import Entry
 from reconcile.changes import Change, ChangeAction, change, refusal
 from reconcile.errors import TargetError
+from reconcile.mapping import MappingRenderError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity, Tombstone
 
 TARGET = "ldap"
@@ -45,9 +46,12 @@ def plan(layout: Layout, desired: Desired, observed: LdapObserved) -> list[Chang
     entry = observed.entry
     if isinstance(desired, Tombstone):
         return [change(TARGET, desired, ChangeAction.DELETE, locator=entry.dn)] if entry else []
-    if isinstance(desired, DesiredIdentity):
-        return plan_user(layout, desired, observed)
-    return plan_group(layout, desired, observed)
+    try:
+        if isinstance(desired, DesiredIdentity):
+            return plan_user(layout, desired, observed)
+        return plan_group(layout, desired, observed)
+    except MappingRenderError as exc:  # this resource's values break a template: refused
+        return [refusal(TARGET, desired, exc)]
 
 
 def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) -> list[Change]:
@@ -106,21 +110,25 @@ def _move_action(layout: Layout, desired: DesiredIdentity, old: str, new: str) -
 
 
 def plan_group(layout: Layout, desired: DesiredGroup, observed: LdapObserved) -> list[Change]:
+    """Like a user: the entry where the mapping places it (moved there when it is elsewhere),
+    ``cn`` and the mapped attributes compared after the move, then the member deltas."""
     attribute = layout.member_attribute
     placeholder = layout.placeholder_member
     wanted = sorted(set(observed.member_dns.values()))
-    target_dn = layout.group_dn(desired.display_name)
+    values = layout.group_values(desired)
+    target_dn = layout.group_dn(desired.display_name, layout.group_container(desired))
     entry = observed.entry
     changes: list[Change] = []
     if entry is None:
-        members = tuple(wanted or [placeholder])
-        created: Diff = {"cn": ((), (desired.display_name,)), attribute: ((), members)}
+        created: Diff = {a: ((), tuple(v)) for a, v in values.items() if v}
+        created[attribute] = ((), tuple(wanted or [placeholder]))
         changes.append(
             change(TARGET, desired, ChangeAction.CREATE, moved_to=target_dn, diff=created)
         )
     else:
         if observed.adopted:
             changes.append(change(TARGET, desired, ChangeAction.ADOPT, locator=entry.dn))
+        current = entry.attributes
         if not same_dn(entry.dn, target_dn):
             action = (
                 ChangeAction.RENAME
@@ -128,9 +136,11 @@ def plan_group(layout: Layout, desired: DesiredGroup, observed: LdapObserved) ->
                 else ChangeAction.MOVE
             )
             changes.append(change(TARGET, desired, action, locator=entry.dn, moved_to=target_dn))
-        elif entry.get("cn") != [desired.display_name]:  # a change of case or spacing only
-            cn: Diff = {"cn": (tuple(entry.get("cn")), (desired.display_name,))}
-            changes.append(change(TARGET, desired, ChangeAction.UPDATE, locator=target_dn, diff=cn))
+            current = observed_after_rename(entry, target_dn)
+        if delta := diff(current, values):  # cn too: a change of case or spacing only
+            changes.append(
+                change(TARGET, desired, ChangeAction.UPDATE, locator=target_dn, diff=delta)
+            )
         to_add, to_remove = member_delta(entry.get(attribute), wanted, placeholder)
         if to_add:
             changes.append(_members(desired, ChangeAction.MEMBER_ADD, target_dn, to_add))

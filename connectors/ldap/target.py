@@ -2,8 +2,8 @@
 
 ``apply`` observes the resource's entry (:mod:`connectors.ldap.observe`), plans
 (:mod:`connectors.ldap.plan`) and sends exactly the planned changes
-(:mod:`connectors.ldap.execute`), on a pooled connection, after making sure the users, groups
-and disabled containers exist (once per process). A connection that breaks under an operation
+(:mod:`connectors.ldap.execute`), on a pooled connection, after making sure the containers
+entries are placed in exist (once per process). A connection that breaks under an operation
 is replaced and the whole apply retried briefly with tenacity (every apply observes before it
 writes, so a repeat is safe); anything else is classified once, in
 :func:`connectors.ldap.errors.classify`, and raised with the LDAP error as ``__cause__``.
@@ -24,12 +24,12 @@ from ldap3.core.exceptions import LDAPException
 
 from connectors.ldap.batch import NOT_IN_BATCH, Batch, Taken
 from connectors.ldap.connection import ConnectionPool, Session
-from connectors.ldap.directory import ENTRY_ALREADY_EXISTS, Directory
+from connectors.ldap.containers import ensure_containers
+from connectors.ldap.directory import Directory
 from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
 from connectors.ldap.execute import StaleError, carry_out
 from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
-from connectors.ldap.names import first_value, is_within, parse_dn
 from connectors.ldap.observe import observe
 from connectors.ldap.ownership import Ownership
 from connectors.ldap.plan import LdapObserved, plan
@@ -37,11 +37,7 @@ from connectors.ldap.session import added_uuid
 from connectors.ldap.settings import LdapSettings
 from reconcile.anchors import AnchorMemory
 from reconcile.changes import Change, ChangeAction, applied
-from reconcile.errors import (
-    TargetError,
-    TargetUnavailableError,
-    TransientTargetError,
-)
+from reconcile.errors import TargetError, TransientTargetError
 from reconcile.model import Desired, DesiredIdentity
 from reconcile.ports import AnchorBook, Applied, Work
 
@@ -203,33 +199,11 @@ class LdapTarget(LdapInventory):
         return entry.entry_uuid if entry else ""
 
     def _ensure_containers(self, session: Session) -> None:
-        """Create the users, groups and disabled OUs below the base DN if they are missing."""
+        """Create the containers entries are placed in, once per process
+        (:mod:`connectors.ldap.containers`)."""
         if self._containers_ready:
             return
         with self._lock:
-            if self._containers_ready:
-                return
-            layout = self.layout
-            if session.read(layout.base_dn, ["1.1"]) is None:
-                raise TargetUnavailableError(
-                    f"the base DN '{layout.base_dn}' does not exist in the directory "
-                    "(SCIM_SYNC_LDAP_BASE_DN)"
-                )
-            for dn in dict.fromkeys((layout.users_dn, layout.groups_dn, layout.disabled_dn)):
-                if session.read(dn, ["1.1"]) is not None:
-                    continue
-                rdn = parse_dn(dn)[0]
-                if rdn[0][0].lower() != "ou" or not is_within(dn, layout.base_dn):
-                    raise TargetUnavailableError(
-                        f"the container '{dn}' does not exist and is not an ou= entry below the "
-                        "base DN that scim-sync could create; create it"
-                    )
-                try:
-                    session.add(dn, ["organizationalUnit"], {"ou": [first_value(dn)]})
-                except LdapResultError as exc:
-                    if exc.code != ENTRY_ALREADY_EXISTS:  # another worker was first: fine
-                        raise TargetUnavailableError(
-                            f"cannot create the container '{dn}': {exc}; create it"
-                        ) from exc
-                log.info("ldap container created", extra={"dn": dn})
-            self._containers_ready = True
+            if not self._containers_ready:
+                ensure_containers(session, self.layout)
+                self._containers_ready = True

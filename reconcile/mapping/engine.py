@@ -15,6 +15,7 @@ from jinja2 import Template, TemplateError, nodes
 from jinja2.parser import Parser
 from jinja2.runtime import Context, new_context
 
+from reconcile.app_roles import app_roles
 from reconcile.mapping.document import (
     AttributeSpec,
     KindSpec,
@@ -39,12 +40,20 @@ Values = dict[str, list[str]]
 
 
 def resource_context(desired: DesiredIdentity | DesiredGroup) -> dict[str, Any]:
-    """The names a template sees: ``user`` and ``enterprise``, or ``group``."""
+    """The names a template sees: ``user``, ``enterprise`` and ``roles``, or ``group``.
+
+    ``roles`` are the user's application roles read out of whichever shape Entra sent
+    (:mod:`reconcile.app_roles`), so a template does not have to decode JSON-encoded values
+    or compare ``primary`` with ``"True"``; ``user.roles`` stays as it was sent."""
     if isinstance(desired, DesiredIdentity):
         enterprise = desired.source.get(ENTERPRISE_URN)
         return {
             "user": desired.source,
             "enterprise": enterprise if isinstance(enterprise, Mapping) else {},
+            "roles": [
+                {"value": r.value, "display": r.display, "primary": r.primary}
+                for r in app_roles(desired.source.get("roles"))
+            ],
         }
     return {"group": desired.source}
 

@@ -446,21 +446,27 @@ def _reads_back(runtime: Runtime) -> None:
         {},
     )
 
-    # A full reconcile plans nothing for the Identity Manager store: the upgrade changed
-    # nothing it holds. (When the default mapping writes app roles there, this becomes "plans
-    # only E1001's role Admin", the one thing the new defaults add.)
-    planned = CliRunner().invoke(
-        main,
-        ["reconcile", "--full", "--dry-run", "--json"],
-        env={"SCIM_SYNC_DATABASE_URL": runtime.settings.database_url},
-    )
+    # A full reconcile plans only what the new defaults add to the Identity Manager store:
+    # E1001's app role Admin (0.1.0 kept roles in staging only). Nothing else drifted.
+    env = {"SCIM_SYNC_DATABASE_URL": runtime.settings.database_url}
+    planned = CliRunner().invoke(main, ["reconcile", "--full", "--dry-run", "--json"], env=env)
     assert planned.exit_code == 0, planned.output
     (report,) = json.loads(planned.output)["full"]
     assert report["target"] == "identity_store"
     assert report["compared"] >= 3
-    assert (report["drifted"], report["missing"], report["orphans"], report["changes"]) == (
-        0,
-        0,
-        0,
-        [],
+    assert (report["drifted"], report["missing"], report["orphans"]) == (1, 0, 0)
+    (change,) = report["changes"]
+    admin_role = {"value": "Admin", "display": "Administrator", "primary": True}
+    assert (change["action"], change["name"], change["diff"]) == (
+        "update",
+        "E1001",
+        {"roles": {"observed": [], "desired": [admin_role]}},
     )
+    applied = CliRunner().invoke(main, ["reconcile", "--full"], env=env)
+    assert applied.exit_code == 0, applied.output
+    ran = CliRunner().invoke(main, ["reconcile", "--target", "identity_store"], env=env)
+    assert ran.exit_code == 0, ran.output
+    ada = runtime.identities.get("E1001")
+    assert ada is not None and ada["roles"] == [admin_role]
+    again = CliRunner().invoke(main, ["reconcile", "--full", "--dry-run", "--json"], env=env)
+    assert json.loads(again.output)["full"][0]["changes"] == []

@@ -43,7 +43,9 @@ def big_group(samba_dc: SambaDc) -> Iterator[tuple[str, list[str]]]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # the first one builds the 5,000 members: ~30 s alone, minutes on a busy DC
+@pytest.mark.timeout(
+    900
+)  # the first one builds the 5,000 members: ~30 s alone, minutes on a busy DC
 @pytest.mark.parametrize("step", [1500, 1000, 777, None])
 def test_every_member_is_read_across_ranges(
     samba_dc: SambaDc, big_group: tuple[str, list[str]], step: int | None

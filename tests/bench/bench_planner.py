@@ -88,7 +88,7 @@ def ldap_cases(layout: Layout, people: list[DesiredIdentity]) -> dict[str, Calla
 def store_cases(people: list[DesiredIdentity]) -> dict[str, Callable[[], object]]:
     def row_of(desired: DesiredIdentity) -> dict[str, object]:
         row: dict[str, object] = {f: getattr(desired, f) for f in IDENTITY_FIELDS}
-        return {**row, "user_id": desired.user_id, "scim_id": desired.scim_id}
+        return {**row, "user_id": desired.user_id, "scim_id": desired.scim_id, "extra": None}
 
     same = [(d, StoreObserved(row_of(d))) for d in people]
     changed = [(replace(d, title="Lead"), o) for d, o in same]

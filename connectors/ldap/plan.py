@@ -53,6 +53,7 @@ def plan(layout: Layout, desired: Desired, observed: LdapObserved) -> list[Chang
 def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) -> list[Change]:
     manager_attribute = layout.attributes.get("manager")
     values = layout.user_values(desired, observed.manager_dn)
+    layout.kind.user_values(desired, values, observed.entry)
     waiting = None
     if manager_attribute and desired.manager_scim_id and observed.manager_dn is None:
         waiting = f"waiting for manager '{desired.manager_user_id}' to reach the directory"
@@ -63,7 +64,7 @@ def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) 
             return []
         detail = "disabled in Entra, and SCIM_SYNC_LDAP_DISABLE=delete removes the entry"
         return [change(TARGET, desired, ChangeAction.DELETE, locator=entry.dn, detail=detail)]
-    target_dn = layout.user_dn(desired, values)
+    target_dn = layout.kind.user_dn(layout.user_dn(desired, values), desired, observed.entry)
     changes: list[Change] = []
     if entry is None:
         created: Diff = {a: ((), tuple(v)) for a, v in values.items() if v}
@@ -79,7 +80,7 @@ def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) 
             changes.append(change(TARGET, desired, action, locator=entry.dn, moved_to=target_dn))
             current = observed_after_rename(entry, target_dn)
         delta = diff(current, values)
-        flag = layout.disabled_attribute[0] if layout.disable == "attribute" else None
+        flag = layout.state_attribute
         flip = delta.pop(flag, None) if flag else None
         if delta:
             changes.append(
@@ -113,7 +114,7 @@ def plan_group(layout: Layout, desired: DesiredGroup, observed: LdapObserved) ->
     entry = observed.entry
     changes: list[Change] = []
     if entry is None:
-        members = tuple(wanted or [placeholder])
+        members = tuple(wanted or ([placeholder] if placeholder else []))
         created: Diff = {"cn": ((), (desired.display_name,)), attribute: ((), members)}
         changes.append(
             change(TARGET, desired, ChangeAction.CREATE, moved_to=target_dn, diff=created)
@@ -163,7 +164,7 @@ def member_delta(
     to_remove = [v for k, v in current.items() if k not in others]
     if wanted and held_placeholder is not None:
         to_remove.insert(0, held_placeholder)
-    if not wanted and to_remove and held_placeholder is None:
+    if placeholder and not wanted and to_remove and held_placeholder is None:
         to_add.append(placeholder)
     return tuple(to_add), tuple(to_remove)
 

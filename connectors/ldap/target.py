@@ -110,7 +110,7 @@ class LdapTarget(LdapInventory):
             self._batch.finish()
         self._batch = None
         users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
-        if users:
+        if users and self.layout.kind.batches:
             self._batch = Batch(
                 self._pool, self.layout, users, self._ensure_containers, self.ownership
             )
@@ -199,7 +199,7 @@ class LdapTarget(LdapInventory):
     def _uuid_at(self, dn: str) -> str:
         """The ``entryUUID`` of a new entry, for a server that ignores the Post-Read control."""
         with self._pool.session() as session:
-            entry = session.read(dn, ["entryUUID"])
+            entry = session.read(dn, [self.layout.kind.anchor_attribute])
         return entry.entry_uuid if entry else ""
 
     def _ensure_containers(self, session: Session) -> None:

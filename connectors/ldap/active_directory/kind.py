@@ -1,0 +1,226 @@
+"""Active Directory as a :class:`connectors.ldap.kinds.DirectoryKind` of the LDAP target.
+
+The planner stays the LDAP target's own; this kind adds what AD needs on top, using the rules of
+this package: the ``objectGUID`` anchor, ``userAccountControl`` (only ACCOUNTDISABLE is ours),
+``userPrincipalName`` from the work email, ``employeeID`` when the userName fits, a CN cleaned
+for AD, and at the add (which reads the domain, so the plan cannot decide it) the
+``sAMAccountName`` free in the domain, a CN free in the container, the first password and the
+group type. Objects another sync engine marks are refused before any plan.
+
+AD's servers do not all honour the Post-Read and Assertion controls, so the anchor of a new
+object is read back with one search, and modifies are not guarded: a moved object is found
+again by its GUID on the next apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from itertools import islice
+
+from connectors.ldap.active_directory import account_control, account_names, common_names
+from connectors.ldap.active_directory.anchors import GUID_ATTRIBUTE, AnchorError, guid_filter
+from connectors.ldap.active_directory.foreign_owners import ForeignOwnerError, refuse_foreign
+from connectors.ldap.active_directory.group_types import group_type
+from connectors.ldap.active_directory.passwords import (
+    POLICY_ATTRIBUTES,
+    NewPassword,
+    PasswordPolicy,
+    generate,
+    password_attributes,
+    require_encrypted,
+)
+from connectors.ldap.kinds import AddValues
+from connectors.ldap.names import (
+    escape_filter_value,
+    first_value,
+    parent_dn,
+    parse_dn,
+    same_dn,
+)
+from connectors.ldap.requests import Control
+from connectors.ldap.responses import Entry
+from connectors.ldap.session import Session
+from reconcile.errors import PermanentTargetError, TargetError
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity
+
+log = logging.getLogger(__name__)
+
+UAC = "userAccountControl"
+SAM = "sAMAccountName"
+UPN = "userPrincipalName"
+EMPLOYEE_ID = "employeeID"
+EMPLOYEE_ID_MAX = 16
+"""``employeeID``'s schema range: a longer userName is not written there."""
+CN_KEPT_TRIES = 50
+"""How many clash suffixes a held CN is compared with before the plan renames it back."""
+NOTHING = "(!(objectClass=*))"
+AD_USER_CLASSES = ("user", "organizationalPerson", "person", "top")
+"""``user`` first: the first class is the one searches filter users by."""
+
+PasswordHandover = Callable[[DesiredIdentity, str, str, NewPassword], None]
+"""Hands a first password over (to the sink): the user, its DN, its sAMAccountName, the password."""
+
+
+class ActiveDirectory:
+    name = "active_directory"
+    anchor_attribute = GUID_ATTRIBUTE
+    batches = False
+
+    def __init__(
+        self,
+        *,
+        base_dn: str,
+        markers: Sequence[str],
+        must_change_password: bool = True,
+        group_scope: str = "global",
+        group_kind: str = "security",
+        where: str = "the directory",
+        handover: PasswordHandover | None = None,
+    ) -> None:
+        self.base_dn = base_dn
+        self.markers = tuple(markers)
+        self.must_change_password = must_change_password
+        self.group_type = str(group_type(group_scope, group_kind))
+        self.where = where
+        self.handover = handover
+        self.user_attributes = (UAC, SAM, UPN, EMPLOYEE_ID, *self.markers)
+        self.group_attributes = (SAM, *self.markers)
+        self._policy: PasswordPolicy | None = None
+        self._lock = threading.Lock()
+
+    # ---- anchors ---------------------------------------------------------------------------
+
+    def anchor_filter(self, anchor: str) -> str:
+        try:
+            return guid_filter(anchor)
+        except AnchorError:
+            return NOTHING  # an anchor from another directory kind names no AD object
+
+    def add_controls(self) -> tuple[Control, ...]:
+        return ()
+
+    def guard(self, anchor: str | None) -> tuple[Control, ...]:
+        return ()
+
+    # ---- the plan ----------------------------------------------------------------------------
+
+    def user_values(
+        self, desired: DesiredIdentity, values: MutableMapping[str, list[str]], entry: Entry | None
+    ) -> None:
+        """AD's own values: a cleaned CN, the UPN, ``employeeID`` when it fits, and
+        ``userAccountControl`` with only ACCOUNTDISABLE decided here (the other bits as read)."""
+        for attribute, held in list(values.items()):
+            if attribute.lower() == "cn" and held:
+                values[attribute] = [common_names.clean(held[0], desired.user_id)]
+        values[UPN] = [desired.email] if desired.email else []
+        if len(desired.user_id) <= EMPLOYEE_ID_MAX:
+            values[EMPLOYEE_ID] = [desired.user_id]
+        held_flags = entry.get(UAC) if entry is not None else []
+        if held_flags:
+            flags = account_control.parse(held_flags[0])
+            wanted = account_control.with_enabled(flags, desired.active)
+            values[UAC] = list(held_flags) if wanted == flags else [str(wanted)]
+        else:
+            values[UAC] = [str(account_control.for_new_account(desired.active))]
+
+    def user_dn(self, target_dn: str, desired: DesiredIdentity, entry: Entry | None) -> str:
+        """Keep a CN that got a clash suffix at its add (``Jane Doe (jdoe2)``) while the display
+        name is unchanged: renaming it back would only clash again."""
+        if entry is None or entry.dn.casefold() == target_dn.casefold():
+            return target_dn
+        if parent_dn(entry.dn).casefold() != parent_dn(target_dn).casefold():
+            return target_dn
+        wanted = first_value(target_dn)
+        sams = entry.get(SAM)
+        held = first_value(entry.dn).casefold()
+        if sams and any(
+            c.casefold() == held
+            for c in islice(common_names.candidates(wanted, sams[0]), CN_KEPT_TRIES)
+        ):
+            return entry.dn
+        return target_dn
+
+    def refusal(self, entry: Entry) -> TargetError | None:
+        try:
+            refuse_foreign(entry.dn, entry.attributes, self.markers)
+        except ForeignOwnerError as exc:
+            return exc
+        return None
+
+    # ---- the writes --------------------------------------------------------------------------
+
+    def prepare_add(
+        self, session: Session, desired: Desired, dn: str, values: AddValues
+    ) -> tuple[str, AddValues]:
+        """The sAMAccountName free in the domain, a CN free in the container, and for a user
+        its UPN checked and a first password; for a group its type."""
+        out: AddValues = dict(values)
+        if isinstance(desired, DesiredIdentity):
+            sam = self._free_account_name(session, desired.user_id)
+            out[SAM] = [sam]
+            upn = [str(v) for v in out.get(UPN, [])]
+            if upn:
+                self._refuse_taken_upn(session, upn[0], dn, desired)
+            dn = self._free_cn(session, dn, sam)
+            require_encrypted(session.socket, self.where)
+            password = generate(self._domain_policy(session), sam, desired.display_name or "")
+            for attribute, secret in password_attributes(
+                password, self.must_change_password
+            ).items():
+                out[attribute] = list(secret)
+            if self.handover is not None:
+                self.handover(desired, dn, sam, password)
+        elif isinstance(desired, DesiredGroup):
+            sam = self._free_account_name(session, desired.display_name)
+            out[SAM] = [sam]
+            out["groupType"] = [self.group_type]
+        return dn, out
+
+    def before_modify(
+        self, session: Session, desired: Desired, dn: str, changed: Mapping[str, Sequence[str]]
+    ) -> None:
+        for attribute, values in changed.items():
+            if attribute.lower() == UPN.lower() and values:
+                self._refuse_taken_upn(session, str(values[0]), dn, desired)
+
+    def _free_account_name(self, session: Session, source: str) -> str:
+        base = account_names.default_name(source)
+        prefix = base[: account_names.MAX_LENGTH - 4]
+        found = session.search(self.base_dn, f"({SAM}={escape_filter_value(prefix)}*)", [SAM])
+        taken = account_names.taken_among(v for e in found for v in e.get(SAM))
+        return account_names.choose(base, taken)
+
+    def _free_cn(self, session: Session, dn: str, sam: str) -> str:
+        container = parent_dn(dn)
+        name = first_value(dn)
+        found = session.search(container, f"(cn={escape_filter_value(name)}*)", ["1.1"])
+        held = {_rdn_key(e.dn) for e in found if same_dn(parent_dn(e.dn), container)}
+        return common_names.choose(
+            name, sam, container, lambda candidate: _rdn_key(candidate) in held
+        )
+
+    def _refuse_taken_upn(self, session: Session, upn: str, dn: str, desired: Desired) -> None:
+        found = session.search(self.base_dn, f"({UPN}={escape_filter_value(upn)})", ["1.1"])
+        others = [e.dn for e in found if e.dn.casefold() != dn.casefold()]
+        if others:
+            raise PermanentTargetError(
+                f"the userPrincipalName '{upn}' of '{desired.scim_id}' is already held by "
+                f"'{others[0]}'; AD allows one object per UPN: change the work email in Entra, "
+                "or clear it on that object"
+            )
+
+    def _domain_policy(self, session: Session) -> PasswordPolicy:
+        """The domain's password policy, read once per process (it changes rarely, and a
+        refusal of a password is a dead letter that says so)."""
+        with self._lock:
+            if self._policy is None:
+                entry = session.read(self.base_dn, list(POLICY_ATTRIBUTES))
+                self._policy = PasswordPolicy.from_domain(entry.attributes if entry else {})
+            return self._policy
+
+
+def _rdn_key(dn: str) -> str:
+    """A DN's first RDN value, folded: how CNs in one container clash."""
+    return parse_dn(dn)[0][0][1].casefold()

@@ -1,0 +1,119 @@
+"""The directory kind: what differs between an OpenLDAP-style directory and Active Directory.
+
+The planner (:mod:`connectors.ldap.plan`), the lookups (:mod:`connectors.ldap.directory`) and the
+writes (:mod:`connectors.ldap.execute`) are one code path for every LDAP directory. The few places
+where AD is not "LDAP with other attribute names" go through a :class:`DirectoryKind`, chosen once
+from ``SCIM_SYNC_LDAP_DIRECTORY`` and carried by :class:`connectors.ldap.mapping.Layout`:
+
+- the anchor: ``entryUUID`` (text) or AD's ``objectGUID`` (16 bytes, searched hex-escaped), and
+  whether the server reads it back in the add (Post-Read) and guards modifies (Assertion);
+- the values the kind adds to a user (AD: ``userAccountControl``, ``userPrincipalName``…) and
+  the DN it keeps (AD: a CN that got a clash suffix stays);
+- what only a write can decide, because it reads the domain (AD: the ``sAMAccountName`` free in
+  the domain, a first password) and checks done right before a write (AD: a UPN another holds);
+- objects the kind refuses to manage (AD: those another sync engine marks).
+
+:class:`OpenLdap` is the plain LDAP behaviour every other part assumed before the seam; AD's
+implementation lives in :mod:`connectors.ldap.active_directory.kind`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Protocol
+
+from connectors.ldap.ber import ASSERTION, POST_READ, attribute_selection, equals
+from connectors.ldap.names import escape_filter_value
+from connectors.ldap.requests import Control
+from connectors.ldap.responses import Entry
+from connectors.ldap.session import Session
+from reconcile.errors import TargetError
+from reconcile.model import Desired, DesiredIdentity
+
+AddValues = dict[str, list[str | bytes]]
+
+
+class DirectoryKind(Protocol):
+    name: str
+    anchor_attribute: str
+    """The attribute whose value is the anchor the ledger keeps."""
+    batches: bool
+    """Whether the batch read-ahead may plan and send single writes for this kind."""
+    user_attributes: tuple[str, ...]
+    """Attributes read on a user besides the mapped ones (the kind's own, markers)."""
+    group_attributes: tuple[str, ...]
+    """Attributes read on a group besides ``cn`` and its members."""
+
+    def anchor_filter(self, anchor: str) -> str:
+        """An equality filter finding the entry that holds ``anchor``."""
+
+    def add_controls(self) -> tuple[Control, ...]:
+        """Controls of an add, e.g. reading the anchor back in the same round trip."""
+
+    def guard(self, anchor: str | None) -> tuple[Control, ...]:
+        """Controls that make a modify fail if the entry is no longer the one read."""
+
+    def user_values(
+        self, desired: DesiredIdentity, values: MutableMapping[str, list[str]], entry: Entry | None
+    ) -> None:
+        """Complete a user's managed values (in place) with what the kind owns."""
+
+    def user_dn(self, target_dn: str, desired: DesiredIdentity, entry: Entry | None) -> str:
+        """The DN a user's entry should have, given the mapped one and the entry held."""
+
+    def refusal(self, entry: Entry) -> TargetError | None:
+        """Why the kind will not manage ``entry`` (None when it may)."""
+
+    def prepare_add(
+        self, session: Session, desired: Desired, dn: str, values: AddValues
+    ) -> tuple[str, AddValues]:
+        """The DN and values of an add, completed with what only the domain can decide."""
+
+    def before_modify(
+        self, session: Session, desired: Desired, dn: str, changed: Mapping[str, Sequence[str]]
+    ) -> None:
+        """Checks right before a modify of ``changed`` (raise to refuse it)."""
+
+
+class OpenLdap:
+    """Plain LDAP (OpenLDAP and the like): ``entryUUID`` anchors, read back with Post-Read,
+    modifies guarded by an Assertion, nothing added to the mapped values."""
+
+    name = "openldap"
+    anchor_attribute = "entryUUID"
+    batches = True
+    user_attributes: tuple[str, ...] = ()
+    group_attributes: tuple[str, ...] = ()
+
+    def anchor_filter(self, anchor: str) -> str:
+        return f"(entryUUID={escape_filter_value(anchor)})"
+
+    def add_controls(self) -> tuple[Control, ...]:
+        return ((POST_READ, False, attribute_selection(["entryUUID"])),)
+
+    def guard(self, anchor: str | None) -> tuple[Control, ...]:
+        return ((ASSERTION, True, equals("entryUUID", anchor)),) if anchor else ()
+
+    def user_values(
+        self, desired: DesiredIdentity, values: MutableMapping[str, list[str]], entry: Entry | None
+    ) -> None:
+        return None
+
+    def user_dn(self, target_dn: str, desired: DesiredIdentity, entry: Entry | None) -> str:
+        return target_dn
+
+    def refusal(self, entry: Entry) -> TargetError | None:
+        return None
+
+    def prepare_add(
+        self, session: Session, desired: Desired, dn: str, values: AddValues
+    ) -> tuple[str, AddValues]:
+        return dn, values
+
+    def before_modify(
+        self, session: Session, desired: Desired, dn: str, changed: Mapping[str, Sequence[str]]
+    ) -> None:
+        return None
+
+
+OPENLDAP = OpenLdap()

@@ -7,8 +7,8 @@ from ``SCIM_SYNC_LDAP_DIRECTORY`` and carried by :class:`connectors.ldap.mapping
 
 - the anchor: ``entryUUID`` (text) or AD's ``objectGUID`` (16 bytes, searched hex-escaped), and
   whether the server reads it back in the add (Post-Read) and guards modifies (Assertion);
-- the values the kind adds to a user (AD: ``userAccountControl``, ``userPrincipalName``…) and
-  the DN it keeps (AD: a CN that got a clash suffix stays);
+- the values the kind adds to a user (AD: ``userAccountControl``, ``userPrincipalName``, and
+  a CN that got a clash suffix at its add, which stays);
 - what only a write can decide, because it reads the domain (AD: the ``sAMAccountName`` free in
   the domain, a first password) and checks done right before a write (AD: a UPN another holds);
 - objects the kind refuses to manage (AD: those another sync engine marks).
@@ -58,9 +58,6 @@ class DirectoryKind(Protocol):
     ) -> None:
         """Complete a user's managed values (in place) with what the kind owns."""
 
-    def user_dn(self, target_dn: str, desired: DesiredIdentity, entry: Entry | None) -> str:
-        """The DN a user's entry should have, given the mapped one and the entry held."""
-
     def refusal(self, entry: Entry) -> TargetError | None:
         """Why the kind will not manage ``entry`` (None when it may)."""
 
@@ -98,9 +95,6 @@ class OpenLdap:
         self, desired: DesiredIdentity, values: MutableMapping[str, list[str]], entry: Entry | None
     ) -> None:
         return None
-
-    def user_dn(self, target_dn: str, desired: DesiredIdentity, entry: Entry | None) -> str:
-        return target_dn
 
     def refusal(self, entry: Entry) -> TargetError | None:
         return None

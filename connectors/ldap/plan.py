@@ -64,7 +64,7 @@ def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) 
             return []
         detail = "disabled in Entra, and SCIM_SYNC_LDAP_DISABLE=delete removes the entry"
         return [change(TARGET, desired, ChangeAction.DELETE, locator=entry.dn, detail=detail)]
-    target_dn = layout.kind.user_dn(layout.user_dn(desired, values), desired, observed.entry)
+    target_dn = layout.user_dn(desired, values)
     changes: list[Change] = []
     if entry is None:
         created: Diff = {a: ((), tuple(v)) for a, v in values.items() if v}

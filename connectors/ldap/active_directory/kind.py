@@ -37,6 +37,7 @@ from connectors.ldap.names import (
     first_value,
     parent_dn,
     parse_dn,
+    rdn,
     same_dn,
 )
 from connectors.ldap.requests import Control
@@ -80,6 +81,7 @@ class ActiveDirectory:
         handover: PasswordHandover | None = None,
     ) -> None:
         self.base_dn = base_dn
+        self.domain_dn = domain_of(base_dn)
         self.markers = tuple(markers)
         self.must_change_password = must_change_password
         self.group_type = str(group_type(group_scope, group_kind))
@@ -111,9 +113,11 @@ class ActiveDirectory:
     ) -> None:
         """AD's own values: a cleaned CN, the UPN, ``employeeID`` when it fits, and
         ``userAccountControl`` with only ACCOUNTDISABLE decided here (the other bits as read)."""
-        for attribute, held in list(values.items()):
-            if attribute.lower() == "cn" and held:
-                values[attribute] = [common_names.clean(held[0], desired.user_id)]
+        for attribute, mapped in list(values.items()):
+            if attribute.lower() == "cn" and mapped:
+                values[attribute] = [
+                    _kept_cn(common_names.clean(mapped[0], desired.user_id), entry)
+                ]
         values[UPN] = [desired.email] if desired.email else []
         if len(desired.user_id) <= EMPLOYEE_ID_MAX:
             values[EMPLOYEE_ID] = [desired.user_id]
@@ -124,23 +128,6 @@ class ActiveDirectory:
             values[UAC] = list(held_flags) if wanted == flags else [str(wanted)]
         else:
             values[UAC] = [str(account_control.for_new_account(desired.active))]
-
-    def user_dn(self, target_dn: str, desired: DesiredIdentity, entry: Entry | None) -> str:
-        """Keep a CN that got a clash suffix at its add (``Jane Doe (jdoe2)``) while the display
-        name is unchanged: renaming it back would only clash again."""
-        if entry is None or entry.dn.casefold() == target_dn.casefold():
-            return target_dn
-        if parent_dn(entry.dn).casefold() != parent_dn(target_dn).casefold():
-            return target_dn
-        wanted = first_value(target_dn)
-        sams = entry.get(SAM)
-        held = first_value(entry.dn).casefold()
-        if sams and any(
-            c.casefold() == held
-            for c in islice(common_names.candidates(wanted, sams[0]), CN_KEPT_TRIES)
-        ):
-            return entry.dn
-        return target_dn
 
     def refusal(self, entry: Entry) -> TargetError | None:
         try:
@@ -164,6 +151,8 @@ class ActiveDirectory:
             if upn:
                 self._refuse_taken_upn(session, upn[0], dn, desired)
             dn = self._free_cn(session, dn, sam)
+            for attribute in [a for a in out if a.lower() == "cn"]:
+                out[attribute] = [first_value(dn)]
             require_encrypted(session.socket, self.where)
             password = generate(self._domain_policy(session), sam, desired.display_name or "")
             for attribute, secret in password_attributes(
@@ -188,7 +177,7 @@ class ActiveDirectory:
     def _free_account_name(self, session: Session, source: str) -> str:
         base = account_names.default_name(source)
         prefix = base[: account_names.MAX_LENGTH - 4]
-        found = session.search(self.base_dn, f"({SAM}={escape_filter_value(prefix)}*)", [SAM])
+        found = session.search(self.domain_dn, f"({SAM}={escape_filter_value(prefix)}*)", [SAM])
         taken = account_names.taken_among(v for e in found for v in e.get(SAM))
         return account_names.choose(base, taken)
 
@@ -202,7 +191,7 @@ class ActiveDirectory:
         )
 
     def _refuse_taken_upn(self, session: Session, upn: str, dn: str, desired: Desired) -> None:
-        found = session.search(self.base_dn, f"({UPN}={escape_filter_value(upn)})", ["1.1"])
+        found = session.search(self.domain_dn, f"({UPN}={escape_filter_value(upn)})", ["1.1"])
         others = [e.dn for e in found if e.dn.casefold() != dn.casefold()]
         if others:
             raise PermanentTargetError(
@@ -216,9 +205,35 @@ class ActiveDirectory:
         refusal of a password is a dead letter that says so)."""
         with self._lock:
             if self._policy is None:
-                entry = session.read(self.base_dn, list(POLICY_ATTRIBUTES))
+                entry = session.read(self.domain_dn, list(POLICY_ATTRIBUTES))
                 self._policy = PasswordPolicy.from_domain(entry.attributes if entry else {})
             return self._policy
+
+
+def _kept_cn(wanted: str, entry: Entry | None) -> str:
+    """The CN held when it is ``wanted`` with the clash suffix it got at its add (``Jane Doe
+    (jdoe2)``): renaming it back would only clash again. Otherwise ``wanted``."""
+    if entry is None:
+        return wanted
+    held = first_value(entry.dn)
+    sams = entry.get(SAM)
+    if held.casefold() == wanted.casefold() or not sams:
+        return wanted
+    tries = islice(common_names.candidates(wanted, sams[0]), CN_KEPT_TRIES)
+    return held if any(c.casefold() == held.casefold() for c in tries) else wanted
+
+
+def domain_of(dn: str) -> str:
+    """The domain's own DN (the trailing ``DC=`` parts): sAMAccountNames and UPNs are unique in
+    the whole domain, and its password policy is kept on that object, wherever the managed OUs
+    are."""
+    rdns = parse_dn(dn)
+    tail = len(rdns)
+    while tail > 0 and all(a.lower() == "dc" for a, _ in rdns[tail - 1]):
+        tail -= 1
+    if tail == len(rdns):
+        return dn
+    return ",".join(rdn("DC", value) for part in rdns[tail:] for _, value in part)
 
 
 def _rdn_key(dn: str) -> str:

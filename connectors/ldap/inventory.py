@@ -48,7 +48,7 @@ class LdapInventory(TargetBase[LdapObserved]):
             search_filter = eq("objectClass", layout.group_object_class)
             attributes = [
                 *layout.group_managed_attributes,
-                layout.member_attribute,
+                layout.kind.members_read_as(layout.member_attribute),
                 layout.kind.anchor_attribute,
             ]
             naming = "cn"

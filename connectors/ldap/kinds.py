@@ -11,7 +11,8 @@ from ``SCIM_SYNC_LDAP_DIRECTORY`` and carried by :class:`connectors.ldap.mapping
   a CN that got a clash suffix at its add, which stays);
 - what only a write can decide, because it reads the domain (AD: the ``sAMAccountName`` free in
   the domain, a first password) and checks done right before a write (AD: a UPN another holds);
-- objects the kind refuses to manage (AD: those another sync engine marks).
+- objects the kind refuses to manage (AD: those another sync engine marks);
+- how memberships are read (AD: in ranges, followed to the last one).
 
 :class:`OpenLdap` is the plain LDAP behaviour every other part assumed before the seam; AD's
 implementation lives in :mod:`connectors.ldap.active_directory.kind`.
@@ -61,6 +62,13 @@ class DirectoryKind(Protocol):
     def refusal(self, entry: Entry) -> TargetError | None:
         """Why the kind will not manage ``entry`` (None when it may)."""
 
+    def members_read_as(self, attribute: str) -> str:
+        """How the member attribute is asked for in searches (AD: as a range)."""
+
+    def complete(self, session: Session, entries: Sequence[Entry]) -> list[Entry]:
+        """The entries as read, with what the first answer left out read too (AD: the rest
+        of a ranged membership)."""
+
     def prepare_add(
         self, session: Session, desired: Desired, dn: str, values: AddValues
     ) -> tuple[str, AddValues]:
@@ -98,6 +106,12 @@ class OpenLdap:
 
     def refusal(self, entry: Entry) -> TargetError | None:
         return None
+
+    def members_read_as(self, attribute: str) -> str:
+        return attribute
+
+    def complete(self, session: Session, entries: Sequence[Entry]) -> list[Entry]:
+        return list(entries)
 
     def prepare_add(
         self, session: Session, desired: Desired, dn: str, values: AddValues

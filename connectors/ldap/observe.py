@@ -35,7 +35,10 @@ def lookup(layout: Layout, desired: object) -> Lookup:
         naming = group_naming(layout, desired.scim_id, desired.display_name)
         return (
             naming,
-            [*layout.group_managed_attributes, layout.member_attribute],
+            [
+                *layout.group_managed_attributes,
+                layout.kind.members_read_as(layout.member_attribute),
+            ],
             (layout.groups_dn,),
         )
     assert isinstance(desired, Tombstone)
@@ -69,6 +72,7 @@ def observe(
             for (desired, anchor) in work
             for naming, attributes, _ in [lookup(layout, desired)]
         ]
+    found = [directory.layout.kind.complete(directory.session, entries) for entries in found]
     anchored = [
         _anchored(desired, anchor, entries)
         for (desired, anchor), entries in zip(work, found, strict=True)

@@ -13,7 +13,7 @@ DNs that differ as strings are compared parsed and folded, as the directory comp
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import DnKey, dn_key, is_within, parent_dn, parse_dn, same_dn
@@ -88,7 +88,14 @@ def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) 
             )
         if flip is not None and flag:
             action = ChangeAction.ENABLE if desired.active else ChangeAction.DISABLE
-            changes.append(change(TARGET, desired, action, locator=target_dn, diff={flag: flip}))
+            moving = [i for i, c in enumerate(changes) if c.action is action and c.moved_to]
+            if moving:  # a move that disables (or enables) and the flag: one change
+                moved = changes[moving[0]]
+                changes[moving[0]] = replace(moved, diff={**moved.diff, flag: flip})
+            else:
+                changes.append(
+                    change(TARGET, desired, action, locator=target_dn, diff={flag: flip})
+                )
     if waiting:
         changes.append(change(TARGET, desired, ChangeAction.WAIT, detail=waiting))
     return changes

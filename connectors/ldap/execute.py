@@ -166,6 +166,8 @@ def single_write(
         return None
     writes = [c for c in changes if c.action is not ChangeAction.ADOPT]
     if len(writes) == 1 and writes[0].action is ChangeAction.CREATE:
+        if not layout.kind.adds_ahead:
+            return None
         return add_for(layout, desired.kind, writes[0], MODIFY_CHUNK)
     entry = observed.entry
     if entry is None or not writes or any(c.action not in ATTRIBUTE_CHANGES for c in writes):

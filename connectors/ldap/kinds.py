@@ -38,8 +38,8 @@ class DirectoryKind(Protocol):
     name: str
     anchor_attribute: str
     """The attribute whose value is the anchor the ledger keeps."""
-    batches: bool
-    """Whether the batch read-ahead may plan and send single writes for this kind."""
+    adds_ahead: bool
+    """Whether the batch may send a create's add as it was planned (no :meth:`prepare_add`)."""
     user_attributes: tuple[str, ...]
     """Attributes read on a user besides the mapped ones (the kind's own, markers)."""
     group_attributes: tuple[str, ...]
@@ -47,6 +47,9 @@ class DirectoryKind(Protocol):
 
     def anchor_filter(self, anchor: str) -> str:
         """An equality filter finding the entry that holds ``anchor``."""
+
+    def anchor_equals(self, anchor: str) -> bytes:
+        """The same filter, BER-encoded (the batch's read-ahead)."""
 
     def add_controls(self) -> tuple[Control, ...]:
         """Controls of an add, e.g. reading the anchor back in the same round trip."""
@@ -86,12 +89,15 @@ class OpenLdap:
 
     name = "openldap"
     anchor_attribute = "entryUUID"
-    batches = True
+    adds_ahead = True
     user_attributes: tuple[str, ...] = ()
     group_attributes: tuple[str, ...] = ()
 
     def anchor_filter(self, anchor: str) -> str:
         return f"(entryUUID={escape_filter_value(anchor)})"
+
+    def anchor_equals(self, anchor: str) -> bytes:
+        return equals("entryUUID", anchor)
 
     def add_controls(self) -> tuple[Control, ...]:
         return ((POST_READ, False, attribute_selection(["entryUUID"])),)

@@ -110,7 +110,7 @@ class LdapTarget(LdapInventory):
             self._batch.finish()
         self._batch = None
         users = [(d, anchor) for d, anchor in work if isinstance(d, DesiredIdentity)]
-        if users and self.layout.kind.batches:
+        if users:
             self._batch = Batch(
                 self._pool, self.layout, users, self._ensure_containers, self.ownership
             )

@@ -20,7 +20,12 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from itertools import islice
 
 from connectors.ldap.active_directory import account_control, account_names, common_names, ranged
-from connectors.ldap.active_directory.anchors import GUID_ATTRIBUTE, AnchorError, guid_filter
+from connectors.ldap.active_directory.anchors import (
+    GUID_ATTRIBUTE,
+    AnchorError,
+    guid_filter,
+    guid_from_anchor,
+)
 from connectors.ldap.active_directory.foreign_owners import ForeignOwnerError, refuse_foreign
 from connectors.ldap.active_directory.group_types import group_type
 from connectors.ldap.active_directory.passwords import (
@@ -31,6 +36,7 @@ from connectors.ldap.active_directory.passwords import (
     password_attributes,
     require_encrypted,
 )
+from connectors.ldap.ber import equals
 from connectors.ldap.kinds import AddValues
 from connectors.ldap.names import (
     escape_filter_value,
@@ -67,7 +73,7 @@ PasswordHandover = Callable[[DesiredIdentity, str, str, NewPassword], None]
 class ActiveDirectory:
     name = "active_directory"
     anchor_attribute = GUID_ATTRIBUTE
-    batches = False
+    adds_ahead = False
 
     def __init__(
         self,
@@ -103,6 +109,12 @@ class ActiveDirectory:
             return guid_filter(anchor)
         except AnchorError:
             return NOTHING  # an anchor from another directory kind names no AD object
+
+    def anchor_equals(self, anchor: str) -> bytes:
+        try:
+            return equals(GUID_ATTRIBUTE, guid_from_anchor(anchor))
+        except AnchorError:
+            return equals(GUID_ATTRIBUTE, b"")  # names no object
 
     def add_controls(self) -> tuple[Control, ...]:
         return ()
@@ -177,12 +189,9 @@ class ActiveDirectory:
         its UPN checked and a first password; for a group its type."""
         out: AddValues = dict(values)
         if isinstance(desired, DesiredIdentity):
-            sam = self._free_account_name(session, desired.user_id)
-            out[SAM] = [sam]
             upn = [str(v) for v in out.get(UPN, [])]
-            if upn:
-                self._refuse_taken_upn(session, upn[0], dn, desired)
-            dn = self._free_cn(session, dn, sam)
+            sam, dn = self._free_names(session, desired, desired.user_id, dn, upn[0] if upn else "")
+            out[SAM] = [sam]
             for attribute in [a for a in out if a.lower() == "cn"]:
                 out[attribute] = [first_value(dn)]
             require_encrypted(session.socket, self.where)
@@ -194,7 +203,7 @@ class ActiveDirectory:
             if self.handover is not None:
                 self.handover(desired, dn, sam, password)
         elif isinstance(desired, DesiredGroup):
-            sam = self._free_account_name(session, desired.display_name)
+            sam, dn = self._free_names(session, desired, desired.display_name, dn, "")
             out[SAM] = [sam]
             out["groupType"] = [self.group_type]
         return dn, out
@@ -206,8 +215,31 @@ class ActiveDirectory:
             if attribute.lower() == UPN.lower() and values:
                 self._refuse_taken_upn(session, str(values[0]), dn, desired)
 
-    def _free_account_name(self, session: Session, source: str) -> str:
+    def _free_names(
+        self, session: Session, desired: Desired, source: str, dn: str, upn: str
+    ) -> tuple[str, str]:
+        """The sAMAccountName and DN of a new object, after refusing a UPN another object holds.
+
+        One search with equality filters only (the ones a DC indexes) answers the usual case,
+        where nothing clashes; only a clash costs the prefix searches that pick a free suffix."""
         base = account_names.default_name(source)
+        container, name = parent_dn(dn), first_value(dn)
+        wanted = [f"({SAM}={escape_filter_value(base)})", f"(cn={escape_filter_value(name)})"]
+        if upn:
+            wanted.append(f"({UPN}={escape_filter_value(upn)})")
+        found = session.search(self.domain_dn, f"(|{''.join(wanted)})", [SAM, UPN])
+        holders = [e.dn for e in found if upn and _folded_in(upn, e.get(UPN))]
+        if holders:
+            raise upn_taken(upn, holders[0], desired)
+        sam = base
+        if any(_folded_in(base, e.get(SAM)) for e in found):
+            sam = self._free_account_name(session, base)
+        clash = any(
+            _rdn_key(e.dn) == name.casefold() and same_dn(parent_dn(e.dn), container) for e in found
+        )
+        return sam, self._free_cn(session, dn, sam) if clash else dn
+
+    def _free_account_name(self, session: Session, base: str) -> str:
         prefix = base[: account_names.MAX_LENGTH - 4]
         found = session.search(self.domain_dn, f"({SAM}={escape_filter_value(prefix)}*)", [SAM])
         taken = account_names.taken_among(v for e in found for v in e.get(SAM))
@@ -226,11 +258,7 @@ class ActiveDirectory:
         found = session.search(self.domain_dn, f"({UPN}={escape_filter_value(upn)})", ["1.1"])
         others = [e.dn for e in found if e.dn.casefold() != dn.casefold()]
         if others:
-            raise PermanentTargetError(
-                f"the userPrincipalName '{upn}' of '{desired.scim_id}' is already held by "
-                f"'{others[0]}'; AD allows one object per UPN: change the work email in Entra, "
-                "or clear it on that object"
-            )
+            raise upn_taken(upn, others[0], desired)
 
     def _domain_policy(self, session: Session) -> PasswordPolicy:
         """The domain's password policy, read once per process (it changes rarely, and a
@@ -266,6 +294,18 @@ def domain_of(dn: str) -> str:
     if tail == len(rdns):
         return dn
     return ",".join(rdn("DC", value) for part in rdns[tail:] for _, value in part)
+
+
+def upn_taken(upn: str, holder: str, desired: Desired) -> PermanentTargetError:
+    return PermanentTargetError(
+        f"the userPrincipalName '{upn}' of '{desired.scim_id}' is already held by '{holder}'; "
+        "AD allows one object per UPN: change the work email in Entra, or clear it on that object"
+    )
+
+
+def _folded_in(value: str, values: Sequence[str]) -> bool:
+    """Whether ``value`` is among ``values`` as AD compares names (ignoring case)."""
+    return value.casefold() in (v.casefold() for v in values)
 
 
 def _rdn_key(dn: str) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Protocol
 
 from connectors.ldap.ber import ASSERTION, POST_READ, attribute_selection, equals
+from connectors.ldap.errors import classify
 from connectors.ldap.names import escape_filter_value
 from connectors.ldap.requests import Control
 from connectors.ldap.responses import Entry
@@ -50,6 +51,10 @@ class DirectoryKind(Protocol):
 
     def anchor_equals(self, anchor: str) -> bytes:
         """The same filter, BER-encoded (the batch's read-ahead)."""
+
+    def classify(self, exc: BaseException) -> TargetError:
+        """The reconciler's error for a failure talking to the directory (AD: its extended
+        error code read from ``diagnosticMessage`` and said in plain words)."""
 
     def add_controls(self) -> tuple[Control, ...]:
         """Controls of an add, e.g. reading the anchor back in the same round trip."""
@@ -98,6 +103,9 @@ class OpenLdap:
 
     def anchor_equals(self, anchor: str) -> bytes:
         return equals("entryUUID", anchor)
+
+    def classify(self, exc: BaseException) -> TargetError:
+        return classify(exc)
 
     def add_controls(self) -> tuple[Control, ...]:
         return ((POST_READ, False, attribute_selection(["entryUUID"])),)

@@ -25,7 +25,7 @@ from ldap3.core.exceptions import LDAPException
 from connectors.ldap.batch import NOT_IN_BATCH, Batch, Taken
 from connectors.ldap.connection import ConnectionPool, Session
 from connectors.ldap.directory import ENTRY_ALREADY_EXISTS, Directory
-from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
+from connectors.ldap.errors import ConnectionLostError, LdapResultError
 from connectors.ldap.execute import StaleError, carry_out
 from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
@@ -131,7 +131,7 @@ class LdapTarget(LdapInventory):
         except StaleError as exc:
             raise TransientTargetError(f"{exc}; will read it again") from exc
         except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
-            raise classify(exc) from exc
+            raise self.layout.kind.classify(exc) from exc
 
     def _directory(self, session: Session) -> Directory:
         return Directory(session, self.layout, self.ownership.fork())

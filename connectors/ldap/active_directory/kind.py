@@ -26,6 +26,7 @@ from connectors.ldap.active_directory.anchors import (
     guid_filter,
     guid_from_anchor,
 )
+from connectors.ldap.active_directory.errors import classify as classify_ad
 from connectors.ldap.active_directory.foreign_owners import ForeignOwnerError, refuse_foreign
 from connectors.ldap.active_directory.group_types import group_type
 from connectors.ldap.active_directory.passwords import (
@@ -115,6 +116,9 @@ class ActiveDirectory:
             return equals(GUID_ATTRIBUTE, guid_from_anchor(anchor))
         except AnchorError:
             return equals(GUID_ATTRIBUTE, b"")  # names no object
+
+    def classify(self, exc: BaseException) -> TargetError:
+        return classify_ad(exc)
 
     def add_controls(self) -> tuple[Control, ...]:
         return ()

@@ -269,3 +269,18 @@ def test_a_membership_larger_than_a_range_is_read_whole(
     members = ranged.read_values(fetcher(ad_admin), f"CN={name},OU=groups,{ad_ou}", "member", 100)
     assert len(members) == 249 and not any(users[0] in m for m in members)
     assert target.apply(group(name, *users[1:]), made.anchor).action is Action.UNCHANGED
+
+
+def test_an_ad_refusal_is_a_dead_letter_in_plain_words(
+    target: LdapTarget, ad_admin: ldap3.Connection, ad_ou: str
+) -> None:
+    """A title mapped by mistake to an integer attribute: the DC's extended error code is read
+    from diagnosticMessage and said in words, not left as a bare LDAP result."""
+    uid = unique("er")
+    anchor = target.apply(identity(uid), None).anchor
+    target.layout.attributes["title"] = "accountExpires"  # an integer
+    with pytest.raises(PermanentTargetError) as refused:
+        target.apply(identity(uid, title="Lead"), anchor)
+    reason = refused.value.reason
+    assert reason.startswith("a value does not have the attribute's syntax")
+    assert "[AD 0000200B ERROR_DS_INVALID_ATTRIBUTE_SYNTAX]" in reason

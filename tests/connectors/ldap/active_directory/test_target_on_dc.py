@@ -284,3 +284,16 @@ def test_an_ad_refusal_is_a_dead_letter_in_plain_words(
     reason = refused.value.reason
     assert reason.startswith("a value does not have the attribute's syntax")
     assert "[AD 0000200B ERROR_DS_INVALID_ATTRIBUTE_SYNTAX]" in reason
+
+
+def test_a_new_work_email_another_account_holds_is_refused_naming_it(
+    target: LdapTarget, ad_admin: ldap3.Connection, ad_ou: str
+) -> None:
+    first, second = unique("ua"), unique("ub")
+    target.apply(identity(first), None)
+    anchor = target.apply(identity(second), None).anchor
+    holder = str(one(ad_admin, ad_ou, f"(uid={first})", "cn")["dn"])
+    with pytest.raises(PermanentTargetError, match=f"already held by '{holder}'"):
+        target.apply(identity(second, email=f"{first.lower()}@example.com"), anchor)
+    upn = text(one(ad_admin, ad_ou, f"(uid={second})", "userPrincipalName")["userPrincipalName"])
+    assert upn == [f"{second.lower()}@example.com"]

@@ -5,4 +5,8 @@ conftest. Markers: ``slow`` (real processes, servers of the test's own, or over 
 ``postgres`` (runs on the shared PostgreSQL server), ``ldap`` (needs slapd); see CONTRIBUTING.md.
 """
 
-pytest_plugins = ["tests.support.fixtures", "tests.support.ldap_fixtures"]
+pytest_plugins = [
+    "tests.support.fixtures",
+    "tests.support.ldap_fixtures",
+    "tests.support.ad_fixtures",
+]

@@ -131,7 +131,7 @@ class Batch:
     def _search(self, session: Session, chunks: list[Users]) -> None:
         """Every chunk's searches at once; each chunk planned as soon as its results are in."""
         layout = self._layout
-        attributes = [*layout.managed_attributes, "entryUUID"]
+        attributes = [*layout.managed_attributes, layout.kind.anchor_attribute]
         requests: list[tuple[bytes, tuple[()]]] = []
         owners: list[tuple[int, int]] = []  # (chunk, 0 by name / 1 by anchor) of each search
         for n, chunk in enumerate(chunks):

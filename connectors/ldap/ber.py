@@ -67,7 +67,7 @@ def attribute_selection(names: Sequence[str]) -> bytes:
     return sequence(octets(n) for n in names)
 
 
-def equals(attribute: str, value: str) -> bytes:
+def equals(attribute: str, value: str | bytes) -> bytes:
     return tlv(_EQUALITY, octets(attribute) + octets(value))
 
 

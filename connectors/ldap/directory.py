@@ -79,9 +79,14 @@ class Directory:
     def find(self, anchor: str | None, naming: Naming, attributes: Sequence[str]) -> list[Entry]:
         """The entries :meth:`choose` chooses from, in one search: the anchored one and those
         named alike."""
-        search_filter = f"(|{eq('entryUUID', anchor)}{naming.filter})" if anchor else naming.filter
+        kind = self.layout.kind
+        search_filter = (
+            f"(|{kind.anchor_filter(anchor)}{naming.filter})" if anchor else naming.filter
+        )
         return self.session.search(
-            self.layout.base_dn, search_filter, [*attributes, naming.attribute, "entryUUID"]
+            self.layout.base_dn,
+            search_filter,
+            [*attributes, naming.attribute, kind.anchor_attribute],
         )
 
     def choose(
@@ -139,7 +144,7 @@ class Directory:
     def refuse_clash(self, dn: str, naming: Naming) -> None:
         """After the directory refused to add or rename onto ``dn`` (the name exists): if the
         entry there is another staged resource's, say so for good instead of retrying."""
-        entry = self.session.read(dn, ["entryUUID"])
+        entry = self.session.read(dn, [self.layout.kind.anchor_attribute])
         if entry is not None and entry.entry_uuid:
             self.ownership.refuse_others([entry.entry_uuid], naming.owner, naming.what)
 
@@ -153,14 +158,15 @@ class Directory:
         by_anchor = {a.casefold(): s for s, a in anchors.items()}
         wanted = sorted(set(anchors.values()))
         layout = self.layout
+        kind = layout.kind
         filters = [
             f"(&{eq('objectClass', layout.user_class)}"
-            f"(|{''.join(eq('entryUUID', a) for a in wanted[start : start + LOOKUP_CHUNK])}))"
+            f"(|{''.join(kind.anchor_filter(a) for a in wanted[start : start + LOOKUP_CHUNK])}))"
             for start in range(0, len(wanted), LOOKUP_CHUNK)
         ]
         found: dict[str, str] = {}
         for container in self.managed_user_containers():
-            for entry in self.session.search_many(container, filters, ["entryUUID"]):
+            for entry in self.session.search_many(container, filters, [kind.anchor_attribute]):
                 scim_id = by_anchor.get(entry.entry_uuid.casefold())
                 if scim_id is not None:
                     found[scim_id] = entry.dn

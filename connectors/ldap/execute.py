@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.ldap.ber import ASSERTION, equals
 from connectors.ldap.directory import Directory, Naming, clash_explained
 from connectors.ldap.errors import LdapResultError
 from connectors.ldap.groups import group_naming
+from connectors.ldap.kinds import AddValues
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import parent_dn, same_dn
 from connectors.ldap.plan import LdapObserved
@@ -30,7 +30,6 @@ from connectors.ldap.session import (
     ASSERTION_FAILED,
     DELETE,
     NO_SUCH_OBJECT,
-    READ_UUID,
     REPLACE,
     Changes,
     added_uuid,
@@ -68,11 +67,12 @@ def carry_out(
         action = change.action
         if action is ChangeAction.CREATE and change.moved_to:
             dn = change.moved_to
-            request, controls = add_for(layout, desired.kind, change, MODIFY_CHUNK)
+            dn, values = layout.kind.prepare_add(session, desired, dn, add_values(change))
+            request, controls = add_for(layout, desired.kind, change, MODIFY_CHUNK, dn, values)
             with clash_explained(directory, dn, naming):
                 uuid = added_uuid(session.run("add", dn, request, *controls))
             if not uuid:
-                read = session.read(dn, ["entryUUID"])
+                read = session.read(dn, [layout.kind.anchor_attribute])
                 uuid = read.entry_uuid if read else ""
             anchor = uuid or None
             members = change.diff.get(layout.member_attribute, ((), ()))[1]
@@ -93,6 +93,8 @@ def carry_out(
         if action in ATTRIBUTE_CHANGES:
             modified.update(modifications([change]))
     if modified:
+        changed = {a: [v for _, vs in ops for v in vs] for a, ops in modified.items()}
+        layout.kind.before_modify(session, desired, dn, changed)
         _guarded(directory, dn, modified, anchor)
     for members_change in member_modifies(layout.member_attribute, adds, removes):
         _guarded(directory, dn, members_change, anchor)
@@ -124,21 +126,35 @@ def member_modifies(attribute: str, adds: list[str], removes: list[str]) -> list
     return out
 
 
-def add_for(layout: Layout, kind: ResourceKind, create: Change, limit: int) -> Request:
-    """The add of a create (with at most ``limit`` member values; the rest follow)."""
+def add_values(create: Change) -> AddValues:
+    """The attributes a create's diff gives the new entry."""
+    return {a: list(strings(d)) for a, (_, d) in create.diff.items()}
+
+
+def add_for(
+    layout: Layout,
+    kind: ResourceKind,
+    create: Change,
+    limit: int,
+    dn: str | None = None,
+    values: AddValues | None = None,
+) -> Request:
+    """The add of a create (with at most ``limit`` member values; the rest follow), at ``dn``
+    with ``values`` when the directory kind completed them (:meth:`DirectoryKind.prepare_add`)."""
     classes = (
         list(layout.user_object_classes)
         if kind is ResourceKind.USER
         else [layout.group_object_class]
     )
-    values = {a: strings(d)[:limit] for a, (_, d) in create.diff.items()}
-    assert create.moved_to is not None
-    return add_request(create.moved_to, entry_attributes(classes, values)), (READ_UUID,)
+    given = add_values(create) if values is None else values
+    sent = {a: v[:limit] if a == layout.member_attribute else v for a, v in given.items()}
+    dn = dn or create.moved_to
+    assert dn is not None
+    return add_request(dn, entry_attributes(classes, sent)), layout.kind.add_controls()
 
 
-def modify_for(dn: str, modified: Changes, anchor: str | None) -> Request:
-    guard: tuple[Control, ...] = ((ASSERTION, True, equals("entryUUID", anchor)),) if anchor else ()
-    return modify_request(dn, modified), guard
+def modify_for(layout: Layout, dn: str, modified: Changes, anchor: str | None) -> Request:
+    return modify_request(dn, modified), layout.kind.guard(anchor)
 
 
 def single_write(
@@ -150,17 +166,19 @@ def single_write(
         return None
     writes = [c for c in changes if c.action is not ChangeAction.ADOPT]
     if len(writes) == 1 and writes[0].action is ChangeAction.CREATE:
+        if not layout.kind.adds_ahead:
+            return None
         return add_for(layout, desired.kind, writes[0], MODIFY_CHUNK)
     entry = observed.entry
     if entry is None or not writes or any(c.action not in ATTRIBUTE_CHANGES for c in writes):
         return None
     if any(c.moved_to for c in writes):
         return None
-    return modify_for(entry.dn, modifications(writes), entry.entry_uuid)
+    return modify_for(layout, entry.dn, modifications(writes), entry.entry_uuid)
 
 
 def _guarded(directory: Directory, dn: str, modified: Changes, anchor: str | None) -> None:
-    request, controls = modify_for(dn, modified, anchor)
+    request, controls = modify_for(directory.layout, dn, modified, anchor)
     try:
         directory.session.run("modify", dn, request, *controls)
     except LdapResultError as exc:

@@ -41,12 +41,16 @@ class LdapInventory(TargetBase[LdapObserved]):
         if kind is ResourceKind.USER:
             containers = dict.fromkeys((layout.users_dn, layout.disabled_dn))
             search_filter = eq("objectClass", layout.user_class)
-            attributes = [*layout.managed_attributes, "entryUUID"]
+            attributes = [*layout.managed_attributes, layout.kind.anchor_attribute]
             naming = layout.uid_attribute
         else:
             containers = dict.fromkeys((layout.groups_dn,))
             search_filter = eq("objectClass", layout.group_object_class)
-            attributes = [*layout.group_managed_attributes, layout.member_attribute, "entryUUID"]
+            attributes = [
+                *layout.group_managed_attributes,
+                layout.kind.members_read_as(layout.member_attribute),
+                layout.kind.anchor_attribute,
+            ]
             naming = "cn"
         for container in containers:
             top = dn_key(container)
@@ -71,7 +75,7 @@ class LdapInventory(TargetBase[LdapObserved]):
         """Delete the orphan, only if the entry at its DN is still the one compared (an entry
         renamed in meanwhile, or another one now at that DN, is left alone)."""
         with self._pool.session() as session:
-            current = session.read(found.locator, ["entryUUID"])
+            current = session.read(found.locator, [self.layout.kind.anchor_attribute])
             if current is None or current.entry_uuid != found.anchor:
                 raise PermanentTargetError(
                     f"'{found.locator}' is no longer the entry compared; not removed"

@@ -10,10 +10,14 @@ the container below the users or groups DN.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from connectors.ldap.active_directory.handover import password_handover
+from connectors.ldap.active_directory.kind import AD_USER_CLASSES, UAC, ActiveDirectory
+from connectors.ldap.kinds import OPENLDAP, DirectoryKind
 from connectors.ldap.names import dn_key, escape_dn_value
 from connectors.ldap.settings import (
+    AD_ATTRIBUTE_MAP,
     DEFAULT_ATTRIBUTE_MAP,
     LdapSettings,
     parse_attribute_map,
@@ -50,15 +54,18 @@ class Layout:
     disabled_attribute: tuple[str, str] = ("employeeType", "disabled")
     placeholder_member: str = ""
     mapping: TargetMapping | None = None
+    kind: DirectoryKind = OPENLDAP
+    """What differs between directory kinds (:mod:`connectors.ldap.kinds`)."""
 
     @classmethod
     def from_settings(cls, settings: LdapSettings) -> Layout:
         attribute, _, value = settings.disabled_attribute.partition("=")
-        attributes = parse_attribute_map(settings.attribute_map)
+        defaults = AD_ATTRIBUTE_MAP if settings.active_directory else DEFAULT_ATTRIBUTE_MAP
+        attributes = parse_attribute_map(settings.attribute_map, defaults)
         users = settings.mapping.user if settings.mapping else None
         if users is not None:
             attributes = _without(attributes, (*users.keys, *users.unmanaged))
-        return cls(
+        layout = cls(
             base_dn=settings.base_dn,
             users_dn=settings.people,
             groups_dn=settings.groups,
@@ -73,6 +80,38 @@ class Layout:
             placeholder_member=settings.placeholder_member,
             mapping=settings.mapping,
         )
+        return layout._active_directory(settings) if settings.active_directory else layout
+
+    def _active_directory(self, settings: LdapSettings) -> Layout:
+        """AD's layout: ``user`` and ``group`` objects named by CN, no placeholder member,
+        the enabled state in ``userAccountControl`` (docs/active-directory.md)."""
+        scope, _, kind = settings.group_type.partition(" ")
+        return replace(
+            self,
+            user_object_classes=AD_USER_CLASSES,
+            user_rdn="cn",
+            group_object_class="group",
+            disabled_attribute=(UAC, ""),
+            placeholder_member="",
+            kind=ActiveDirectory(
+                base_dn=settings.base_dn,
+                markers=settings.foreign_markers,
+                must_change_password=settings.must_change_password,
+                group_scope=scope or "global",
+                group_kind=kind.strip() or "security",
+                where=settings.url,
+                handover=password_handover(
+                    settings.password_sink, settings.password_webhook_secret
+                ),
+            ),
+        )
+
+    @property
+    def state_attribute(self) -> str | None:
+        """The attribute whose change is an enable or a disable rather than an update."""
+        if self.kind.name != OPENLDAP.name:
+            return self.disabled_attribute[0]
+        return self.disabled_attribute[0] if self.disable == "attribute" else None
 
     @property
     def user_mapping(self) -> KindMapping | None:
@@ -103,13 +142,14 @@ class Layout:
             names.update(self.user_mapping.keys)
         if self.disable == "attribute":
             names.add(self.disabled_attribute[0])
+        names.update(self.kind.user_attributes)
         return sorted(names)
 
     @property
     def group_managed_attributes(self) -> list[str]:
         """Every attribute scim-sync writes on a group besides its members."""
         mapped = self.group_mapping.keys if self.group_mapping is not None else ()
-        return sorted({"cn", *mapped})
+        return sorted({"cn", *mapped, *self.kind.group_attributes})
 
     @property
     def containers(self) -> list[str]:

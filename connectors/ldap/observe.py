@@ -33,8 +33,14 @@ def lookup(layout: Layout, desired: object) -> Lookup:
         return naming, layout.managed_attributes, (layout.users_dn, layout.disabled_dn)
     if isinstance(desired, DesiredGroup):
         naming = group_naming(layout, desired.scim_id, desired.display_name)
-        attributes = [*layout.group_managed_attributes, layout.member_attribute]
-        return naming, attributes, (layout.groups_dn,)
+        return (
+            naming,
+            [
+                *layout.group_managed_attributes,
+                layout.kind.members_read_as(layout.member_attribute),
+            ],
+            (layout.groups_dn,),
+        )
     assert isinstance(desired, Tombstone)
     if desired.kind is ResourceKind.USER:
         naming = user_naming(layout, desired.scim_id, desired.name)
@@ -66,6 +72,7 @@ def observe(
             for (desired, anchor) in work
             for naming, attributes, _ in [lookup(layout, desired)]
         ]
+    found = [directory.layout.kind.complete(directory.session, entries) for entries in found]
     anchored = [
         _anchored(desired, anchor, entries)
         for (desired, anchor), entries in zip(work, found, strict=True)
@@ -96,6 +103,10 @@ def observe(
                 out.append(LdapObserved(None, refused=exc))
                 continue
             adopted = entry is not None
+        refused = layout.kind.refusal(entry) if entry is not None else None
+        if refused is not None:
+            out.append(LdapObserved(None, refused=refused))
+            continue
         if isinstance(desired, DesiredIdentity):
             manager = references(layout, desired)
             manager_dn = dns.get(manager[0]) if manager else None

@@ -13,7 +13,7 @@ DNs that differ as strings are compared parsed and folded, as the directory comp
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from connectors.ldap.mapping import Layout
 from connectors.ldap.names import DnKey, dn_key, is_within, parent_dn, parse_dn, same_dn
@@ -57,6 +57,7 @@ def plan(layout: Layout, desired: Desired, observed: LdapObserved) -> list[Chang
 def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) -> list[Change]:
     manager_attribute = layout.attributes.get("manager")
     values = layout.user_values(desired, observed.manager_dn)
+    layout.kind.user_values(desired, values, observed.entry)
     waiting = None
     if manager_attribute and desired.manager_scim_id and observed.manager_dn is None:
         waiting = f"waiting for manager '{desired.manager_user_id}' to reach the directory"
@@ -83,7 +84,7 @@ def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) 
             changes.append(change(TARGET, desired, action, locator=entry.dn, moved_to=target_dn))
             current = observed_after_rename(entry, target_dn)
         delta = diff(current, values)
-        flag = layout.disabled_attribute[0] if layout.disable == "attribute" else None
+        flag = layout.state_attribute
         flip = delta.pop(flag, None) if flag else None
         if delta:
             changes.append(
@@ -91,7 +92,14 @@ def plan_user(layout: Layout, desired: DesiredIdentity, observed: LdapObserved) 
             )
         if flip is not None and flag:
             action = ChangeAction.ENABLE if desired.active else ChangeAction.DISABLE
-            changes.append(change(TARGET, desired, action, locator=target_dn, diff={flag: flip}))
+            moving = [i for i, c in enumerate(changes) if c.action is action and c.moved_to]
+            if moving:  # a move that disables (or enables) and the flag: one change
+                moved = changes[moving[0]]
+                changes[moving[0]] = replace(moved, diff={**moved.diff, flag: flip})
+            else:
+                changes.append(
+                    change(TARGET, desired, action, locator=target_dn, diff={flag: flip})
+                )
     if waiting:
         changes.append(change(TARGET, desired, ChangeAction.WAIT, detail=waiting))
     return changes
@@ -121,7 +129,9 @@ def plan_group(layout: Layout, desired: DesiredGroup, observed: LdapObserved) ->
     changes: list[Change] = []
     if entry is None:
         created: Diff = {a: ((), tuple(v)) for a, v in values.items() if v}
-        created[attribute] = ((), tuple(wanted or [placeholder]))
+        members = tuple(wanted or ([placeholder] if placeholder else []))
+        if members:
+            created[attribute] = ((), members)
         changes.append(
             change(TARGET, desired, ChangeAction.CREATE, moved_to=target_dn, diff=created)
         )
@@ -173,7 +183,7 @@ def member_delta(
     to_remove = [v for k, v in current.items() if k not in others]
     if wanted and held_placeholder is not None:
         to_remove.insert(0, held_placeholder)
-    if not wanted and to_remove and held_placeholder is None:
+    if placeholder and not wanted and to_remove and held_placeholder is None:
         to_add.append(placeholder)
     return tuple(to_add), tuple(to_remove)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connectors.ldap.active_directory.anchors import GUID_ATTRIBUTE, AnchorError, anchor_from_guid
 from connectors.ldap.ber import INTEGER, OCTET_STRING, SEQUENCE
 from connectors.ldap.errors import ConnectionLostError
 
@@ -35,7 +36,9 @@ class Entry:
 
     @property
     def entry_uuid(self) -> str:
-        values = self.get("entryUUID")
+        """The entry's anchor: ``entryUUID``, or AD's ``objectGUID`` (decoded as text by
+        :func:`decode_entry`)."""
+        values = self.get("entryUUID") or self.get(GUID_ATTRIBUTE)
         return values[0] if values else ""
 
 
@@ -87,6 +90,23 @@ def _text(data: bytes, start: int, end: int) -> str:
     return data[start:end].decode("utf-8", "replace")
 
 
+_GUID = GUID_ATTRIBUTE.lower()
+
+
+def _guids(data: bytes, start: int, end: int) -> list[str]:
+    """AD's binary ``objectGUID`` values as the anchor text (the only binary value the target
+    reads; decoding it as UTF-8 would lose it)."""
+    _, j, values_end = _element(data, start, end)
+    out = []
+    while j < values_end:
+        _, value_start, j = _element(data, j, values_end)
+        try:
+            out.append(anchor_from_guid(data[value_start:j]))
+        except AnchorError as exc:
+            raise _MalformedError(str(exc)) from exc
+    return out
+
+
 def decode_entry(data: bytes, start: int, end: int) -> Entry:
     """The content of a ``SearchResultEntry``: objectName, then the attributes.
 
@@ -112,7 +132,10 @@ def decode_entry(data: bytes, start: int, end: int) -> Entry:
                 values.append(_text(data, value_start, j))
         if j != values_end:
             raise _MalformedError("a value runs past its attribute")
-        attributes[data[type_start:type_end].decode().lower()] = values
+        name = data[type_start:type_end].decode().lower()
+        if name == _GUID:
+            values = _guids(data, type_end, item_end)
+        attributes[name] = values
         i = item_end
     return Entry(dn, attributes)
 

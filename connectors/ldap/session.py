@@ -8,7 +8,7 @@ that apply a whole batch and judge each outcome on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from ldap3.core.exceptions import LDAPObjectClassError
 
@@ -40,6 +40,11 @@ class Session:
     def __init__(self, conn: object, wire: Wire) -> None:
         self._conn = conn
         self._wire = wire
+
+    @property
+    def socket(self) -> object:
+        """The socket requests leave on (a password may go only on an encrypted one)."""
+        return getattr(self._conn, "socket", None)
 
     def pipeline(self, requests: Sequence[Request], done: Done | None = None) -> list[Result]:
         """Send every request, several in flight at once, and return their results in order
@@ -149,11 +154,11 @@ def added_uuid(result: Result) -> str:
 
 
 def entry_attributes(
-    object_classes: Sequence[str], attributes: dict[str, list[str]]
-) -> dict[str, list[str]]:
+    object_classes: Sequence[str], attributes: Mapping[str, Sequence[str | bytes]]
+) -> dict[str, list[str | bytes]]:
     """The attributes of a new entry as ldap3 sent them: empty ones left out, the object
     classes last (merged into an ``objectClass`` already given, duplicates dropped)."""
-    present = {k: v for k, v in attributes.items() if v}
+    present = {k: list(v) for k, v in attributes.items() if v}
     name = next((k for k in present if k.lower() == "objectclass"), "objectClass")
     classes = list(dict.fromkeys([*object_classes, *present.get(name, [])]))
     if not classes:

@@ -14,8 +14,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.delivery.sink import url_problem
+from connectors.delivery.sink import MIN_WEBHOOK_SECRET, url_problem
 from connectors.ldap.active_directory.foreign_owners import DEFAULT_ATTRIBUTES, parse_attributes
+from connectors.ldap.active_directory.group_types import GroupTypeError
+from connectors.ldap.active_directory.group_types import group_type as ad_group_type
 from connectors.ldap.names import DnSyntaxError, is_within
 from reconcile.mapping import TargetMapping
 
@@ -24,7 +26,7 @@ DISABLE_POLICIES = ("move", "attribute", "delete")
 ADOPT_POLICIES = ("subtree", "anywhere", "never")
 GROUP_OBJECT_CLASSES = ("groupOfNames", "groupOfUniqueNames")
 DIRECTORIES = ("openldap", "active_directory")
-ACTIVE_DIRECTORY_READY = False
+ACTIVE_DIRECTORY_READY = True
 """Whether the reconciler writes AD's way yet: the AD rules exist, the planner does not use
 them yet, and an AD setting that was silently ignored would write OpenLDAP entries into a
 domain. Flipped where the directory kind is plugged into the planner."""
@@ -60,9 +62,19 @@ class MappingError(ValueError):
     """The attribute map setting names an unknown field or a malformed pair."""
 
 
-def parse_attribute_map(text: str) -> dict[str, str]:
+AD_ATTRIBUTE_MAP: Mapping[str, str] = {
+    **{k: v for k, v in DEFAULT_ATTRIBUTE_MAP.items() if k != "employee_number"},
+    "department": "department",
+}
+"""The map of the ``active_directory`` kind: AD's ``department``; no ``employeeNumber`` (the
+kind writes the userName to ``employeeID`` when it fits, docs/active-directory.md)."""
+
+
+def parse_attribute_map(
+    text: str, defaults: Mapping[str, str] = DEFAULT_ATTRIBUTE_MAP
+) -> dict[str, str]:
     """The default map changed by ``field=attribute`` pairs (spaces or commas between them)."""
-    result = dict(DEFAULT_ATTRIBUTE_MAP)
+    result = dict(defaults)
     for pair in text.replace(",", " ").split():
         name, sep, attribute = pair.partition("=")
         if not sep or name not in DEFAULT_ATTRIBUTE_MAP:
@@ -191,8 +203,19 @@ class LdapSettings:
         default="none",
         metadata=_doc(
             "active_directory: where the first password of a new account is handed over: none, "
-            "file:PATH or webhook:URL (never stored or logged by scim-sync)",
+            "file:PATH (a JSON line per account, mode 0600) or webhook:URL (signed POST); "
+            "never stored or logged otherwise",
             "LDAP_PASSWORD_SINK",
+        ),
+    )
+    password_webhook_secret: str = field(
+        default="",
+        repr=False,
+        metadata=_doc(
+            "active_directory: the HMAC key signing first-password webhook deliveries "
+            "(at least 32 characters)",
+            "LDAP_PASSWORD_WEBHOOK_SECRET",
+            secret=True,
         ),
     )
     must_change_password: bool = field(
@@ -201,6 +224,14 @@ class LdapSettings:
             "active_directory: a new account must change its first password at logon "
             "(pwdLastSet=0)",
             "LDAP_MUST_CHANGE_PASSWORD",
+        ),
+    )
+    group_type: str = field(
+        default="global security",
+        metadata=_doc(
+            "active_directory: scope and kind of a new group: global, domain_local or "
+            "universal, then security or distribution",
+            "LDAP_GROUP_TYPE",
         ),
     )
     foreign_owner_attributes: str = field(
@@ -312,8 +343,18 @@ class LdapSettings:
             problem = url_problem(name, sink.removeprefix("webhook:"), "a first password")
             if problem:
                 out.append(problem)
+            if len(self.password_webhook_secret) < MIN_WEBHOOK_SECRET:
+                out.append(
+                    f"{name}=webhook:… needs SCIM_SYNC_LDAP_PASSWORD_WEBHOOK_SECRET, a shared "
+                    f"secret of at least {MIN_WEBHOOK_SECRET} characters (openssl rand -hex 32)"
+                )
         elif sink != "none":
             out.append(f"{name}: '{sink}' is not none, file:PATH or webhook:URL")
+        scope, _, kind = self.group_type.partition(" ")
+        try:
+            ad_group_type(scope or "global", kind.strip() or "security")
+        except GroupTypeError as exc:
+            out.append(f"SCIM_SYNC_LDAP_GROUP_TYPE: {exc}")
         bad = [a for a in self.foreign_markers if not _ATTRIBUTE_NAME.match(a)]
         if bad:
             out.append(

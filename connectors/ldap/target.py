@@ -26,7 +26,7 @@ from connectors.ldap.batch import NOT_IN_BATCH, Batch, Taken
 from connectors.ldap.connection import ConnectionPool, Session
 from connectors.ldap.containers import ensure_containers
 from connectors.ldap.directory import Directory
-from connectors.ldap.errors import ConnectionLostError, LdapResultError, classify
+from connectors.ldap.errors import ConnectionLostError, LdapResultError
 from connectors.ldap.execute import StaleError, carry_out
 from connectors.ldap.inventory import LdapInventory
 from connectors.ldap.mapping import Layout
@@ -127,7 +127,7 @@ class LdapTarget(LdapInventory):
         except StaleError as exc:
             raise TransientTargetError(f"{exc}; will read it again") from exc
         except (LDAPException, LdapResultError, ConnectionLostError, OSError) as exc:
-            raise classify(exc) from exc
+            raise self.layout.kind.classify(exc) from exc
 
     def _directory(self, session: Session) -> Directory:
         return Directory(session, self.layout, self.ownership.fork())
@@ -195,7 +195,7 @@ class LdapTarget(LdapInventory):
     def _uuid_at(self, dn: str) -> str:
         """The ``entryUUID`` of a new entry, for a server that ignores the Post-Read control."""
         with self._pool.session() as session:
-            entry = session.read(dn, ["entryUUID"])
+            entry = session.read(dn, [self.layout.kind.anchor_attribute])
         return entry.entry_uuid if entry else ""
 
     def _ensure_containers(self, session: Session) -> None:

@@ -57,7 +57,7 @@ def read_ahead_filters(
         if names
         else None
     )
-    by_anchor = any_of(equals("entryUUID", a) for a in anchors) if anchors else None
+    by_anchor = any_of(layout.kind.anchor_equals(a) for a in anchors) if anchors else None
     return by_name, by_anchor
 
 

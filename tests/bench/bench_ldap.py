@@ -16,6 +16,12 @@ The machine is shared, so its load drifts: the work is cut into slices and the f
 turns slice by slice, each rate summed over all its slices. Rates are printed with their ratio to
 the raw loop; nothing asserts a time.
 Run:  .venv/bin/python -m tests.bench.bench_ldap [--users 5000] [--connections 8] [--slices 10]
+
+AD mode (``--ad``): the same against the shared Samba AD DC over LDAPS, the baseline being the raw
+loop of :mod:`tests.bench.bench_ad_raw` (adds with a first password, then title modifies), against
+the reconciler's ``run_once`` with SCIM_SYNC_LDAP_DIRECTORY=active_directory; ``--full-users N``
+then stages and applies N more AD users and times ``scim-sync reconcile --full`` over them.
+Run:  .venv/bin/python -m tests.bench.bench_ldap --ad [--users 1000] [--full-users 10000]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -40,8 +47,12 @@ from reconcile.ports import Action, Applied
 from reconcile.runner import Reconciler
 from scheduler.composition import Runtime, compose, utcnow
 from scheduler.settings import Settings
+from tests.bench import bench_ad_raw
+from tests.bench.bench_reconcile import full_reconcile
 from tests.support import entra_user, patch_body
+from tests.support.ad_helpers import ad_settings
 from tests.support.directory import fresh_base, settings_for
+from tests.support.samba_dc import SambaDc, shared_dc
 from tests.support.slapd import ROOT_DN, ROOT_PW, SlapdServer
 
 PERSON: dict[str, Any] = {
@@ -185,6 +196,51 @@ def contenders(url: str, workdir: Path, connections: int) -> dict[str, Any]:
     }
 
 
+class RawAdLoop:
+    """The AD baseline: adds (with a first password) then modifies over one SYNC connection."""
+
+    def __init__(self, dc: SambaDc, ou: str) -> None:
+        self.conn = bench_ad_raw.connect(dc)
+        self.ou = ou
+        self.tag = uuid.uuid4().hex[:5]
+
+    def _dn(self, i: int) -> str:
+        return f"CN=User r{self.tag}{i:06d},{self.ou}"
+
+    def create(self, numbers: range) -> None:
+        for i in numbers:
+            values = bench_ad_raw.attributes(f"r{self.tag}{i:06d}", with_password=True)
+            assert self.conn.add(self._dn(i), bench_ad_raw.USER_CLASSES, values), self.conn.result
+
+    def modify(self, numbers: range) -> None:
+        for i in numbers:
+            change = {"title": [(ldap3.MODIFY_REPLACE, ["Lead"])]}
+            assert self.conn.modify(self._dn(i), change), self.conn.result
+
+    def close(self) -> None:
+        self.conn.unbind()
+
+
+def new_ou(dc: SambaDc) -> str:
+    conn = bench_ad_raw.connect(dc)
+    name = f"bench{uuid.uuid4().hex[:8]}"
+    dn = f"OU={name},{dc.ou('People')}"
+    try:
+        assert conn.add(dn, ["top", "organizationalUnit"], {"ou": name}), conn.result
+    finally:
+        conn.unbind()
+    return dn
+
+
+def ad_contenders(dc: SambaDc, workdir: Path, connections: int) -> dict[str, Any]:
+    settings = ad_settings(dc, new_ou(dc), connections=connections)
+    with_ad = compose(Settings(database_url=f"sqlite:///{workdir / 'bench.db'}", ldap=settings))
+    return {
+        "raw ldap3 loop (baseline)": RawAdLoop(dc, new_ou(dc)),
+        "reconciler run_once": ThroughReconciler(with_ad, "ldap", f"a{uuid.uuid4().hex[:5]}"),
+    }
+
+
 def measure(ways: dict[str, Any], users: int, slices: int) -> dict[str, tuple[float, float]]:
     elapsed = {name: [0.0, 0.0] for name in ways}
     step = max(1, users // slices)
@@ -201,12 +257,45 @@ def measure(ways: dict[str, Any], users: int, slices: int) -> dict[str, tuple[fl
     return {name: (users / add, users / mod) for name, (add, mod) in elapsed.items()}
 
 
-def main() -> None:
+def print_rows(rows: dict[str, tuple[float, float]], header: str) -> None:
+    raw_add, raw_mod = rows["raw ldap3 loop (baseline)"]
+    print(header)
+    print(f"{'':34}{'creates/s':>10}{'ratio':>7}{'modifies/s':>12}{'ratio':>7}")
+    for name, (add, mod) in rows.items():
+        print(f"{name:34}{add:>10,.0f}{add / raw_add:>7.2f}{mod:>12,.0f}{mod / raw_mod:>7.2f}")
+
+
+def ad_main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-ldap-ad-") as tmp, shared_dc() as dc:
+        workdir = Path(tmp)
+        ways = ad_contenders(dc, workdir, args.connections)
+        try:
+            rows = measure(ways, args.users, args.slices)
+        finally:
+            for way in ways.values():
+                way.close()
+        header = f"users: {args.users} in {args.slices} interleaved slices; Samba AD DC over LDAPS"
+        print_rows(rows, header)
+        if args.full_users:
+            full = ad_settings(dc, new_ou(dc), connections=args.connections)
+            url = f"sqlite:///{workdir / 'full.db'}"
+            result = full_reconcile(url, args.full_users, workdir, full)
+            print(f"\nfull reconcile of {result['users']:.0f} AD users")
+            for key in ("stage_s", "first_apply_s", "full_reconcile_s", "peak_rss_mb", "compared"):
+                print(f"  {key:20} {result[key]:10.1f}")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=LdapSettings().connections)
     parser.add_argument("--slices", type=int, default=10)
-    args = parser.parse_args()
+    parser.add_argument("--ad", action="store_true", help="into the Samba AD DC (see above)")
+    parser.add_argument("--full-users", type=int, default=0, help="AD mode: full reconcile size")
+    args = parser.parse_args(argv)
+    if args.ad:
+        ad_main(args)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-ldap-") as tmp:
         workdir = Path(tmp)
         server = SlapdServer(workdir / "slapd")
@@ -218,11 +307,10 @@ def main() -> None:
             for way in ways.values():
                 way.close()
             server.stop()
-    raw_add, raw_mod = rows["raw ldap3 loop (baseline)"]
-    print(f"users: {args.users} in {args.slices} interleaved slices; slapd nosync; SQLite staging")
-    print(f"{'':34}{'creates/s':>10}{'ratio':>7}{'modifies/s':>12}{'ratio':>7}")
-    for name, (add, mod) in rows.items():
-        print(f"{name:34}{add:>10,.0f}{add / raw_add:>7.2f}{mod:>12,.0f}{mod / raw_mod:>7.2f}")
+    print_rows(
+        rows,
+        f"users: {args.users} in {args.slices} interleaved slices; slapd nosync; SQLite staging",
+    )
 
 
 if __name__ == "__main__":

@@ -180,6 +180,8 @@ def ldap_env(settings: LdapSettings | None) -> dict[str, str]:
         "SCIM_SYNC_LDAP_PASSWORD": settings.password,
         "SCIM_SYNC_LDAP_BASE_DN": settings.base_dn,
         "SCIM_SYNC_LDAP_CONNECTIONS": str(settings.connections),
+        "SCIM_SYNC_LDAP_DIRECTORY": settings.directory,
+        "SCIM_SYNC_LDAP_TLS_CA_FILE": settings.tls_ca_file,
     }
 
 

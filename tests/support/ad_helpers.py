@@ -11,6 +11,8 @@ import ldap3
 from connectors.ldap.active_directory import account_names
 from connectors.ldap.errors import LdapResultError
 from connectors.ldap.names import escape_filter_value
+from connectors.ldap.settings import LdapSettings
+from tests.support.samba_dc import SambaDc
 
 USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
 
@@ -60,3 +62,19 @@ def taken_names(conn: ldap3.Connection, base_dn: str, prefix: str) -> Any:
 def unique(prefix: str) -> str:
     """A name no other test uses (sAMAccountNames are unique in the whole domain)."""
     return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def ad_settings(dc: SambaDc, base: str, **overrides: object) -> LdapSettings:
+    """The LDAP target's settings for the DC: the ``active_directory`` kind over verified
+    LDAPS as the domain administrator, everything below ``base``."""
+    values: dict[str, object] = {
+        "url": dc.ldaps_url,
+        "bind_dn": dc.admin,
+        "password": dc.admin_password,
+        "base_dn": base,
+        "tls_ca_file": str(dc.ca_file),
+        "directory": "active_directory",
+        "connections": 2,
+    }
+    values.update(overrides)
+    return LdapSettings(**values)  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
-"""The contract suite's targets: the in-memory target, the Identity Manager store and LDAP
-(real slapd), each over a staging store on SQLite and on PostgreSQL."""
+"""The contract suite's targets: the in-memory target, the Identity Manager store, LDAP (real
+slapd) and LDAP as Active Directory (the real Samba DC, one per run), each over a staging store
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from connectors.ldap.target import LdapTarget
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings
 from tests.support import FakeClock
+from tests.support.ad_helpers import ad_settings
 from tests.support.contract_harness import Harness, relocated, with_memory_target
 from tests.support.directory import compose_with_ldap
+from tests.support.samba_dc import SambaDc
 from tests.support.slapd import SlapdServer, require_slapd
 
-TARGETS = ["memory", "identity_store", "ldap"]
+TARGETS = ["memory", "identity_store", "ldap", "active_directory"]
 
 
 @pytest.fixture(params=TARGETS)
@@ -27,6 +30,14 @@ def harness(
         require_slapd()
         slapd: SlapdServer = request.getfixturevalue("slapd")
         runtime: Runtime = compose_with_ldap(database_url, clock, slapd.url)
+    elif kind == "active_directory":
+        dc: SambaDc = request.getfixturevalue("samba_dc")
+        ldap = ad_settings(dc, request.getfixturevalue("ad_ou"))
+        runtime = compose(
+            Settings(database_url=database_url, ldap=ldap),
+            public_url="http://scim.test",
+            clock=clock,
+        )
     else:
         runtime = compose(
             Settings(database_url=database_url), public_url="http://scim.test", clock=clock

@@ -121,25 +121,27 @@ def test_the_anchor_read_back_after_add_finds_the_entry_after_a_rename_and_move(
     samba_dc: SambaDc, ad_admin: ldap3.Connection, ad_ou: str
 ) -> None:
     dn = f"CN=Anchored,{ad_ou}"
+    renamed = unique("Renamed")  # OU=Disabled is shared by every test of the DC
+    moved = f"CN={renamed},{samba_dc.ou('Disabled')}"
     add_user(ad_admin, dn, unique("a"))
-    renamed = f"CN={unique('renamed')},{samba_dc.ou('Disabled')}"  # the DC outlives a run
     anchor = anchors.anchor_from_guid(read(ad_admin, dn, "objectGUID")["objectGUID"][0])
     checked(
         "modify_dn",
         dn,
-        ad_admin.modify_dn(dn, renamed.split(",")[0], new_superior=samba_dc.ou("Disabled")),
+        ad_admin.modify_dn(dn, f"CN={renamed}", new_superior=samba_dc.ou("Disabled")),
     )
     by_dn = checked(
         "search", anchor, ad_admin.search(anchors.guid_dn(anchor), "(objectClass=*)", ldap3.BASE)
     )
-    assert by_dn[0]["dn"] == renamed
+    assert by_dn[0]["dn"] == moved
     by_filter = checked(
         "search",
         anchor,
         ad_admin.search(samba_dc.base_dn, anchors.guid_filter(anchor), ldap3.SUBTREE),
     )
     entries = [e for e in by_filter if e["type"] == "searchResEntry"]
-    assert [e["dn"] for e in entries] == [renamed]
+    assert [e["dn"] for e in entries] == [moved]
+    checked("delete", moved, ad_admin.delete(moved))
 
 
 @pytest.mark.parametrize("scope", ["global", "domain_local", "universal"])

@@ -69,6 +69,7 @@ def test_ad_is_refused_until_the_planner_writes_its_way() -> None:
         ({"password_sink": "graph"}, "is not none, file:PATH or webhook:URL"),
         ({"password_sink": "file:"}, "file: needs a path"),
         ({"password_sink": "webhook:http://hooks.example.test/p"}, "a first password would travel"),
+        ({"password_sink": "webhook:https://hooks.example.test/p"}, "PASSWORD_WEBHOOK_SECRET"),
         ({"foreign_owner_attributes": "ok bad;name"}, "bad;name is not an attribute name"),
     ],
 )
@@ -92,5 +93,6 @@ def test_starttls_satisfies_ad_and_a_loopback_webhook_may_be_http() -> None:
         directory="active_directory",
         starttls=True,
         password_sink="webhook:http://127.0.0.1:9000/first-password",
+        password_webhook_secret="s" * 32,
     )
     assert others(settings) == []

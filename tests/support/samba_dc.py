@@ -25,6 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -114,13 +115,18 @@ def shared_dc() -> Iterator[SambaDc]:
         dc = _running() or _provision_and_start()
         users = HOME / "users"
         users.mkdir(exist_ok=True)
-        (users / str(os.getpid())).touch()
+        # one file per use, not per process: a process may use the DC twice at once (a session
+        # fixture, and a benchmark run in that process), and the inner use ending must not
+        # make the outer one look gone
+        me = users / f"{os.getpid()}.{uuid.uuid4().hex}"
+        me.touch()
     try:
         yield dc
     finally:
         with _locked():
-            (users / str(os.getpid())).unlink(missing_ok=True)
-            if not any(_alive(int(p.name)) for p in users.iterdir() if p.name.isdigit()):
+            me.unlink(missing_ok=True)
+            holders = [p.name.split(".")[0] for p in users.iterdir()]
+            if not any(_alive(int(pid)) for pid in holders if pid.isdigit()):
                 stop(dc.pid)
 
 

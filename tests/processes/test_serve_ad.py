@@ -15,7 +15,7 @@ import pytest
 from connectors.ldap.active_directory import account_control
 from tests.support import entra_group, entra_user, patch_body
 from tests.support.ad_helpers import unique
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, applied_on, free_port
 from tests.support.samba_dc import SambaDc
 
 pytestmark = pytest.mark.slow
@@ -35,22 +35,10 @@ def ad_env(tmp_path: Path, dc: SambaDc, base: str) -> dict[str, str]:
     }
 
 
-def applied(scim_id: str, action: str) -> Callable[[dict[str, Any]], bool]:
-    def match(event: dict[str, Any]) -> bool:
-        return (
-            event.get("event") == "resource applied"
-            and event.get("target") == "ldap"
-            and event.get("scim_id") == scim_id
-            and event.get("action") == action
-        )
-
-    return match
-
-
 def next_one(service: ServiceProcess, scim_id: str, action: str) -> Callable[[], object]:
     """Wait (when called) for the next such event after those seen so far: called before the
     request that causes it, so an event that comes quickly is not missed."""
-    wanted = applied(scim_id, action)
+    wanted = applied_on("ldap", scim_id, action)
     skip = sum(1 for e in service.seen if wanted(e))
     count = [0]
 
@@ -100,7 +88,7 @@ def test_an_entra_cycle_lands_in_active_directory(
     uid = unique("e2e")
     try:
         user = client.post("/Users", json=entra_user(uid, displayName="Ada Lovelace")).json()
-        service.wait_for(applied(user["id"], "created"))
+        service.wait_for(applied_on("ldap", user["id"], "created"))
         held = account(ad_admin, ad_ou, uid)
         assert held is not None and held["dn"] == f"CN=Ada Lovelace,OU=people,{ad_ou}"
         assert held["sAMAccountName"] == [uid] and held["userPrincipalName"] == [
@@ -144,7 +132,7 @@ def test_an_entra_cycle_lands_in_active_directory(
 
         name = f"Analysts {uid}"
         group = client.post("/Groups", json=entra_group(name)).json()
-        service.wait_for(applied(group["id"], "created"))
+        service.wait_for(applied_on("ldap", group["id"], "created"))
         add = {"op": "Add", "path": "members", "value": [{"value": user["id"]}]}
         done = next_one(service, group["id"], "updated")
         client.patch(f"/Groups/{group['id']}", json=patch_body(add))
@@ -168,7 +156,7 @@ def test_an_entra_cycle_lands_in_active_directory(
         assert members(ad_admin, ad_ou, name) == []
 
         assert client.delete(f"/Users/{user['id']}").status_code == 204
-        service.wait_for(applied(user["id"], "deleted"))
+        service.wait_for(applied_on("ldap", user["id"], "deleted"))
         assert account(ad_admin, ad_ou, uid) is None
     finally:
         client.close()

@@ -5,16 +5,15 @@ Real processes over real HTTP, a real slapd; every wait is on a logged event, ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support import entra_group, entra_user, patch_body
 from tests.support.directory import admin, fresh_base, group_entry, user_entry
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, applied_on, free_port
 from tests.support.slapd import ROOT_DN, ROOT_PW, SlapdServer
 
 pytestmark = pytest.mark.slow
@@ -46,18 +45,6 @@ def serve(tmp_path: Path, env: dict[str, str]) -> tuple[ServiceProcess, httpx.Cl
     return service, client
 
 
-def on_ldap(scim_id: str, action: str) -> Callable[[dict[str, Any]], bool]:
-    def match(event: dict[str, Any]) -> bool:
-        return (
-            event.get("event") == "resource applied"
-            and event.get("target") == "ldap"
-            and event.get("scim_id") == scim_id
-            and event.get("action") == action
-        )
-
-    return match
-
-
 @pytest.fixture
 def running(
     tmp_path: Path, slapd: SlapdServer
@@ -83,7 +70,7 @@ def test_scim_changes_reach_the_directory_within_seconds(
     )
     assert patched.status_code in (200, 204)
     # The nudge after each write runs the reconciler; the interval (1h) never fires here.
-    service.wait_for(on_ldap(user["id"], "created"))
+    service.wait_for(applied_on("ldap", user["id"], "created"))
     service.wait_for(lambda e: e.get("target") == "ldap" and e.get("scim_id") == group["id"])
     conn = admin(slapd.url)
     try:
@@ -92,7 +79,7 @@ def test_scim_changes_reach_the_directory_within_seconds(
         held = group_entry(conn, base, RND)
         assert held is not None and held["cn"] == [RND]
         if held["member"] != [entry["dn"]]:  # created empty first, the member came next run
-            service.wait_for(on_ldap(group["id"], "updated"))
+            service.wait_for(applied_on("ldap", group["id"], "updated"))
             held = group_entry(conn, base, RND)
         assert held is not None and held["member"] == [entry["dn"]]
 
@@ -100,12 +87,12 @@ def test_scim_changes_reach_the_directory_within_seconds(
             f"/Users/{user['id']}",
             json=patch_body({"op": "Replace", "path": "active", "value": "False"}),
         )
-        service.wait_for(on_ldap(user["id"], "disabled"))
+        service.wait_for(applied_on("ldap", user["id"], "disabled"))
         moved = user_entry(conn, base, "E2001")
         assert moved is not None and moved["dn"] == f"uid=E2001,ou=disabled,{base}"
 
         assert client.delete(f"/Users/{user['id']}").status_code == 204
-        service.wait_for(on_ldap(user["id"], "deleted"))
+        service.wait_for(applied_on("ldap", user["id"], "deleted"))
         assert user_entry(conn, base, "E2001") is None
         assert group_entry(conn, base, RND)["member"] == [f"cn=nobody,{base}"]  # type: ignore[index]
     finally:
@@ -125,7 +112,7 @@ def test_changes_made_while_slapd_is_down_land_when_it_is_back(
             lambda e: e.get("event") == "target unavailable" and e.get("target") == "ldap"
         )
         own_slapd.start()
-        service.wait_for(on_ldap(created.json()["id"], "created"), timeout=30)
+        service.wait_for(applied_on("ldap", created.json()["id"], "created"), timeout=30)
         conn = admin(own_slapd.url)
         try:
             assert user_entry(conn, base, "E2002") is not None

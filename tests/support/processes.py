@@ -148,3 +148,17 @@ def stop_leftovers() -> None:
     """Stop every child a test started and did not stop (it failed before its cleanup)."""
     for process in list(ServiceProcess.live):
         process.stop()
+
+
+def applied_on(target: str, scim_id: str, action: str) -> Callable[[dict[str, Any]], bool]:
+    """Matches the service's log event saying ``target`` applied ``action`` to the resource."""
+
+    def match(event: dict[str, Any]) -> bool:
+        return (
+            event.get("event") == "resource applied"
+            and event.get("target") == target
+            and event.get("scim_id") == scim_id
+            and event.get("action") == action
+        )
+
+    return match

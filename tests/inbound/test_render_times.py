@@ -1,0 +1,30 @@
+"""Timestamps in ``meta`` read as ``datetime.isoformat`` writes them, with ``Z`` for UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inbound.database.rows import Rows
+from inbound.render import iso
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_a_utc_moment_reads_as_isoformat_writes_it(moment: datetime) -> None:
+    assert iso(moment) == moment.isoformat().replace("+00:00", "Z")
+
+
+def test_other_offsets_keep_their_offset() -> None:
+    moment = datetime(2026, 12, 7, 3, 9, 12, tzinfo=timezone(timedelta(hours=2)))
+    assert iso(moment) == "2026-12-07T03:09:12+02:00"
+
+
+def test_sqlite_text_reads_back_as_utc() -> None:
+    """SQLite hands back naive UTC text; text with an offset of its own keeps its meaning."""
+    assert Rows.time_out("2026-12-07 03:09:12.123456") == datetime(
+        2026, 12, 7, 3, 9, 12, 123456, tzinfo=UTC
+    )
+    assert Rows.time_out("2026-12-07 03:09:12+02:00") == datetime(2026, 12, 7, 1, 9, 12, tzinfo=UTC)
+    assert Rows.time_out("2026-12-07T03:09:12Z").tzinfo is UTC

@@ -26,6 +26,9 @@ class HotLookup:
     by_id: bool = False
     """The filter names an ``id``: the caller leaves ``kind`` out of the SQL and checks it
     on the row, so the primary key is the only index that fits (see ``ResourceStore``)."""
+    unique: bool = False
+    """A clause on ``name_key`` (with ``kind``) or on ``scim_id`` matches one row at most, so
+    the statement needs no ORDER BY (which cost SQLite a sort of that one row per lookup)."""
     names: tuple[str, ...] = ()
     """Casefolded names the row's own name must equal. ``name_key`` also folds width and
     spacing (that is the uniqueness rule), while ``eq`` keeps its meaning of RFC 7643: equal
@@ -77,4 +80,7 @@ def hot_lookup(rt: ResourceType, node: Filter | None) -> HotLookup | None:
             params.append(term.value)
         else:
             return None
-    return HotLookup(" AND ".join(clauses), tuple(params), "scim_id = ?" in clauses, tuple(names))
+    by_id = "scim_id = ?" in clauses
+    return HotLookup(
+        " AND ".join(clauses), tuple(params), by_id, unique=by_id or bool(names), names=tuple(names)
+    )

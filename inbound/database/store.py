@@ -126,7 +126,8 @@ class ResourceStore:
                         f"SELECT {COLUMNS}, {groups_column}, kind "  # noqa: S608 - constants only
                         f"FROM scim_resources WHERE {hot.where} "
                         + ("" if hot.by_id else "AND kind = ? ")
-                        + "AND deleted_at IS NULL ORDER BY created_at, scim_id"
+                        + "AND deleted_at IS NULL"
+                        + ("" if hot.unique else " ORDER BY created_at, scim_id")
                     ),
                     [*hot.params] if hot.by_id else [*hot.params, rt.name],
                 )

@@ -268,8 +268,7 @@ def _params(scope: Scope) -> dict[str, str]:
     """Query parameters, form-decoded as UTF-8; a repeated name keeps its first value.
 
     ``urllib.parse.parse_qsl`` showed in profiles of the hottest GET; this reads the same
-    ``name=value&…`` form and leaves the percent-decoding to ``unquote_plus`` only where a
-    part has an escape or a ``+``."""
+    ``name=value&…`` form and decodes only the parts with an escape or a ``+``."""
     raw: bytes = scope["query_string"]
     if not raw:
         return {}
@@ -279,11 +278,28 @@ def _params(scope: Scope) -> dict[str, str]:
             continue
         name, _eq, value = part.partition("=")
         if "%" in name or "+" in name:
-            name = unquote_plus(name)
+            name = form_decode(name)
         if "%" in value or "+" in value:
-            value = unquote_plus(value)
+            value = form_decode(value)
         out.setdefault(name, value)
     return out
+
+
+def form_decode(text: str) -> str:
+    """``unquote_plus``, about three times faster: the percent escapes become ``\\xHH``
+    escapes that the C codec ``unicode_escape`` reads in one pass (the filter of every GET
+    has four escapes, and ``unquote_plus`` decodes each run in Python). Backslashes are
+    doubled first, so nothing else reads as an escape; text that is not UTF-8 after decoding
+    gets the same replacement characters as ``unquote_plus``, and a malformed escape (``%zz``)
+    leaves the work to it."""
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    try:
+        raw = text.replace("\\", "\\\\").replace("%", "\\x").encode().decode("unicode_escape")
+    except UnicodeDecodeError:
+        return unquote_plus(text)
+    return raw.encode("latin-1").decode("utf-8", "replace")
 
 
 async def _send_reply(send: Send, reply: Reply) -> None:

@@ -30,6 +30,7 @@ from inbound.database.entra_health import EntraHealthStore
 from inbound.database.ledger import StagingLedger
 from inbound.database.live_settings import LiveSettings
 from inbound.token_renewal import RenewalTracker
+from inbound.web.request_metrics import RequestMetrics
 from reconcile.ports import SyncStatus
 from reconcile.runner import RunReport
 
@@ -40,6 +41,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)
 _WRITES = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
 _RESOURCES = {"/scim/v2/Users": "User", "/scim/v2/Groups": "Group"}
+_UNKNOWN: Any = object()
 
 
 def staged_write(route: str, method: str, status: int) -> tuple[str, str] | None:
@@ -68,25 +70,8 @@ class Metrics:
         """How long database-backed gauges are reused, so frequent scrapes stay cheap."""
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
-        self.requests = Counter(
-            "scim_sync_http_requests",
-            "HTTP requests answered, by route template (never the raw path), method and status.",
-            ["route", "method", "status"],
-            registry=r,
-        )
-        self.latency = Histogram(
-            "scim_sync_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template and method.",
-            ["route", "method"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.staged = Counter(
-            "scim_sync_staged_changes",
-            "SCIM writes accepted into staging, by resource kind and operation.",
-            ["kind", "operation"],
-            registry=r,
-        )
+        self.requests = RequestMetrics(LATENCY_BUCKETS)
+        r.register(self.requests)
         self.runs = Histogram(
             "scim_sync_reconcile_run_duration_seconds",
             "Wall time of one reconcile run over every target.",
@@ -126,38 +111,24 @@ class Metrics:
         )
         self.state = _Deferred()
         r.register(self.state)
-        self._lock = threading.Lock()
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        self._staged_kinds: dict[tuple[str, str, int], tuple[str, str] | None] = {}
+        """What each (route, method, status) counts as a staged write; bounded like the labels."""
         self.last_entra_request_at: datetime | None = None
         self.started_at: datetime | None = None
 
     def observe_request(
         self, route: str, method: str, status: int, seconds: float, at: datetime
     ) -> None:
-        """Every request passes here. The labelled children are looked up once per (route,
-        method, status) and kept: prometheus_client validates and locks on each ``labels``
-        call, which showed in profiles of the hottest GET. The label values are bounded
-        (route templates, a fixed set of methods), so the cache is too."""
+        """Every request passes here (on the event loop's thread)."""
         key = (route, method, status)
-        children = self._request_children.get(key)
-        if children is None:
-            written = staged_write(route, method, status)
-            children = (
-                self.requests.labels(route, method, str(status)),
-                self.latency.labels(route, method),
-                None if written is None else self.staged.labels(*written),
-            )
-            self._request_children[key] = children
-        count, latency, staged = children
-        count.inc()
-        latency.observe(seconds)
-        if staged is not None:
-            staged.inc()
+        staged = self._staged_kinds.get(key, _UNKNOWN)
+        if staged is _UNKNOWN:
+            staged = self._staged_kinds[key] = staged_write(route, method, status)
+        self.requests.observe(route, method, status, seconds, staged)
         # Any SCIM request that got past authentication came from Entra (or whoever holds its
         # token); anonymous noise (401) must not reset the dead-man's switch.
-        if route.startswith("/scim/v2") and status != 401:
-            with self._lock:
-                self.last_entra_request_at = at
+        if status != 401 and route.startswith("/scim/v2"):
+            self.last_entra_request_at = at
 
     def observe_run(self, run: Callable[[], RunReport]) -> RunReport:
         """Time one reconcile run and count what it did; the run's own errors pass through."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from inbound.auth import SecretKind
 from inbound.web.metrics import Metrics, StateCollector
+from inbound.web.request_metrics import RequestMetrics
 from reconcile.errors import TransientTargetError
 from reconcile.model import Desired
 from reconcile.ports import Applied
@@ -158,7 +160,7 @@ class _DownLedger:
 
 def test_a_scrape_still_answers_when_the_database_does_not(runtime: Runtime) -> None:
     metrics = Metrics(state_cache_seconds=0)
-    metrics.requests.labels("/scim/v2/Users", "GET", "200").inc()
+    metrics.observe_request("/scim/v2/Users", "GET", 200, 0.002, runtime.services.clock())
     assert runtime.services.console is not None
     metrics.state.source = StateCollector(
         ledger=_DownLedger(),  # type: ignore[arg-type]
@@ -176,3 +178,32 @@ def test_a_scrape_still_answers_when_the_database_does_not(runtime: Runtime) -> 
         in text
     )
     assert "scim_sync_pending" not in text
+
+
+def test_request_latencies_fall_into_the_buckets_prometheus_defines() -> None:
+    """``le`` buckets are cumulative and inclusive of their bound; the count is every
+    observation, also those above the last bound."""
+    requests = RequestMetrics((0.01, 0.1, 1))
+    for seconds in (0.005, 0.01, 0.05, 0.1, 0.5, 7.0):
+        requests.observe("/scim/v2/Users", "GET", 200, seconds, None)
+    requests.observe("/scim/v2/Users", "POST", 201, 0.02, ("User", "create"))
+    families = {f.name: f for f in requests.collect()}
+    get = {
+        (s.name, s.labels.get("le")): s.value
+        for s in families["scim_sync_http_request_duration_seconds"].samples
+        if s.labels["method"] == "GET"
+    }
+    bucket = "scim_sync_http_request_duration_seconds_bucket"
+    assert get[(bucket, "0.01")] == 2
+    assert get[(bucket, "0.1")] == 4
+    assert get[(bucket, "1.0")] == 5
+    assert get[(bucket, "+Inf")] == 6
+    assert get[("scim_sync_http_request_duration_seconds_count", None)] == 6
+    assert get[("scim_sync_http_request_duration_seconds_sum", None)] == pytest.approx(7.665)
+    [staged] = families["scim_sync_staged_changes"].samples
+    assert (staged.labels, staged.value) == ({"kind": "User", "operation": "create"}, 1)
+    totals = {
+        (s.labels["method"], s.labels["status"]): s.value
+        for s in families["scim_sync_http_requests"].samples
+    }
+    assert totals == {("GET", "200"): 6, ("POST", "201"): 1}

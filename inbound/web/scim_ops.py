@@ -102,6 +102,10 @@ def make_query(params: Mapping[str, Any]) -> Query:
     A ``startIndex`` below 1 is read as 1 and a negative ``count`` as 0 (RFC 7644 §3.4.2.4);
     ``count`` above the advertised ``maxResults`` is capped.
     """
+    if len(params) == 1:  # Entra's lookups: ?filter=… and nothing else
+        only = params.get("filter")
+        if isinstance(only, str):
+            return Query(filter=only or None)
     p = {k.lower(): v for k, v in params.items()}
     text = p.get("filter")
     if text is not None and not isinstance(text, str):

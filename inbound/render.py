@@ -4,31 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from inbound.errors import ScimError, invalid_value
 from inbound.filter import parse_attr_path
 from inbound.resource import Resolved, resolve
 from inbound.schema import ENTERPRISE_SCHEMA, SYNC_SCHEMA, ResourceType
-
-_TWO_DIGITS = [f"{n:02d}" for n in range(100)]
+from inbound.timestamps import utc_text
 
 
 def iso(moment: datetime) -> str:
-    """``2026-12-07T03:09:12.123456Z``, as ``isoformat`` spells it with ``Z`` for UTC.
-
-    Every resource read renders two of these; ``datetime.isoformat`` formats through C's
-    printf machinery and cost more than the rest of a timestamp's way from the row to the
-    response, so a UTC moment is put together here from precomputed two-digit parts."""
-    if moment.tzinfo is not UTC or moment.year < 1000:
-        return moment.isoformat().replace("+00:00", "Z")
-    two = _TWO_DIGITS
-    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
-    return (
-        f"{moment.year}-{two[moment.month]}-{two[moment.day]}"
-        f"T{two[moment.hour]}:{two[moment.minute]}:{two[moment.second]}{fraction}Z"
-    )
+    """``2026-12-07T03:09:12.123456Z``: ``isoformat`` with ``Z`` for UTC."""
+    text = utc_text(moment, "T", always_fraction=False)
+    return moment.isoformat().replace("+00:00", "Z") if text is None else text + "Z"
 
 
 def etag(generation: int) -> str:

@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
 from inbound.database.pg_writes import HeldWrites
+from inbound.timestamps import utc_text
 
 COLUMNS = "scim_id, data, generation, created_at, updated_at"
 IDLE_BEFORE_PING = 5.0
@@ -165,10 +166,12 @@ class Rows:
         return value
 
     def time_in(self, moment: datetime) -> Any:
-        utc = moment.astimezone(UTC)
+        utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
         if not self.sqlite:
             return utc
-        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")  # as SQLAlchemy writes it
+        # as SQLAlchemy writes it: naive UTC text, always with microseconds
+        text = utc_text(utc, " ", always_fraction=True)
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds") if text is None else text
 
     @staticmethod
     def time_out(value: Any) -> datetime:

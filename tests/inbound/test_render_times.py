@@ -28,3 +28,17 @@ def test_sqlite_text_reads_back_as_utc() -> None:
     )
     assert Rows.time_out("2026-12-07 03:09:12+02:00") == datetime(2026, 12, 7, 1, 9, 12, tzinfo=UTC)
     assert Rows.time_out("2026-12-07T03:09:12Z").tzinfo is UTC
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    )
+)
+def test_a_moment_is_stored_as_sqlalchemy_writes_it(moment: datetime) -> None:
+    rows = Rows.__new__(Rows)
+    rows.sqlite = True
+    expected = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    assert rows.time_in(moment) == expected
+    assert rows.time_in(moment.astimezone(timezone(timedelta(hours=-5)))) == expected
+    assert Rows.time_out(expected) == moment

@@ -4,6 +4,9 @@ One row per simple value, keyed by its casefolded path (``emails.value``) and it
 multi-valued attribute, so value-path filters can require two conditions on the same element.
 Values are casefolded here, in Python, unless the schema says ``caseExact``; queries casefold
 the same way, so SQLite and PostgreSQL compare identical strings.
+
+``externalId`` has no rows here: it is the ``external_id`` column, which every filter and sort
+on it uses (it is case-exact, so the column's text is what a row would hold).
 """
 
 from __future__ import annotations
@@ -69,5 +72,3 @@ def index_rows(
                 else:
                     text, num = comparable(attr, item)
                     yield path_key(urn, attr.name), elem, text, num
-    if "externalId" in data and (only is None or "externalId" in only):
-        yield "externalid", 0, str(data["externalId"])[:MAX_TEXT], None

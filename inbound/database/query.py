@@ -141,6 +141,8 @@ class _Compiler:
             return true()
         if self.rt.is_group and r.attr.name == "members":
             return exists().where(members.c.group_id == R.scim_id)
+        if name == "externalid":
+            return R.external_id.is_not(None)
         if r.attr.type == "complex" and r.sub is None:
             prefix = path_key(r.urn, r.attr.name) + "."
             return exists().where(

@@ -215,9 +215,10 @@ def coerce_single(attr: Attribute, value: Any, where: str) -> Any:
         raise invalid_value(f"'{where}' must be a string, got {type(value).__name__}")
     if value == "":
         return None
-    check_no_controls(value, where)
-    if not attr.multi_line:
-        check_single_line(value, where)
+    if not value.isprintable():  # in C, and true of nearly every value: the checks look closer
+        check_no_controls(value, where)
+        if not attr.multi_line:
+            check_single_line(value, where)
     if kind == "dateTime":
         try:
             datetime.fromisoformat(value)
@@ -252,7 +253,7 @@ def normalise(rt: ResourceType, body: Any) -> tuple[dict[str, Any], list[dict[st
             continue
         if lowered in ("id", "meta"):
             continue  # readOnly: ignored on input (RFC 7643 §2.2)
-        ext = rt.schema_for(key)
+        ext = rt.schema_for(key) if ":" in key else None  # schema ids are URNs
         if ext is not None and ext is not rt.core:
             if value is None:
                 continue

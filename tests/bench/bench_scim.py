@@ -1,6 +1,6 @@
 """Throughput of the SCIM receiver against a ceiling and a peer, measured in the same run.
 
-    .venv/bin/python -m tests.bench.bench_scim [--db sqlite postgres] [--duration 10]
+    .venv/bin/python -m tests.bench.bench_scim [--db sqlite postgres] [--duration 5] [--rounds 3]
 
 Serves each app with uvicorn (uvloop, httptools, one worker, no access log) on a free loopback
 port, loads 10k users, and drives it with wrk at 32 connections (Lua scripts for filters,
@@ -10,7 +10,11 @@ runtime); the floors apply to that run. A run with the log line left out (log le
 is printed beside it, ``(no log)``, so the line's cost is published too. The ceiling is a
 Litestar hello-world handler; the peer is scim2-server on its in-memory storage. A last table
 shows that adding one member to a group of 100k costs what it costs for a group of 10.
-Figures are ratios within this run, so the machine's speed cancels out; nothing here asserts a
+
+All apps run at once and are measured in rounds: in each round, for each kind of request, the
+reference (ceiling or peer), then scim-sync shipped, then scim-sync without the log line, a
+few seconds each. A ratio is taken within a round and the median over the rounds is reported,
+so the machine's speed, and its drift during the run, cancel out. Nothing here asserts a
 time, and the test suite only checks that the script runs (``--smoke``).
 """
 
@@ -175,29 +179,42 @@ def wrk(url: str, script: str, duration: int, connections: int, workdir: Path) -
     return Result(rps, int(errors.group(1)) if errors else 0)
 
 
-def drive(
-    url: str, base: str, token: str, ids: list[str], users: int, args: argparse.Namespace, tmp: Path
-) -> dict[str, Result]:
+SCRIPTS = ("GET filter", "POST /Users", "PATCH user")
+
+
+def scripts(base: str, token: str, ids: list[str], users: int) -> dict[str, str]:
+    """wrk's Lua script for each request kind, against one app's base path and token."""
     common = {"token": token, "base": base}
     return {
-        "GET filter": wrk(
-            url, GET_LUA.format(users=users, **common), args.duration, args.connections, tmp
-        ),
-        "POST /Users": wrk(
-            url,
-            POST_LUA.format(prefix=f"p{uuid.uuid4().hex[:6]}-", **common),
-            args.duration,
-            args.connections,
-            tmp,
-        ),
-        "PATCH user": wrk(
-            url,
-            PATCH_LUA.format(ids=",".join(f'"{i}"' for i in ids), **common),
-            args.duration,
-            args.connections,
-            tmp,
-        ),
+        "GET filter": GET_LUA.format(users=users, **common),
+        "POST /Users": POST_LUA.format(prefix=f"p{uuid.uuid4().hex[:6]}-", **common),
+        "PATCH user": PATCH_LUA.format(ids=",".join(f'"{i}"' for i in ids), **common),
     }
+
+
+@dataclass
+class Served:
+    """One app under test: where it answers and the request each kind sends it."""
+
+    url: str
+    requests: dict[str, str]
+    runs: dict[str, list[Result]]
+
+
+def interleaved(
+    apps: dict[str, Served], kinds: dict[str, list[str]], args: argparse.Namespace, tmp: Path
+) -> None:
+    """Each round measures, kind by kind, every app that kind compares, one after the other:
+    a ratio is then taken between figures a few seconds apart, and drift of the machine's
+    speed over the run (other work, a neighbour on the host) cancels out, instead of landing
+    on whichever app happened to be measured in the slow minute."""
+    for _ in range(args.rounds):
+        for kind, names in kinds.items():
+            for name in names:
+                app = apps[name]
+                app.runs.setdefault(kind, []).append(
+                    wrk(app.url, app.requests[kind], args.duration, args.connections, tmp)
+                )
 
 
 @contextlib.contextmanager
@@ -297,84 +314,95 @@ def main(argv: list[str] | None = None) -> int:
         "--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
     )
     parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per app and kind")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--big-group", type=int, default=100_000)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.users, args.duration, args.big_group, args.connections = 50, 1, 200, 4
+        args.users, args.duration, args.rounds = 50, 1, 1
+        args.big_group, args.connections = 200, 4
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        with uvicorn_app("tests.bench.apps:hello", {}) as url:
-            ceiling = wrk(
-                url + "/hello",
-                'request = function() return wrk.format("GET") end',
-                args.duration,
-                args.connections,
-                tmp,
-            )
-        print(f"ceiling  Litestar hello-world: {ceiling.rps:10.0f} req/s", flush=True)
-        with uvicorn_app("tests.bench.apps:peer", {}) as url:
-            ids = load_peer(url, args.users)
-            peer = drive(url, "/v2", "none", ids, args.users, args, tmp)
-        for name, result in peer.items():
-            print(
-                f"peer     scim2-server {name:12}: {result.rps:8.0f} req/s ({result.errors} non-2xx)",
-                flush=True,
-            )
         rows = []
         for kind in args.db:
-            with database(kind, tmp) as db_url:
-                token, ids, runtime = load_ours(db_url, args.users)
-                try:
-                    env = {"BENCH_DATABASE_URL": db_url, "BENCH_PUBLIC_URL": "http://127.0.0.1"}
-                    # Without the log line first: the shipped run then works on the larger
-                    # table the first run's creates left, so any bias is against it.
-                    quiet = {**env, "BENCH_LOG_LEVEL": "WARNING"}
-                    with uvicorn_app("tests.bench.apps:scim_sync", quiet, tmp / "quiet.log") as url:
-                        unlogged = drive(url, "/scim/v2", token, ids, args.users, args, tmp)
-                    log = tmp / f"service-{kind}.log"
-                    with uvicorn_app("tests.bench.apps:scim_sync", env, log) as url:
-                        ours = drive(url, "/scim/v2", token, ids, args.users, args, tmp)
-                        group = large_group(
-                            runtime, url, token, ids, args.big_group, min(200, len(ids) // 2)
-                        )
-                    with log.open() as written:
-                        logged_lines = sum(1 for _ in written)
-                finally:
-                    runtime.dispose()
-            print(f"{kind}: the shipped run wrote {logged_lines} log lines", flush=True)
-            for variant, results in (("", ours), (" (no log)", unlogged)):
-                for name, result in results.items():
-                    basis, floor = FLOORS[kind][name]
-                    reference = ceiling.rps if basis == "ceiling" else peer[name].rps
-                    ratio = result.rps / reference
-                    rows.append((kind, name + variant, result, basis, ratio, floor))
-            rows.append((kind, "group add", group, "", 0.0, 0.0))
+            rows += measure(kind, args, tmp)
         print()
         print(
             f"{'db':9}{'request':24}{'req/s':>9}{'non-2xx':>9}  {'ratio':>16}  {'floor':>7}  verdict"
         )
-        for kind, name, result, basis, ratio, floor in rows:
-            if name == "group add":
-                small, large = list(result.values())
-                labels = list(result)
-                print(
-                    f"{kind:9}add 1 member: {labels[0]} {small:.0f} µs, {labels[1]} {large:.0f} µs "
-                    f"(x {large / small:.2f})"
-                )
-                continue
-            verdict = "ok" if ratio >= floor and result.errors == 0 else "BELOW FLOOR"
-            if name.endswith("(no log)"):
-                verdict = "(for comparison)"
-            print(
-                f"{kind:9}{name:24}{result.rps:9.0f}{result.errors:9d}  {ratio:8.2f} x {basis:7}  {floor:5.1f} x  {verdict}"
-            )
+        for row in rows:
+            print(row)
     return 0
+
+
+def measure(kind: str, args: argparse.Namespace, tmp: Path) -> list[str]:
+    """Every app up at once (ceiling, peer, scim-sync as shipped and without its log line),
+    measured in interleaved rounds; the table rows for database ``kind``."""
+    hello = 'request = function() return wrk.format("GET") end'
+    with database(kind, tmp) as db_url, contextlib.ExitStack() as stack:
+        token, ids, runtime = load_ours(db_url, args.users)
+        stack.callback(runtime.dispose)
+        env = {"BENCH_DATABASE_URL": db_url, "BENCH_PUBLIC_URL": "http://127.0.0.1"}
+        log = tmp / f"service-{kind}.log"
+        quiet = {**env, "BENCH_LOG_LEVEL": "WARNING"}
+        ceiling_url = stack.enter_context(uvicorn_app("tests.bench.apps:hello", {}))
+        peer_url = stack.enter_context(uvicorn_app("tests.bench.apps:peer", {}))
+        ours_url = stack.enter_context(uvicorn_app("tests.bench.apps:scim_sync", env, log))
+        quiet_url = stack.enter_context(
+            uvicorn_app("tests.bench.apps:scim_sync", quiet, tmp / "quiet.log")
+        )
+        peer_ids = load_peer(peer_url, args.users)
+        apps = {
+            "ceiling": Served(ceiling_url + "/hello", dict.fromkeys(SCRIPTS, hello), {}),
+            "peer": Served(peer_url, scripts("/v2", "none", peer_ids, args.users), {}),
+            "ours": Served(ours_url, scripts("/scim/v2", token, ids, args.users), {}),
+            "quiet": Served(quiet_url, scripts("/scim/v2", token, ids, args.users), {}),
+        }
+        compared = {
+            name: [FLOORS[kind][name][0], "ours", "quiet"] for name in SCRIPTS
+        }  # the reference each kind is held against, then scim-sync shipped and unlogged
+        interleaved(apps, compared, args, tmp)
+        group = large_group(runtime, ours_url, token, ids, args.big_group, min(200, len(ids) // 2))
+    with log.open() as written:
+        logged_lines = sum(1 for _ in written)
+    print(f"{kind}: the shipped run wrote {logged_lines} log lines", flush=True)
+    for name in ("ceiling", "peer"):
+        for request, runs in apps[name].runs.items():
+            label = "Litestar hello-world" if name == "ceiling" else f"scim2-server {request}"
+            print(f"{kind:9}{name:9}{label:32}{_rates(runs)}", flush=True)
+    rows = []
+    for variant, name in (("", "ours"), (" (no log)", "quiet")):
+        for request in SCRIPTS:
+            basis, floor = FLOORS[kind][request]
+            runs, references = apps[name].runs[request], apps[basis].runs[request]
+            ratio = statistics.median(
+                r.rps / ref.rps for r, ref in zip(runs, references, strict=True)
+            )
+            rps = statistics.median(r.rps for r in runs)
+            errors = sum(r.errors for r in runs)
+            verdict = "ok" if ratio >= floor and errors == 0 else "BELOW FLOOR"
+            if variant:
+                verdict = "(for comparison)"
+            rows.append(
+                f"{kind:9}{request + variant:24}{rps:9.0f}{errors:9d}  {ratio:8.2f} x {basis:7}"
+                f"  {floor:5.1f} x  {verdict}"
+            )
+    small, large = list(group.values())
+    labels = list(group)
+    rows.append(
+        f"{kind:9}add 1 member: {labels[0]} {small:.0f} µs, {labels[1]} {large:.0f} µs "
+        f"(x {large / small:.2f})"
+    )
+    return rows
+
+
+def _rates(runs: list[Result]) -> str:
+    return " ".join(f"{r.rps:7.0f}" for r in runs) + " req/s"
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,13 +182,15 @@ def wrk(url: str, script: str, duration: int, connections: int, workdir: Path) -
 SCRIPTS = ("GET filter", "POST /Users", "PATCH user")
 
 
-def scripts(base: str, token: str, ids: list[str], users: int) -> dict[str, str]:
-    """wrk's Lua script for each request kind, against one app's base path and token."""
+def scripts(base: str, token: str, ids: list[str], users: int) -> dict[str, Callable[[], str]]:
+    """wrk's Lua script for each request kind, against one app's base path and token; made
+    anew for each measurement, so that every POST round creates names of its own."""
     common = {"token": token, "base": base}
+    id_list = ",".join(f'"{i}"' for i in ids)
     return {
-        "GET filter": GET_LUA.format(users=users, **common),
-        "POST /Users": POST_LUA.format(prefix=f"p{uuid.uuid4().hex[:6]}-", **common),
-        "PATCH user": PATCH_LUA.format(ids=",".join(f'"{i}"' for i in ids), **common),
+        "GET filter": lambda: GET_LUA.format(users=users, **common),
+        "POST /Users": lambda: POST_LUA.format(prefix=f"p{uuid.uuid4().hex[:8]}-", **common),
+        "PATCH user": lambda: PATCH_LUA.format(ids=id_list, **common),
     }
 
 
@@ -197,7 +199,7 @@ class Served:
     """One app under test: where it answers and the request each kind sends it."""
 
     url: str
-    requests: dict[str, str]
+    requests: dict[str, Callable[[], str]]
     runs: dict[str, list[Result]]
 
 
@@ -213,7 +215,7 @@ def interleaved(
             for name in names:
                 app = apps[name]
                 app.runs.setdefault(kind, []).append(
-                    wrk(app.url, app.requests[kind], args.duration, args.connections, tmp)
+                    wrk(app.url, app.requests[kind](), args.duration, args.connections, tmp)
                 )
 
 
@@ -358,7 +360,7 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> list[str]:
         )
         peer_ids = load_peer(peer_url, args.users)
         apps = {
-            "ceiling": Served(ceiling_url + "/hello", dict.fromkeys(SCRIPTS, hello), {}),
+            "ceiling": Served(ceiling_url + "/hello", dict.fromkeys(SCRIPTS, lambda: hello), {}),
             "peer": Served(peer_url, scripts("/v2", "none", peer_ids, args.users), {}),
             "ours": Served(ours_url, scripts("/scim/v2", token, ids, args.users), {}),
             "quiet": Served(quiet_url, scripts("/scim/v2", token, ids, args.users), {}),

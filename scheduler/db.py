@@ -94,6 +94,9 @@ def _ping_when_idle(engine: Engine) -> None:
                 raise DisconnectionError(str(exc)) from exc
 
 
+PAGE_CACHE_KIB = 16 * 1024
+
+
 def _tune_sqlite(engine: Engine) -> None:
     """WAL for concurrent readers; writes take the lock at BEGIN so two writers never deadlock
     on a lock upgrade; LIKE made case-sensitive so filters match PostgreSQL's; checkpoints in
@@ -105,7 +108,11 @@ def _tune_sqlite(engine: Engine) -> None:
     and 80 KiB per create, more than the WAL itself (five times the writes per POST, measured
     through ``/proc/PID/io``). In memory a sub-journal lives until its transaction ends: a
     group's few megabytes. Sorts that spill (a ``sortBy`` over every resource) also stay in
-    memory, a few tens of bytes per sorted row."""
+    memory, a few tens of bytes per sorted row.
+
+    A page cache of 16 MiB per connection rather than SQLite's 2 MiB: a PATCH of a random user
+    read half as many pages from the file (4.9-6.2 reads per PATCH instead of 9.6-12.6, about
+    4 % more PATCHes a second). SQLite fills it only with pages a connection reads."""
     database = engine.url.database
     checkpointer = WalCheckpointer(database) if database and database != ":memory:" else None
 
@@ -120,6 +127,7 @@ def _tune_sqlite(engine: Engine) -> None:
             "PRAGMA foreign_keys=ON",
             "PRAGMA case_sensitive_like=ON",
             "PRAGMA temp_store=MEMORY",
+            f"PRAGMA cache_size={-PAGE_CACHE_KIB}",
             f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}",
             f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES if checkpointer else 1000}",
         ):

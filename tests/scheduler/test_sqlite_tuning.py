@@ -47,5 +47,6 @@ def test_savepoints_write_nothing_before_the_commit(tmp_path: Path) -> None:
         assert during < 5, f"{during} write calls before the COMMIT"
         with engine.connect() as conn:
             assert conn.execute(text("PRAGMA temp_store")).scalar() == 2  # MEMORY
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -db.PAGE_CACHE_KIB
     finally:
         engine.dispose()

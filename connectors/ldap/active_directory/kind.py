@@ -3,9 +3,10 @@
 The planner stays the LDAP target's own; this kind adds what AD needs on top, using the rules of
 this package: the ``objectGUID`` anchor, ``userAccountControl`` (only ACCOUNTDISABLE is ours),
 ``userPrincipalName`` from the work email, ``employeeID`` when the userName fits, a CN cleaned
-for AD, and at the add (which reads the domain, so the plan cannot decide it) the
-``sAMAccountName`` free in the domain, a CN free in the container, the first password and the
-group type. Objects another sync engine marks are refused before any plan.
+and cut for AD (users and groups alike; a group keeps its whole name in ``displayName``, which
+finds it when it has no anchor yet), and at the add (which reads the domain, so the plan
+cannot decide it) the ``sAMAccountName`` free in the domain, a CN free in the container, the
+first password and the group type. Objects another sync engine marks are refused before any plan.
 
 AD's servers do not all honour the Post-Read and Assertion controls, so the anchor of a new
 object is read back with one search, and modifies are not guarded: a moved object is found
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 
 UAC = "userAccountControl"
 SAM = "sAMAccountName"
+DISPLAY_NAME = "displayName"
 UPN = "userPrincipalName"
 EMPLOYEE_ID = "employeeID"
 EMPLOYEE_ID_MAX = 16
@@ -75,6 +77,7 @@ class ActiveDirectory:
     name = "active_directory"
     anchor_attribute = GUID_ATTRIBUTE
     adds_ahead = False
+    group_name_attribute = DISPLAY_NAME
 
     def __init__(
         self,
@@ -99,7 +102,7 @@ class ActiveDirectory:
         self.handover = handover
         self.member_step = member_step
         self.user_attributes = (UAC, SAM, UPN, EMPLOYEE_ID, *self.markers)
-        self.group_attributes = (SAM, *self.markers)
+        self.group_attributes = (SAM, DISPLAY_NAME, *self.markers)
         self._policy: PasswordPolicy | None = None
         self._lock = threading.Lock()
 
@@ -149,6 +152,16 @@ class ActiveDirectory:
         else:
             values[UAC] = [str(account_control.for_new_account(desired.active))]
 
+    def group_values(
+        self, desired: DesiredGroup, values: MutableMapping[str, list[str]], entry: Entry | None
+    ) -> None:
+        """The CN cleaned and cut to 64 characters like a user's (a clash suffix got at the add
+        stays), and the whole display name in ``displayName``: the CN of a long name is cut, or
+        suffixed when two long names share their first 64 characters, so only ``displayName``
+        finds the group again by name."""
+        values["cn"] = [_kept_cn(common_names.clean(desired.display_name, desired.scim_id), entry)]
+        values[DISPLAY_NAME] = [desired.display_name]
+
     def members_read_as(self, attribute: str) -> str:
         """Always as a range: Windows splits large memberships (1,500 values per answer) and
         Samba only when asked, so asking keeps one path, exercised by the tests on Samba."""
@@ -196,8 +209,6 @@ class ActiveDirectory:
             upn = [str(v) for v in out.get(UPN, [])]
             sam, dn = self._free_names(session, desired, desired.user_id, dn, upn[0] if upn else "")
             out[SAM] = [sam]
-            for attribute in [a for a in out if a.lower() == "cn"]:
-                out[attribute] = [first_value(dn)]
             require_encrypted(session.socket, self.where)
             password = generate(self._domain_policy(session), sam, desired.display_name or "")
             for attribute, secret in password_attributes(
@@ -210,6 +221,8 @@ class ActiveDirectory:
             sam, dn = self._free_names(session, desired, desired.display_name, dn, "")
             out[SAM] = [sam]
             out["groupType"] = [self.group_type]
+        for attribute in [a for a in out if a.lower() == "cn"]:
+            out[attribute] = [first_value(dn)]  # with the clash suffix, if the add got one
         return dn, out
 
     def before_modify(

@@ -6,10 +6,12 @@ around it, whatever the number of connections; and reading a whole batch before 
 it left the directory idle while the batch was planned, then the process idle while the
 directory searched. So, for the users of a batch the run loop hands to ``prepare``:
 
-- a *reader* thread sends the read-ahead searches of every chunk of :data:`READ_CHUNK` users at
-  once, on a connection of its own; as each chunk's entries arrive, it observes each user from
-  them (:mod:`connectors.ldap.observe`), plans it (:mod:`connectors.ldap.plan`), and passes
-  the plans that are one add or one modify (:func:`connectors.ldap.execute.single_write`) on;
+- a *reader* thread sends the read-ahead searches of every chunk of users at once, on a
+  connection of its own (the first chunk small, so the first writes go out after a few users
+  are planned, not :data:`READ_CHUNK`: see :func:`chunked`); as each chunk's entries arrive, it
+  observes each user from them (:mod:`connectors.ldap.observe`), plans it
+  (:mod:`connectors.ldap.plan`), and passes the plans that are one add or one modify
+  (:func:`connectors.ldap.execute.single_write`) on;
 - a *writer* thread sends those writes on another connection, many in flight, while the reader
   plans the next chunk and the run loop's applies take their results.
 
@@ -53,7 +55,22 @@ Key = tuple[str, int, str | None]
 READ_CHUNK = 50
 """Users per read-ahead search: small, so the first writes go out while the directory is still
 searching for the next users; large enough that a search costs little per user."""
+FIRST_CHUNK = 10
+"""Users in the first read-ahead search: the writer waits for that chunk to be planned, and
+meanwhile the directory, which serves one request at a time (Samba), has nothing to write."""
 _BROKE = (ConnectionLostError, LdapResultError, LDAPException, OSError, TargetError)
+
+
+def chunked(users: Users) -> list[Users]:
+    """The batch in read-ahead chunks: :data:`FIRST_CHUNK` users, then twice as many each time,
+    up to :data:`READ_CHUNK`."""
+    chunks: list[Users] = []
+    start, size = 0, FIRST_CHUNK
+    while start < len(users):
+        chunks.append(users[start : start + size])
+        start += size
+        size = min(READ_CHUNK, size * 2)
+    return chunks
 
 
 def key(desired: DesiredIdentity, anchor: str | None) -> Key:
@@ -88,7 +105,7 @@ class Batch:
         ready: Callable[[Session], None],
         ownership: Ownership,
     ) -> None:
-        chunks = [users[i : i + READ_CHUNK] for i in range(0, len(users), READ_CHUNK)]
+        chunks = chunked(users)
         self._layout = layout
         self._chunk_of = {
             key(d, anchor): n for n, chunk in enumerate(chunks) for d, anchor in chunk

@@ -42,7 +42,8 @@ class DirectoryKind(Protocol):
     anchor_attribute: str
     """The attribute whose value is the anchor the ledger keeps."""
     adds_ahead: bool
-    """Whether the batch may send a create's add as it was planned (no :meth:`prepare_add`)."""
+    """Whether the batch may send a create's add as it was planned (no :meth:`prepare_add`);
+    otherwise it asks :meth:`prepare_adds` to complete many at once before sending them."""
     user_attributes: tuple[str, ...]
     """Attributes read on a user besides the mapped ones (the kind's own, markers)."""
     group_attributes: tuple[str, ...]
@@ -91,6 +92,12 @@ class DirectoryKind(Protocol):
         self, session: Session, desired: Desired, dn: str, values: AddValues
     ) -> tuple[str, AddValues]:
         """The DN and values of an add, completed with what only the domain can decide."""
+
+    def prepare_adds(
+        self, session: Session, adds: Sequence[tuple[Desired, str, AddValues]]
+    ) -> list[AddValues | None]:
+        """Many adds at their planned DNs completed at once, in a few round trips; None for
+        each that must be added by its own apply instead (:meth:`prepare_add`)."""
 
     def before_modify(
         self, session: Session, desired: Desired, dn: str, changed: Mapping[str, Sequence[str]]
@@ -147,6 +154,11 @@ class OpenLdap:
         self, session: Session, desired: Desired, dn: str, values: AddValues
     ) -> tuple[str, AddValues]:
         return dn, values
+
+    def prepare_adds(
+        self, session: Session, adds: Sequence[tuple[Desired, str, AddValues]]
+    ) -> list[AddValues | None]:
+        return [values for _, _, values in adds]
 
     def before_modify(
         self, session: Session, desired: Desired, dn: str, changed: Mapping[str, Sequence[str]]

@@ -69,6 +69,9 @@ searching for the next users; large enough that a search costs little per user."
 FIRST_CHUNK = 10
 """Users in the first read-ahead search: the writer waits for that chunk to be planned, and
 meanwhile the directory, which serves one request at a time (Samba), has nothing to write."""
+WAKE_EVERY = 32
+"""Results handed to the applies at once: each apply then finds the next few results waiting
+instead of being woken once for each (a thread woken costs the process more than its apply)."""
 _BROKE = (ConnectionLostError, LdapResultError, LDAPException, OSError, TargetError)
 
 
@@ -288,15 +291,20 @@ class Batch:
                 assert not isinstance(request, PendingAdd)  # completed, or left out
                 requests.append(request)
         held: list[tuple[int, Result]] = []
+        ready: list[tuple[int, Result]] = []
 
         def arrived(i: int, result: Result) -> None:
             position = positions[i]
             if position in self._added and result.code == 0 and not added_uuid(result):
                 held.append((position, result))
-            else:
-                self._arrive(position, result)
+                return
+            ready.append((position, result))
+            if len(ready) >= WAKE_EVERY:
+                self._arrive_many(ready)
+                ready.clear()
 
         session.pipeline(requests, arrived)
+        self._arrive_many(ready)
         if not held:
             return
         anchors: dict[int, str] = {}
@@ -320,6 +328,14 @@ class Batch:
             if more is None:
                 return gathered, True
             gathered.extend(more)
+
+    def _arrive_many(self, results: list[tuple[int, Result]]) -> None:
+        """Hand results over and wake the applies waiting for them, a few at once."""
+        with self._lock:
+            self._results.update(results)
+            events = [e for p, _ in results if (e := self._waiting.pop(p, None)) is not None]
+        for event in events:
+            event.set()
 
     def _arrive(self, position: int, result: Result, anchor: str = "") -> None:
         """Wake only the apply waiting for this result (if any is yet): eight threads woken

@@ -18,31 +18,12 @@ from connectors.ldap.errors import ConnectionLostError, LdapResultError
 from connectors.ldap.session import Session, check
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
-from connectors.ldap.wire import Done, Request, Result, Wire
+from connectors.ldap.wire import Done, Request, Result
 from reconcile.errors import PermanentTargetError
 from reconcile.model import DesiredIdentity
 from reconcile.ports import Action, Applied
-from tests.support.directory import entries, identity, settings_for, user_entry
+from tests.support.directory import Sent, entries, identity, settings_for, user_entry
 from tests.support.slapd import SlapdServer
-
-
-class Sent:
-    """Counts the requests that reach the wire: those of the batch's own thread, the others."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.batch = self.others = 0
-        original = Wire.exchange
-
-        def counting(
-            wire: Wire, requests: Sequence[Request], done: Done | None = None
-        ) -> list[Result]:
-            if threading.current_thread().name == "ldap-batch":
-                self.batch += len(requests)
-            else:
-                self.others += len(requests)
-            return original(wire, requests, done)
-
-        monkeypatch.setattr(Wire, "exchange", counting)
 
 
 def run(target: LdapTarget, work: list[tuple[DesiredIdentity, str | None]]) -> list[Applied]:

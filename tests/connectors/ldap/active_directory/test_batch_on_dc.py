@@ -5,7 +5,6 @@ its own apply as before (a suffix, or a dead letter)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -15,12 +14,11 @@ import pytest
 from connectors.ldap.active_directory import anchors, kind
 from connectors.ldap.active_directory.passwords import NewPassword, PasswordPolicy, generate
 from connectors.ldap.target import LdapTarget
-from connectors.ldap.wire import Done, Request, Result, Wire
 from reconcile.errors import PermanentTargetError
 from reconcile.model import DesiredIdentity
 from reconcile.ports import Action, Applied
 from tests.support.ad_helpers import ad_settings, unique
-from tests.support.directory import identity
+from tests.support.directory import Sent, identity
 from tests.support.samba_dc import SambaDc
 
 pytestmark = pytest.mark.slow
@@ -34,25 +32,6 @@ def target(samba_dc: SambaDc, ad_ou: str) -> Iterator[LdapTarget]:
         yield made
     finally:
         made.close()
-
-
-class Sent:
-    """The requests that reach the wire from the batch's writer, and from anywhere else."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.batch = self.others = 0
-        original = Wire.exchange
-
-        def counting(
-            wire: Wire, requests: Sequence[Request], done: Done | None = None
-        ) -> list[Result]:
-            if threading.current_thread().name == "ldap-batch":
-                self.batch += len(requests)
-            else:
-                self.others += len(requests)
-            return original(wire, requests, done)
-
-        monkeypatch.setattr(Wire, "exchange", counting)
 
 
 def run(target: LdapTarget, users: Sequence[DesiredIdentity]) -> list[Applied | str]:

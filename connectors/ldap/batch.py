@@ -303,16 +303,15 @@ class Batch:
                 self._arrive_many(ready)
                 ready.clear()
 
-        session.pipeline(requests, arrived)
-        self._arrive_many(ready)
-        if not held:
-            return
         anchors: dict[int, str] = {}
         try:
-            added = [self._added[p] for p, _ in held]
-            found = added_anchors(session, self._layout, added)
-            anchors = {p: found.get(dn_key(self._added[p][0]), "") for p, _ in held}
-        finally:  # without anchors (the search broke), each apply reads its own
+            session.pipeline(requests, arrived)
+            if held:
+                added = [self._added[p] for p, _ in held]
+                found = added_anchors(session, self._layout, added)
+                anchors = {p: found.get(dn_key(self._added[p][0]), "") for p, _ in held}
+        finally:  # what arrived before a break too; an add without its anchor reads its own
+            self._arrive_many(ready)
             for position, result in held:
                 self._arrive(position, result, anchors.get(position, ""))
 

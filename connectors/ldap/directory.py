@@ -49,9 +49,20 @@ class Naming:
     filter: str
     what: str
     """The resource as error messages name it."""
+    fallback: str | None = None
+    """Where the name is read on an entry that lacks ``attribute`` (an AD group made by hand
+    has a CN and no ``displayName``)."""
+
+    @property
+    def attributes(self) -> list[str]:
+        """What to read of an entry to tell whether it matches."""
+        return [self.attribute] if self.fallback is None else [self.attribute, self.fallback]
 
     def matches(self, entry: Entry) -> bool:
-        return any(same_name(v, self.value) for v in entry.get(self.attribute))
+        values = entry.get(self.attribute)
+        if not values and self.fallback is not None:
+            values = entry.get(self.fallback)
+        return any(same_name(v, self.value) for v in values)
 
 
 @contextmanager
@@ -86,7 +97,7 @@ class Directory:
         return self.session.search(
             self.layout.base_dn,
             search_filter,
-            [*attributes, naming.attribute, kind.anchor_attribute],
+            [*attributes, *naming.attributes, kind.anchor_attribute],
         )
 
     def choose(

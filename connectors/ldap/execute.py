@@ -10,12 +10,14 @@ target read again and plan afresh.
 
 :func:`single_write` gives the request of a plan that is exactly one add or one modify, so the
 batch (:mod:`connectors.ldap.batch`) can send it ahead; it is the same request
-:func:`carry_out` would send.
+:func:`carry_out` would send (an add the directory kind must complete first, as AD's, is a
+:class:`PendingAdd`, completed by the batch for many at once).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from connectors.ldap.directory import Directory, Naming, clash_explained
 from connectors.ldap.errors import LdapResultError
@@ -157,17 +159,36 @@ def modify_for(layout: Layout, dn: str, modified: Changes, anchor: str | None) -
     return modify_request(dn, modified), layout.kind.guard(anchor)
 
 
+@dataclass(frozen=True, slots=True)
+class PendingAdd:
+    """A user's add that the directory kind completes before it is sent (AD: the names free
+    in the domain, a first password), for many adds at once
+    (:meth:`connectors.ldap.kinds.DirectoryKind.prepare_adds`)."""
+
+    desired: DesiredIdentity
+    create: Change
+
+    @property
+    def dn(self) -> str:
+        assert self.create.moved_to is not None
+        return self.create.moved_to
+
+    def request(self, layout: Layout, values: AddValues) -> Request:
+        return add_for(layout, self.desired.kind, self.create, MODIFY_CHUNK, self.dn, values)
+
+
 def single_write(
     layout: Layout, desired: Desired, observed: LdapObserved, changes: list[Change]
-) -> Request | None:
-    """The one request that carries out ``changes``, when it is one add of a user or one
-    modify of a user's attributes; None for anything else (moves, deletes, waits)."""
+) -> Request | PendingAdd | None:
+    """The one request that carries out ``changes``, when it is one add of a user (still to
+    be completed by the directory kind when it is a :class:`PendingAdd`) or one modify of a
+    user's attributes; None for anything else (moves, deletes, waits)."""
     if not isinstance(desired, DesiredIdentity) or any(c.refusal for c in changes):
         return None
     writes = [c for c in changes if c.action is not ChangeAction.ADOPT]
     if len(writes) == 1 and writes[0].action is ChangeAction.CREATE:
         if not layout.kind.adds_ahead:
-            return None
+            return PendingAdd(desired, writes[0])
         return add_for(layout, desired.kind, writes[0], MODIFY_CHUNK)
     entry = observed.entry
     if entry is None or not writes or any(c.action not in ATTRIBUTE_CHANGES for c in writes):

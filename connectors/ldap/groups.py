@@ -16,14 +16,22 @@ from connectors.ldap.mapping import Layout
 
 
 def group_filter(layout: Layout, display_name: str) -> str:
-    return f"(&{eq('objectClass', layout.group_object_class)}{eq('cn', display_name)})"
+    """Groups named ``display_name``: by ``cn``, or where the directory kind keeps the whole
+    name elsewhere (AD's ``displayName``), by that or by ``cn`` (a group made by hand)."""
+    attribute = layout.kind.group_name_attribute
+    named = eq("cn", display_name)
+    if attribute != "cn":
+        named = f"(|{eq(attribute, display_name)}{named})"
+    return f"(&{eq('objectClass', layout.group_object_class)}{named})"
 
 
 def group_naming(layout: Layout, scim_id: str, display_name: str) -> Naming:
+    attribute = layout.kind.group_name_attribute
     return Naming(
         owner=scim_id,
-        attribute="cn",
+        attribute=attribute,
         value=display_name,
         filter=group_filter(layout, display_name),
         what=f"group '{display_name}' (id {scim_id})",
+        fallback=None if attribute == "cn" else "cn",
     )

@@ -42,7 +42,7 @@ class LdapInventory(TargetBase[LdapObserved]):
             containers = dict.fromkeys((layout.users_dn, layout.disabled_dn))
             search_filter = eq("objectClass", layout.user_class)
             attributes = [*layout.managed_attributes, layout.kind.anchor_attribute]
-            naming = layout.uid_attribute
+            naming: tuple[str, ...] = (layout.uid_attribute,)
         else:
             containers = dict.fromkeys((layout.groups_dn,))
             search_filter = eq("objectClass", layout.group_object_class)
@@ -51,7 +51,7 @@ class LdapInventory(TargetBase[LdapObserved]):
                 layout.kind.members_read_as(layout.member_attribute),
                 layout.kind.anchor_attribute,
             ]
-            naming = "cn"
+            naming = (layout.kind.group_name_attribute, "cn")  # a group made by hand: its CN
         for container in containers:
             top = dn_key(container)
             with self._pool.session() as session:
@@ -87,7 +87,8 @@ class LdapInventory(TargetBase[LdapObserved]):
             session.delete(found.locator)
 
 
-def _found(kind: ResourceKind, entry: Entry, naming: str) -> Found[LdapObserved]:
-    names = entry.get(naming)
+def _found(kind: ResourceKind, entry: Entry, naming: Sequence[str]) -> Found[LdapObserved]:
+    """The entry as the full reconcile sees it, named by the first of ``naming`` it holds."""
+    names = next((values for attribute in naming if (values := entry.get(attribute))), [])
     name = names[0] if names else entry.dn
     return Found(kind, entry.entry_uuid, None, name, entry.dn, LdapObserved(entry))

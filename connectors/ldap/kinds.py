@@ -7,8 +7,10 @@ from ``SCIM_SYNC_LDAP_DIRECTORY`` and carried by :class:`connectors.ldap.mapping
 
 - the anchor: ``entryUUID`` (text) or AD's ``objectGUID`` (16 bytes, searched hex-escaped), and
   whether the server reads it back in the add (Post-Read) and guards modifies (Assertion);
-- the values the kind adds to a user (AD: ``userAccountControl``, ``userPrincipalName``, and
-  a CN that got a clash suffix at its add, which stays);
+- the values the kind adds to a user or a group (AD: ``userAccountControl``,
+  ``userPrincipalName``, a CN cut to AD's 64 characters, and a CN that got a clash suffix at its
+  add, which stays), and the attribute a group is found by when it has no anchor yet (AD:
+  ``displayName``, since its CN may be cut or suffixed);
 - what only a write can decide, because it reads the domain (AD: the ``sAMAccountName`` free in
   the domain, a first password) and checks done right before a write (AD: a UPN another holds);
 - objects the kind refuses to manage (AD: those another sync engine marks);
@@ -30,7 +32,7 @@ from connectors.ldap.requests import Control
 from connectors.ldap.responses import Entry
 from connectors.ldap.session import Session
 from reconcile.errors import TargetError
-from reconcile.model import Desired, DesiredIdentity
+from reconcile.model import Desired, DesiredGroup, DesiredIdentity
 
 AddValues = dict[str, list[str | bytes]]
 
@@ -40,11 +42,15 @@ class DirectoryKind(Protocol):
     anchor_attribute: str
     """The attribute whose value is the anchor the ledger keeps."""
     adds_ahead: bool
-    """Whether the batch may send a create's add as it was planned (no :meth:`prepare_add`)."""
+    """Whether the batch may send a create's add as it was planned (no :meth:`prepare_add`);
+    otherwise it asks :meth:`prepare_adds` to complete many at once before sending them."""
     user_attributes: tuple[str, ...]
     """Attributes read on a user besides the mapped ones (the kind's own, markers)."""
     group_attributes: tuple[str, ...]
     """Attributes read on a group besides ``cn`` and its members."""
+    group_name_attribute: str
+    """The attribute holding a group's whole display name, which finds a group without an
+    anchor (``cn``, or, where the CN may be cut, one that holds the name uncut)."""
 
     def anchor_filter(self, anchor: str) -> str:
         """An equality filter finding the entry that holds ``anchor``."""
@@ -67,6 +73,11 @@ class DirectoryKind(Protocol):
     ) -> None:
         """Complete a user's managed values (in place) with what the kind owns."""
 
+    def group_values(
+        self, desired: DesiredGroup, values: MutableMapping[str, list[str]], entry: Entry | None
+    ) -> None:
+        """Complete a group's values (in place) with what the kind owns."""
+
     def refusal(self, entry: Entry) -> TargetError | None:
         """Why the kind will not manage ``entry`` (None when it may)."""
 
@@ -81,6 +92,12 @@ class DirectoryKind(Protocol):
         self, session: Session, desired: Desired, dn: str, values: AddValues
     ) -> tuple[str, AddValues]:
         """The DN and values of an add, completed with what only the domain can decide."""
+
+    def prepare_adds(
+        self, session: Session, adds: Sequence[tuple[Desired, str, AddValues]]
+    ) -> list[AddValues | None]:
+        """Many adds at their planned DNs completed at once, in a few round trips; None for
+        each that must be added by its own apply instead (:meth:`prepare_add`)."""
 
     def before_modify(
         self, session: Session, desired: Desired, dn: str, changed: Mapping[str, Sequence[str]]
@@ -97,6 +114,7 @@ class OpenLdap:
     adds_ahead = True
     user_attributes: tuple[str, ...] = ()
     group_attributes: tuple[str, ...] = ()
+    group_name_attribute = "cn"
 
     def anchor_filter(self, anchor: str) -> str:
         return f"(entryUUID={escape_filter_value(anchor)})"
@@ -118,6 +136,11 @@ class OpenLdap:
     ) -> None:
         return None
 
+    def group_values(
+        self, desired: DesiredGroup, values: MutableMapping[str, list[str]], entry: Entry | None
+    ) -> None:
+        return None
+
     def refusal(self, entry: Entry) -> TargetError | None:
         return None
 
@@ -131,6 +154,11 @@ class OpenLdap:
         self, session: Session, desired: Desired, dn: str, values: AddValues
     ) -> tuple[str, AddValues]:
         return dn, values
+
+    def prepare_adds(
+        self, session: Session, adds: Sequence[tuple[Desired, str, AddValues]]
+    ) -> list[AddValues | None]:
+        return [values for _, _, values in adds]
 
     def before_modify(
         self, session: Session, desired: Desired, dn: str, changed: Mapping[str, Sequence[str]]

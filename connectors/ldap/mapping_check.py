@@ -49,6 +49,8 @@ def _kinds(layout: Layout) -> list[_Kind]:
             layout.member_attribute.casefold(): "the group's members",
             "objectclass": "set from SCIM_SYNC_LDAP_GROUP_OBJECT_CLASS",
         }
+        name = layout.kind.group_name_attribute
+        owned.setdefault(name.casefold(), "the group's whole displayName, which finds its entry")
         out.append(_Kind(groups, (layout.group_object_class,), owned, layout.groups_dn))
     return out
 

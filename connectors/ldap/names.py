@@ -9,9 +9,13 @@ server may hand back a DN escaped differently from the way it was written.
 
 from __future__ import annotations
 
+import re
+
 from connectors.ldap.matching import fold
 
 _DN_SPECIAL = frozenset(',+"\\<>;=')
+_VALUE_END = re.compile(r"[,+\\]")
+"""Where a value may end (``,`` or ``+``) or needs unescaping (``\\``)."""
 _FILTER_SPECIAL = frozenset("*()\\\x00")
 
 
@@ -95,19 +99,30 @@ DnKey = tuple[Rdn, ...]
 
 
 def first_value(dn: str) -> str:
-    """The value of the first RDN (its first value when multi-valued)."""
-    rdns = parse_dn(dn)
-    if not rdns:
-        raise DnSyntaxError("the empty DN has no RDN")
-    return rdns[0][0][1]
+    """The value of the first RDN (its first value when multi-valued); the rest of the DN is
+    not read."""
+    eq = dn.find("=")
+    if eq < 0:
+        raise DnSyntaxError("the empty DN has no RDN" if not dn else f"'{dn}': no '='")
+    attribute = dn[:eq].strip()
+    if not attribute or "," in attribute or "+" in attribute:
+        raise DnSyntaxError(f"'{dn}': bad attribute type at 0")
+    return _read_value(dn, eq + 1)[0]
 
 
 def _read_value(dn: str, i: int) -> tuple[str, int]:
-    """Read one escaped value from ``i`` up to an unescaped ``,``/``+``; return it and the end."""
-    raw = bytearray()
+    """Read one escaped value from ``i`` up to an unescaped ``,``/``+``; return it and the end.
+
+    A value without escapes (nearly all of them) is sliced out whole; only one with a
+    backslash is read octet by octet."""
     n = len(dn)
     while i < n and dn[i] == " ":  # spaces before a value are not part of it
         i += 1
+    found = _VALUE_END.search(dn, i)
+    if found is None or found.group() != "\\":
+        end = n if found is None else found.start()
+        return dn[i:end].rstrip(" "), end
+    raw = bytearray()
     trailing_escaped = 0  # length of raw up to the last escaped character
     while i < n and dn[i] not in ",+":
         char = dn[i]
@@ -147,9 +162,15 @@ def dn_key(dn: str) -> DnKey:
 
 
 def same_dn(a: str, b: str) -> bool:
-    """Equal DNs after parsing; identical strings need no parsing (the usual case: the server
-    hands back an entry's DN as it was written)."""
-    return a == b or dn_key(a) == dn_key(b)
+    """Equal DNs after parsing. Identical strings need no parsing (the usual case: the server
+    hands back an entry's DN as it was written), nor do ASCII strings equal but for case (AD
+    hands back ``CN=…,OU=people`` for ``cn=…,ou=people``): :func:`dn_key` lower-cases types
+    and folds values, and for ASCII text folding is lower-casing, escapes included."""
+    if a == b:
+        return True
+    if a.isascii() and b.isascii() and a.lower() == b.lower():
+        return True
+    return dn_key(a) == dn_key(b)
 
 
 def is_within(dn: str, ancestor: str) -> bool:

@@ -124,7 +124,8 @@ def plan_group(layout: Layout, desired: DesiredGroup, observed: LdapObserved) ->
     placeholder = layout.placeholder_member
     wanted = sorted(set(observed.member_dns.values()))
     values = layout.group_values(desired)
-    target_dn = layout.group_dn(desired.display_name, layout.group_container(desired))
+    layout.kind.group_values(desired, values, observed.entry)
+    target_dn = layout.group_dn(values["cn"][0], layout.group_container(desired))
     entry = observed.entry
     changes: list[Change] = []
     if entry is None:

@@ -69,7 +69,7 @@ class Session:
         return self.run("search", base, search_request(base, search_filter, attributes)).entries
 
     def search_many(
-        self, base: str, filters: Sequence[str], attributes: Sequence[str]
+        self, base: str, filters: Sequence[str | bytes], attributes: Sequence[str]
     ) -> list[Entry]:
         """The entries of several searches under ``base``, sent at once (a long list of names
         is looked up in chunks, and the chunks need not wait for each other)."""

@@ -189,7 +189,7 @@ class LdapTarget(LdapInventory):
         anchor = observed.entry.entry_uuid if observed and observed.entry else None
         create = next((c for c in taken.changes if c.action is ChangeAction.CREATE), None)
         if create is not None and create.moved_to:
-            anchor = added_uuid(result) or self._uuid_at(create.moved_to)
+            anchor = added_uuid(result) or taken.anchor or self._uuid_at(create.moved_to)
         return applied(desired, taken.changes, anchor or None)
 
     def _uuid_at(self, dn: str) -> str:

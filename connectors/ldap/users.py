@@ -1,15 +1,17 @@
 """How a user's entry is looked up: by name (its naming filter), and, for a batch, in a few
-searches that read many users ahead (by name those without an anchor, by anchor the others)."""
+searches that read many users ahead (by name those without an anchor, by anchor the others)
+and that read back the anchors of the users it added."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from connectors.ldap.ber import all_of, any_of, equals
-from connectors.ldap.connection import Entry
-from connectors.ldap.directory import Naming, eq
+from connectors.ldap.connection import Entry, Session
+from connectors.ldap.directory import LOOKUP_CHUNK, Naming, eq
 from connectors.ldap.mapping import Layout
 from connectors.ldap.matching import fold
+from connectors.ldap.names import DnKey, dn_key
 from reconcile.model import DesiredIdentity
 
 
@@ -98,3 +100,23 @@ def read_ahead_entries(
     if anchor:
         return found.get(anchor_key(anchor))
     return found[name_key(desired.user_id)]
+
+
+def added_anchors(
+    session: Session, layout: Layout, added: Sequence[tuple[str, str]]
+) -> dict[DnKey, str]:
+    """The anchors of users just added, each given as (DN, user ID), by DN: for a directory
+    that does not return the anchor with the add (AD), a search by user ID per
+    :data:`LOOKUP_CHUNK` users instead of a read per user."""
+    uid = layout.uid_attribute
+    filters = [
+        all_of(
+            [
+                equals("objectClass", layout.user_class),
+                any_of(equals(uid, user_id) for _, user_id in added[start : start + LOOKUP_CHUNK]),
+            ]
+        )
+        for start in range(0, len(added), LOOKUP_CHUNK)
+    ]
+    found = session.search_many(layout.base_dn, filters, [layout.kind.anchor_attribute])
+    return {dn_key(entry.dn): entry.entry_uuid for entry in found}

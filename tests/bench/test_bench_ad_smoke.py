@@ -20,6 +20,8 @@ def test_ad_baseline_script_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.skipif(find_samba() is None, reason="Samba AD DC is not installed")
 def test_ad_mode_of_bench_ldap_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    bench_ldap.main(["--ad", "--users", "6", "--slices", "2", "--full-users", "4"])
+    bench_ldap.main(
+        ["--ad", "--users", "6", "--slices", "2", "--modify-rounds", "2", "--full-users", "4"]
+    )
     table = capsys.readouterr().out
     assert "reconciler run_once" in table and "full reconcile of 4 AD users" in table

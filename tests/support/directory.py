@@ -1,15 +1,20 @@
 """The test directory: a fresh subtree per test below slapd's suffix, settings that point at it,
-and the entries read back through a root connection."""
+the entries read back through a root connection, and a count of the requests that reach the
+wire, by who sent them."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import ldap3
+import pytest
 
 from connectors.ldap.names import escape_filter_value
 from connectors.ldap.settings import LdapSettings
+from connectors.ldap.wire import Done, Request, Result, Wire
 from reconcile.model import DesiredGroup, DesiredIdentity, MemberRef
 from scheduler.composition import Runtime, compose
 from scheduler.settings import Settings
@@ -111,3 +116,23 @@ def compose_with_ldap(database_url: str, clock: FakeClock, url: str) -> Runtime:
     return compose(
         Settings(database_url=database_url, ldap=ldap), public_url="http://scim.test", clock=clock
     )
+
+
+class Sent:
+    """Counts the requests that reach the wire: those of the batch's writer thread
+    (``ldap-batch``), and all the others."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.batch = self.others = 0
+        original = Wire.exchange
+
+        def counting(
+            wire: Wire, requests: Sequence[Request], done: Done | None = None
+        ) -> list[Result]:
+            if threading.current_thread().name == "ldap-batch":
+                self.batch += len(requests)
+            else:
+                self.others += len(requests)
+            return original(wire, requests, done)
+
+        monkeypatch.setattr(Wire, "exchange", counting)

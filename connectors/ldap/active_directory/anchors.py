@@ -9,6 +9,7 @@ rename, not on a move between OUs, which is why it, not the DN, anchors the entr
 
 from __future__ import annotations
 
+import re
 import uuid
 
 GUID_ATTRIBUTE = "objectGUID"
@@ -18,13 +19,23 @@ class AnchorError(ValueError):
     """An objectGUID that is not 16 bytes, or an anchor that is not a GUID."""
 
 
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+"""An anchor as :func:`anchor_from_guid` writes it (any other spelling goes through ``uuid``)."""
+
+
 def anchor_from_guid(raw: bytes) -> str:
+    """The first three fields reversed (little endian), as ``uuid.UUID(bytes_le=raw)`` prints
+    it, without building a UUID: every entry of a read-ahead carries one."""
     if len(raw) != 16:
         raise AnchorError(f"objectGUID has {len(raw)} bytes, not 16")
-    return str(uuid.UUID(bytes_le=raw))
+    first, second, third = raw[3::-1].hex(), raw[5:3:-1].hex(), raw[7:5:-1].hex()
+    return f"{first}-{second}-{third}-{raw[8:10].hex()}-{raw[10:].hex()}"
 
 
 def guid_from_anchor(anchor: str) -> bytes:
+    if _CANONICAL.match(anchor):
+        big = bytes.fromhex(anchor.replace("-", ""))
+        return big[3::-1] + big[5:3:-1] + big[7:5:-1] + big[8:]
     try:
         return uuid.UUID(anchor).bytes_le
     except ValueError:

@@ -3,13 +3,15 @@
 The planner stays the LDAP target's own; this kind adds what AD needs on top, using the rules of
 this package: the ``objectGUID`` anchor, ``userAccountControl`` (only ACCOUNTDISABLE is ours),
 ``userPrincipalName`` from the work email, ``employeeID`` when the userName fits, a CN cleaned
-for AD, and at the add (which reads the domain, so the plan cannot decide it) the
-``sAMAccountName`` free in the domain, a CN free in the container, the first password and the
-group type. Objects another sync engine marks are refused before any plan.
+and cut for AD (users and groups alike; a group keeps its whole name in ``displayName``, which
+finds it when it has no anchor yet), and at the add (which reads the domain, so the plan
+cannot decide it) the ``sAMAccountName`` free in the domain, a CN free in the container, the
+first password and the group type. Objects another sync engine marks are refused before any plan.
 
 AD's servers do not all honour the Post-Read and Assertion controls, so the anchor of a new
-object is read back with one search, and modifies are not guarded: a moved object is found
-again by its GUID on the next apply.
+object is read back with a search (the batch reads those of many new users in one), and
+modifies are not guarded: a moved object is found again by its GUID on the next apply. The
+names of a new object are checked in :mod:`connectors.ldap.active_directory.new_names`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from itertools import islice
 
-from connectors.ldap.active_directory import account_control, account_names, common_names, ranged
+from connectors.ldap.active_directory import account_control, common_names, ranged
 from connectors.ldap.active_directory.anchors import (
     GUID_ATTRIBUTE,
     AnchorError,
@@ -29,6 +31,12 @@ from connectors.ldap.active_directory.anchors import (
 from connectors.ldap.active_directory.errors import classify as classify_ad
 from connectors.ldap.active_directory.foreign_owners import ForeignOwnerError, refuse_foreign
 from connectors.ldap.active_directory.group_types import group_type
+from connectors.ldap.active_directory.new_names import (
+    Wanted,
+    all_free,
+    free_names,
+    refuse_taken_upn,
+)
 from connectors.ldap.active_directory.passwords import (
     POLICY_ATTRIBUTES,
     NewPassword,
@@ -40,23 +48,21 @@ from connectors.ldap.active_directory.passwords import (
 from connectors.ldap.ber import equals
 from connectors.ldap.kinds import AddValues
 from connectors.ldap.names import (
-    escape_filter_value,
     first_value,
-    parent_dn,
     parse_dn,
     rdn,
-    same_dn,
 )
 from connectors.ldap.requests import Control
 from connectors.ldap.responses import Entry
 from connectors.ldap.session import Session
-from reconcile.errors import PermanentTargetError, TargetError
+from reconcile.errors import TargetError
 from reconcile.model import Desired, DesiredGroup, DesiredIdentity
 
 log = logging.getLogger(__name__)
 
 UAC = "userAccountControl"
 SAM = "sAMAccountName"
+DISPLAY_NAME = "displayName"
 UPN = "userPrincipalName"
 EMPLOYEE_ID = "employeeID"
 EMPLOYEE_ID_MAX = 16
@@ -75,6 +81,7 @@ class ActiveDirectory:
     name = "active_directory"
     anchor_attribute = GUID_ATTRIBUTE
     adds_ahead = False
+    group_name_attribute = DISPLAY_NAME
 
     def __init__(
         self,
@@ -99,7 +106,7 @@ class ActiveDirectory:
         self.handover = handover
         self.member_step = member_step
         self.user_attributes = (UAC, SAM, UPN, EMPLOYEE_ID, *self.markers)
-        self.group_attributes = (SAM, *self.markers)
+        self.group_attributes = (SAM, DISPLAY_NAME, *self.markers)
         self._policy: PasswordPolicy | None = None
         self._lock = threading.Lock()
 
@@ -149,6 +156,16 @@ class ActiveDirectory:
         else:
             values[UAC] = [str(account_control.for_new_account(desired.active))]
 
+    def group_values(
+        self, desired: DesiredGroup, values: MutableMapping[str, list[str]], entry: Entry | None
+    ) -> None:
+        """The CN cleaned and cut to 64 characters like a user's (a clash suffix got at the add
+        stays), and the whole display name in ``displayName``: the CN of a long name is cut, or
+        suffixed when two long names share their first 64 characters, so only ``displayName``
+        finds the group again by name."""
+        values["cn"] = [_kept_cn(common_names.clean(desired.display_name, desired.scim_id), entry)]
+        values[DISPLAY_NAME] = [desired.display_name]
+
     def members_read_as(self, attribute: str) -> str:
         """Always as a range: Windows splits large memberships (1,500 values per answer) and
         Samba only when asked, so asking keeps one path, exercised by the tests on Samba."""
@@ -193,76 +210,65 @@ class ActiveDirectory:
         its UPN checked and a first password; for a group its type."""
         out: AddValues = dict(values)
         if isinstance(desired, DesiredIdentity):
-            upn = [str(v) for v in out.get(UPN, [])]
-            sam, dn = self._free_names(session, desired, desired.user_id, dn, upn[0] if upn else "")
-            out[SAM] = [sam]
-            for attribute in [a for a in out if a.lower() == "cn"]:
-                out[attribute] = [first_value(dn)]
+            wanted = Wanted.of(desired.user_id, dn, _upn(out))
+            sam, dn = free_names(session, self.domain_dn, desired, wanted)
             require_encrypted(session.socket, self.where)
-            password = generate(self._domain_policy(session), sam, desired.display_name or "")
-            for attribute, secret in password_attributes(
-                password, self.must_change_password
-            ).items():
-                out[attribute] = list(secret)
+            password = self._with_password(out, self._domain_policy(session), desired, sam)
             if self.handover is not None:
                 self.handover(desired, dn, sam, password)
         elif isinstance(desired, DesiredGroup):
-            sam, dn = self._free_names(session, desired, desired.display_name, dn, "")
+            wanted = Wanted.of(desired.display_name, dn, "")
+            sam, dn = free_names(session, self.domain_dn, desired, wanted)
             out[SAM] = [sam]
             out["groupType"] = [self.group_type]
+        for attribute in [a for a in out if a.lower() == "cn"]:
+            out[attribute] = [first_value(dn)]  # with the clash suffix, if the add got one
         return dn, out
+
+    def prepare_adds(
+        self, session: Session, adds: Sequence[tuple[Desired, str, AddValues]]
+    ) -> list[AddValues | None]:
+        """Many users' adds completed at once, for a batch to send together: a search per
+        fifty checks their names (:func:`new_names.all_free`), and each user whose names are
+        all free gets its sAMAccountName and first password; None for the others (a name
+        taken, a group), which their own applies add. With a password sink every add goes
+        alone: the handover must come before each add, and one thread handing a whole batch
+        over to a webhook would hold the batch up."""
+        out: list[AddValues | None] = [None] * len(adds)
+        users = [
+            (i, desired, Wanted.of(desired.user_id, dn, _upn(values)))
+            for i, (desired, dn, values) in enumerate(adds)
+            if isinstance(desired, DesiredIdentity)
+        ]
+        if self.handover is not None or not users:
+            return out
+        require_encrypted(session.socket, self.where)
+        policy = self._domain_policy(session)
+        free = all_free(session, self.domain_dn, [wanted for _, _, wanted in users])
+        for (i, desired, wanted), clear in zip(users, free, strict=True):
+            if clear:
+                completed: AddValues = dict(adds[i][2])
+                self._with_password(completed, policy, desired, wanted.sam)
+                out[i] = completed
+        return out
+
+    def _with_password(
+        self, values: AddValues, policy: PasswordPolicy, desired: DesiredIdentity, sam: str
+    ) -> NewPassword:
+        """A new account's sAMAccountName and a first password generated for it, into
+        ``values``; the password is returned for the handover."""
+        values[SAM] = [sam]
+        password = generate(policy, sam, desired.display_name or "")
+        for attribute, secret in password_attributes(password, self.must_change_password).items():
+            values[attribute] = list(secret)
+        return password
 
     def before_modify(
         self, session: Session, desired: Desired, dn: str, changed: Mapping[str, Sequence[str]]
     ) -> None:
         for attribute, values in changed.items():
             if attribute.lower() == UPN.lower() and values:
-                self._refuse_taken_upn(session, str(values[0]), dn, desired)
-
-    def _free_names(
-        self, session: Session, desired: Desired, source: str, dn: str, upn: str
-    ) -> tuple[str, str]:
-        """The sAMAccountName and DN of a new object, after refusing a UPN another object holds.
-
-        One search with equality filters only (the ones a DC indexes) answers the usual case,
-        where nothing clashes; only a clash costs the prefix searches that pick a free suffix."""
-        base = account_names.default_name(source)
-        container, name = parent_dn(dn), first_value(dn)
-        wanted = [f"({SAM}={escape_filter_value(base)})", f"(cn={escape_filter_value(name)})"]
-        if upn:
-            wanted.append(f"({UPN}={escape_filter_value(upn)})")
-        found = session.search(self.domain_dn, f"(|{''.join(wanted)})", [SAM, UPN])
-        holders = [e.dn for e in found if upn and _folded_in(upn, e.get(UPN))]
-        if holders:
-            raise upn_taken(upn, holders[0], desired)
-        sam = base
-        if any(_folded_in(base, e.get(SAM)) for e in found):
-            sam = self._free_account_name(session, base)
-        clash = any(
-            _rdn_key(e.dn) == name.casefold() and same_dn(parent_dn(e.dn), container) for e in found
-        )
-        return sam, self._free_cn(session, dn, sam) if clash else dn
-
-    def _free_account_name(self, session: Session, base: str) -> str:
-        prefix = base[: account_names.MAX_LENGTH - 4]
-        found = session.search(self.domain_dn, f"({SAM}={escape_filter_value(prefix)}*)", [SAM])
-        taken = account_names.taken_among(v for e in found for v in e.get(SAM))
-        return account_names.choose(base, taken)
-
-    def _free_cn(self, session: Session, dn: str, sam: str) -> str:
-        container = parent_dn(dn)
-        name = first_value(dn)
-        found = session.search(container, f"(cn={escape_filter_value(name)}*)", ["1.1"])
-        held = {_rdn_key(e.dn) for e in found if same_dn(parent_dn(e.dn), container)}
-        return common_names.choose(
-            name, sam, container, lambda candidate: _rdn_key(candidate) in held
-        )
-
-    def _refuse_taken_upn(self, session: Session, upn: str, dn: str, desired: Desired) -> None:
-        found = session.search(self.domain_dn, f"({UPN}={escape_filter_value(upn)})", ["1.1"])
-        others = [e.dn for e in found if e.dn.casefold() != dn.casefold()]
-        if others:
-            raise upn_taken(upn, others[0], desired)
+                refuse_taken_upn(session, self.domain_dn, str(values[0]), dn, desired)
 
     def _domain_policy(self, session: Session) -> PasswordPolicy:
         """The domain's password policy, read once per process (it changes rarely, and a
@@ -300,18 +306,6 @@ def domain_of(dn: str) -> str:
     return ",".join(rdn("DC", value) for part in rdns[tail:] for _, value in part)
 
 
-def upn_taken(upn: str, holder: str, desired: Desired) -> PermanentTargetError:
-    return PermanentTargetError(
-        f"the userPrincipalName '{upn}' of '{desired.scim_id}' is already held by '{holder}'; "
-        "AD allows one object per UPN: change the work email in Entra, or clear it on that object"
-    )
-
-
-def _folded_in(value: str, values: Sequence[str]) -> bool:
-    """Whether ``value`` is among ``values`` as AD compares names (ignoring case)."""
-    return value.casefold() in (v.casefold() for v in values)
-
-
-def _rdn_key(dn: str) -> str:
-    """A DN's first RDN value, folded: how CNs in one container clash."""
-    return parse_dn(dn)[0][0][1].casefold()
+def _upn(values: AddValues) -> str:
+    found = values.get(UPN) or []
+    return str(found[0]) if found else ""

@@ -13,36 +13,17 @@ import ldap3
 import pytest
 
 from connectors.ldap import batch
-from connectors.ldap.batch import READ_CHUNK
+from connectors.ldap.batch import FIRST_CHUNK, READ_CHUNK, chunked
 from connectors.ldap.errors import ConnectionLostError, LdapResultError
 from connectors.ldap.session import Session, check
 from connectors.ldap.settings import LdapSettings
 from connectors.ldap.target import LdapTarget
-from connectors.ldap.wire import Done, Request, Result, Wire
+from connectors.ldap.wire import Done, Request, Result
 from reconcile.errors import PermanentTargetError
 from reconcile.model import DesiredIdentity
 from reconcile.ports import Action, Applied
-from tests.support.directory import entries, identity, settings_for, user_entry
+from tests.support.directory import Sent, entries, identity, settings_for, user_entry
 from tests.support.slapd import SlapdServer
-
-
-class Sent:
-    """Counts the requests that reach the wire: those of the batch's own thread, the others."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.batch = self.others = 0
-        original = Wire.exchange
-
-        def counting(
-            wire: Wire, requests: Sequence[Request], done: Done | None = None
-        ) -> list[Result]:
-            if threading.current_thread().name == "ldap-batch":
-                self.batch += len(requests)
-            else:
-                self.others += len(requests)
-            return original(wire, requests, done)
-
-        monkeypatch.setattr(Wire, "exchange", counting)
 
 
 def run(target: LdapTarget, work: list[tuple[DesiredIdentity, str | None]]) -> list[Applied]:
@@ -164,6 +145,14 @@ def test_an_apply_that_must_look_something_up_first_is_not_sent_ahead(
     assert entry is not None and entry["manager"] == [f"uid=boss,ou=people,{base}"]
 
 
+def test_the_first_chunk_is_small_and_the_next_ones_grow_to_the_read_chunk() -> None:
+    users = [(identity(f"c{i:03d}"), None) for i in range(200)]
+    chunks = chunked(users)
+    assert [len(c) for c in chunks] == [FIRST_CHUNK, 20, 40, READ_CHUNK, READ_CHUNK, 30]
+    assert [u for chunk in chunks for u in chunk] == users
+    assert chunked([]) == []
+
+
 def test_a_batch_of_several_chunks_is_applied_from_threads_in_any_order(
     ldap_target: LdapTarget,
     ldap_settings: LdapSettings,
@@ -188,7 +177,8 @@ def test_a_batch_of_several_chunks_is_applied_from_threads_in_any_order(
 
     created = in_threads([(identity(n), None) for n in names])
     assert {a.action for a in created} == {Action.CREATED}
-    assert (sent.batch, sent.others) == (count, 3)  # every add ahead; one search per chunk
+    chunks = len(chunked(names))
+    assert (sent.batch, sent.others) == (count, chunks)  # every add ahead; a search per chunk
 
     sent.batch = sent.others = 0
     changed = [
@@ -199,7 +189,7 @@ def test_a_batch_of_several_chunks_is_applied_from_threads_in_any_order(
     expected = [Action.UPDATED if i % 3 else Action.UNCHANGED for i in range(count)]
     assert [a.action for a in updated] == expected
     assert [a.anchor for a in updated] == [a.anchor for a in created]
-    assert (sent.batch, sent.others) == (expected.count(Action.UPDATED), 3)
+    assert (sent.batch, sent.others) == (expected.count(Action.UPDATED), chunks)
     titles = {
         e["uid"][0]: e["title"]
         for e in entries(directory_admin, ldap_settings.base_dn, "(uid=many*)")
@@ -251,10 +241,12 @@ def test_a_chunk_whose_search_is_refused_is_applied_alone_and_the_others_ahead(
     monkeypatch.setattr(batch, "check", refuse_first)
     sent = Sent(monkeypatch)
     names = [f"ref{i:03d}" for i in range(READ_CHUNK + 1)]
-    applied = run(ldap_target, [(identity(n), None) for n in names])
-    # slapd may answer the two chunks' searches in either order, so the refused one is either
-    # chunk: the other one's adds went ahead (50 or 1), the refused one's users alone
-    assert len(refused) == 1 and sent.batch in (READ_CHUNK, 1)
+    work = [(identity(n), None) for n in names]
+    applied = run(ldap_target, work)
+    # slapd may answer the chunks' searches in any order, so the refused one is any chunk: the
+    # other chunks' adds went ahead, the refused one's users alone
+    sizes = [len(chunk) for chunk in chunked(work)]
+    assert len(refused) == 1 and sent.batch in {len(names) - size for size in sizes}
     assert {a.action for a in applied} == {Action.CREATED}
     found = entries(directory_admin, ldap_settings.base_dn, "(uid=ref*)")
     assert sorted(e["uid"][0] for e in found) == names

@@ -161,6 +161,16 @@ def test_group_members_and_name_are_the_targets() -> None:
     assert {k for _, k, _ in found} == {"cn", "member"}
 
 
+def test_an_ad_groups_display_name_is_the_targets() -> None:
+    """AD cuts a group's CN to 64 characters; its whole name, in displayName, finds it."""
+    found = check(
+        '[mapping.ldap.group.attributes]\ndisplayName = "x"\ndescription = "y"\n',
+        directory="active_directory",
+    )
+    ((_, key, message),) = found
+    assert key == "displayName" and "which finds its entry" in message
+
+
 @pytest.mark.parametrize(
     ("kind", "dn", "message"),
     [

@@ -7,12 +7,17 @@ from collections.abc import Sequence
 
 import pytest
 
-from connectors.ldap.active_directory import account_control
+from connectors.ldap.active_directory import account_control, common_names
 from connectors.ldap.active_directory.kind import ActiveDirectory, domain_of
 from connectors.ldap.active_directory.passwords import PasswordTransportError
+from connectors.ldap.groups import group_naming
+from connectors.ldap.mapping import Layout
 from connectors.ldap.names import first_value
+from connectors.ldap.plan import LdapObserved, plan
 from connectors.ldap.responses import Entry
-from tests.support.directory import identity
+from connectors.ldap.settings import LdapSettings
+from reconcile.changes import ChangeAction
+from tests.support.directory import group, identity
 
 
 class PlainSession:
@@ -75,6 +80,59 @@ def test_a_suffixed_cn_is_kept_and_another_one_renamed() -> None:
         values: dict[str, list[str]] = {"cn": [first_value(wanted)]}
         kind().user_values(identity("jdoe"), values, entry)
         assert values["cn"] == [cn]
+
+
+LONG = "Regional Sales and Customer Success Leadership Team for Europe Middle East and Africa"
+"""A group name of 85 characters: its first 64 are shared by :data:`LONG_TOO`."""
+LONG_TOO = LONG.replace("Africa", "Asia")
+
+
+def ad_layout() -> Layout:
+    settings = LdapSettings(
+        url="ldaps://dc.example.test",
+        base_dn="OU=Sync,DC=example,DC=test",
+        directory="active_directory",
+    )
+    return Layout.from_settings(settings)
+
+
+def test_a_group_cn_is_cut_to_64_and_the_whole_name_kept_in_display_name() -> None:
+    values: dict[str, list[str]] = {"cn": [LONG]}
+    kind().group_values(group(LONG), values, None)
+    assert values["cn"] == [LONG[:64].rstrip()]
+    assert len(values["cn"][0]) <= common_names.MAX_LENGTH
+    assert values["displayName"] == [LONG]
+    created = plan(ad_layout(), group(LONG), LdapObserved(None))
+    assert [c.action for c in created] == [ChangeAction.CREATE]
+    assert created[0].moved_to == f"cn={LONG[:64].rstrip()},ou=groups,OU=Sync,DC=example,DC=test"
+    assert created[0].diff["displayName"] == ((), (LONG,))
+
+
+def test_a_long_group_cn_that_got_a_clash_suffix_keeps_it() -> None:
+    suffix = " (Regional Sales and 2)"
+    held = LONG[: 64 - len(suffix)].rstrip() + suffix
+    entry = Entry(
+        f"CN={held},OU=groups,OU=Sync,DC=example,DC=test",
+        {"samaccountname": ["Regional Sales and 2"], "displayname": [LONG_TOO], "cn": [held]},
+    )
+    values: dict[str, list[str]] = {"cn": [LONG_TOO]}
+    kind().group_values(group(LONG_TOO), values, entry)
+    assert values["cn"] == [held]
+    again = plan(ad_layout(), group(LONG_TOO), LdapObserved(entry))
+    assert again == []  # neither renamed back (it would clash again) nor rewritten
+
+
+def test_an_ad_group_is_found_by_its_whole_name_and_a_hand_made_one_by_cn() -> None:
+    naming = group_naming(ad_layout(), "g1", LONG)
+    assert "(displayName=" in naming.filter and "(cn=" in naming.filter
+    cut = LONG_TOO[:64].rstrip()
+    other_long = Entry("CN=x,DC=t", {"cn": [cut], "displayname": [LONG_TOO]})
+    same_long = Entry("CN=y,DC=t", {"cn": [cut], "displayname": [LONG]})
+    hand_made = Entry("CN=z,DC=t", {"cn": ["Sales"]})
+    assert not naming.matches(other_long)  # shares the CN, not the name
+    assert naming.matches(same_long)
+    assert group_naming(ad_layout(), "g2", "Sales").matches(hand_made)
+    assert not group_naming(ad_layout(), "g3", cut).matches(other_long)
 
 
 def test_a_marked_object_is_refused_and_an_unmarked_one_is_not() -> None:

@@ -12,9 +12,18 @@ from pathlib import Path
 import ldap3
 import pytest
 
-from connectors.ldap.active_directory import account_control, anchors, group_types, ranged
+from connectors.ldap.active_directory import (
+    account_control,
+    account_names,
+    anchors,
+    common_names,
+    group_types,
+    ranged,
+)
 from connectors.ldap.active_directory.kind import ActiveDirectory
+from connectors.ldap.names import first_value
 from connectors.ldap.target import LdapTarget
+from reconcile.changes import ChangeAction
 from reconcile.errors import PermanentTargetError, TargetUnavailableError
 from reconcile.model import Tombstone
 from reconcile.ports import Action
@@ -186,6 +195,40 @@ def test_groups_are_global_security_with_deltas_and_no_placeholder(
     assert len(members) == 1 and b in members[0]
     target.apply(group(name), empty.anchor)
     assert "member" not in one(ad_admin, ad_ou, f"(cn={name})", "member")
+
+
+def test_long_group_names_sharing_their_first_64_characters_both_get_an_entry(
+    target: LdapTarget, ad_admin: ldap3.Connection, ad_ou: str
+) -> None:
+    """Windows refuses a CN over 64 characters (00002082); Samba would take it, so the cut is
+    checked here by what lands, and the clash it makes by the second group getting its own."""
+    head = f"{unique('g')} Regional Sales and Customer Success Leadership Team for Europe"
+    first, second = f"{head} Middle East and Africa", f"{head} Asia Pacific"
+    cut = head[: common_names.MAX_LENGTH].rstrip()
+    made = [target.apply(group(name), None) for name in (first, second)]
+    assert [m.action for m in made] == [Action.CREATED, Action.CREATED]
+    _, _, response, _ = ad_admin.search(
+        ad_ou, "(objectClass=group)", ldap3.SUBTREE, attributes=["displayName", "sAMAccountName"]
+    )
+    held = {
+        text(e["raw_attributes"]["displayName"])[0]: (
+            first_value(e["dn"]),
+            text(e["raw_attributes"]["sAMAccountName"])[0],
+        )
+        for e in response
+        if e["type"] == "searchResEntry"
+    }
+    sam = account_names.default_name(first)
+    second_sam = account_names.with_suffix(sam, 2)
+    assert held == {
+        first: (cut, sam),
+        second: (list(common_names.candidates(cut, second_sam))[1], second_sam),
+    }
+    # a create whose answer was lost: found again by its whole name and taken, not made twice
+    again = target.apply(group(second), None)
+    assert again.anchor == made[1].anchor
+    assert [c.action for c in again.changes] == [ChangeAction.ADOPT]
+    assert target.apply(group(first), made[0].anchor).action is Action.UNCHANGED
 
 
 def test_delete_removes_the_account(

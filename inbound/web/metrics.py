@@ -41,7 +41,6 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)
 _WRITES = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
 _RESOURCES = {"/scim/v2/Users": "User", "/scim/v2/Groups": "Group"}
-_UNKNOWN: Any = object()
 
 
 def staged_write(route: str, method: str, status: int) -> tuple[str, str] | None:
@@ -121,8 +120,9 @@ class Metrics:
     ) -> None:
         """Every request passes here (on the event loop's thread)."""
         key = (route, method, status)
-        staged = self._staged_kinds.get(key, _UNKNOWN)
-        if staged is _UNKNOWN:
+        try:
+            staged = self._staged_kinds[key]
+        except KeyError:
             staged = self._staged_kinds[key] = staged_write(route, method, status)
         self.requests.observe(route, method, status, seconds, staged)
         # Any SCIM request that got past authentication came from Entra (or whoever holds its

@@ -42,7 +42,10 @@ class GroupCommit:
 
     isolates_failures: bool
     """Whether a write that fails inside the group rolls back alone (SQLite savepoints); if
-    not, the whole group must be rolled back and its writes run again one by one."""
+    not, the whole group must be rolled back and its writes run again."""
+    broken: bool = False
+    """A write failed inside a group that does not isolate failures, even if its caller
+    went on: the group must not commit."""
     connection: Any = None
     hooks: list[Callable[[], None]] = field(default_factory=list)
     ahead: dict[str, Sequence[Any]] = field(default_factory=dict)
@@ -279,24 +282,30 @@ class Rows:
                 conn.close()
 
     @contextmanager
-    def group_commit(self) -> Iterator[GroupCommit]:
+    def group_commit(self, isolate: bool = True) -> Iterator[GroupCommit]:
         """One transaction around several writes of this thread (group commit).
 
+        The group's writes share one BEGIN, one COMMIT, and every page they all touch: a
+        commit writes each dirtied page to the WAL, and a create dirties some thirty (the row,
+        its index entries, the audit and ledger rows).
         On SQLite (on a thread that keeps its connection: the writer, see
-        :meth:`claim_writer`) each write inside is a SAVEPOINT, so a refused
-        write rolls back alone, and the group's writes share one BEGIN, one COMMIT, and every
-        page they all touch: a commit writes each dirtied page to the WAL, and a create
-        dirties some thirty (the row, its index entries, the audit and ledger rows).
+        :meth:`claim_writer`), with ``isolate`` each write inside is a SAVEPOINT, so a refused
+        write rolls back alone. Without it the writes run bare: a savepoint copies every page
+        its write touches into a sub-journal first, about a fifth of SQLite's work for a
+        create, paid on the chance that the write fails. The caller rolls such a group back
+        when one of its writes fails and runs it again isolated.
         On PostgreSQL the writes share a connection, one pipeline, BEGIN and COMMIT (one WAL
-        flush); an error there cannot be undone for one write alone, so the group says it does
-        not isolate failures and the caller runs its writes again one by one.
+        flush); an error there cannot be undone for one write alone, so the group never
+        isolates failures and the caller runs its writes again one by one.
         Nothing is acknowledged before the COMMIT; hooks given to :meth:`after_commit` run
         after it, once each."""
         current = self.open_group_commit()
         if current is not None:
             yield current
             return
-        opened = self._open_sqlite_group_commit() if self.sqlite else self._open_pg_group_commit()
+        opened = (
+            self._open_sqlite_group_commit(isolate) if self.sqlite else self._open_pg_group_commit()
+        )
         with opened as group:
             if group is None:  # SQLite, on a thread that borrows its connection
                 yield GroupCommit(isolates_failures=True)
@@ -310,7 +319,7 @@ class Rows:
             hook()
 
     @contextmanager
-    def _open_sqlite_group_commit(self) -> Iterator[GroupCommit | None]:
+    def _open_sqlite_group_commit(self, isolate: bool) -> Iterator[GroupCommit | None]:
         conn, give_back = self._connection()
         if give_back:
             conn.close()
@@ -319,7 +328,10 @@ class Rows:
         cursor = conn.cursor()
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            yield GroupCommit(isolates_failures=True)
+            group = GroupCommit(isolates_failures=isolate)
+            yield group
+            if group.broken:
+                raise sqlite3.OperationalError("a write of the group failed; nothing committed")
             cursor.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -351,15 +363,18 @@ class Rows:
     def _sqlite_transaction(self) -> Iterator[Any]:
         """Writes take the lock at BEGIN (reads: :class:`_SqliteRead`)."""
         conn, give_back = self._connection()
-        grouped = self.open_group_commit() is not None and not give_back
+        group = None if give_back else self.open_group_commit()
+        if group is not None and not group.isolates_failures:
+            yield from self._bare_write(conn, group)
+            return
         begin, commit, rollback = (
             ("SAVEPOINT w", "RELEASE w", "ROLLBACK TO w; RELEASE w")
-            if grouped
+            if group is not None
             else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
         )
         try:
             cursor = conn.cursor()
-            if grouped and not conn.in_transaction:
+            if group is not None and not conn.in_transaction:
                 # an error inside the group made SQLite roll all of it back: a SAVEPOINT now
                 # would open a new transaction, and commit this write while the group fails
                 raise sqlite3.OperationalError("the group commit was rolled back")
@@ -377,6 +392,19 @@ class Rows:
         finally:
             if give_back:
                 conn.close()
+
+    @staticmethod
+    def _bare_write(conn: Any, group: GroupCommit) -> Iterator[Any]:
+        """A write inside a group without savepoints: any failure breaks the whole group."""
+        try:
+            if not conn.in_transaction:
+                raise sqlite3.OperationalError("the group commit was rolled back")
+            yield conn.cursor()
+        except BaseException as exc:
+            group.broken = True
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise DuplicateError(str(exc)) from exc
+            raise
 
     def select_in(self, cursor: Any, head: str, ids: Sequence[str], tail: str = "") -> list[Any]:
         """``head`` ends with ``IN``; ``ids`` become that many bound parameters."""

@@ -360,9 +360,9 @@ class ResourceStore:
 
     # ---- helpers -----------------------------------------------------------------------
 
-    def group_commit(self) -> AbstractContextManager[GroupCommit]:
+    def group_commit(self, isolate: bool = True) -> AbstractContextManager[GroupCommit]:
         """Several writes as one transaction (see :meth:`Rows.group_commit`)."""
-        return self._rows.group_commit()
+        return self._rows.group_commit(isolate)
 
     @contextmanager
     def _write(self, rt: ResourceType, data: dict[str, Any] | None = None) -> Iterator[Any]:

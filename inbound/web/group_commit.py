@@ -5,10 +5,13 @@ queued instead of run, and the queued writes then run one after another in one t
 a *group commit* (:meth:`ResourceStore.group_commit`). A lone write waits for nothing: it
 commits alone.
 
-- SQLite: the group runs on the one writer thread, each write in a savepoint of its own. A
-  commit rewrites every page it dirtied, so a burst of creates pays for one commit and shares
-  the index pages they all touch, instead of paying for both once per request. Meanwhile the
-  event loop parses the next requests, which form the next group.
+- SQLite: the group runs on the one writer thread. A commit rewrites every page it dirtied,
+  so a burst of creates pays for one commit and shares the index pages they all touch,
+  instead of paying for both once per request. Meanwhile the event loop parses the next
+  requests, which form the next group. The writes run bare first; if one fails, the group is
+  rolled back and runs again with each write in a savepoint of its own, so the failure stays
+  with its request. Savepoints on every group would cost each write a copy of every page it
+  touches, for failures (a 409, a 412) that few groups have.
 - PostgreSQL: the group runs in a worker thread, on one connection and one pipeline, with one
   BEGIN, one COMMIT and one WAL flush, and one thread hand-over for all its requests. A
   failure there cannot be rolled back for one write alone: the whole group is rolled back
@@ -36,6 +39,7 @@ T = TypeVar("T")
 
 class OpenGroupCommit(Protocol):
     isolates_failures: bool
+    broken: bool
 
 
 WriteResult = tuple[Any, BaseException | None]
@@ -63,19 +67,24 @@ class GroupCommitter(Generic[T]):
     ``max_in_flight`` groups at once; without it groups run in the loop, one at a time.
     ``retry_alone``: a group that fails as a whole (its BEGIN or COMMIT) runs its writes again
     one by one, rather than answering them all with its error. ``lock_ahead`` is given, inside
-    each group, the resources its writes change.
+    each group, the resources its writes change. ``open_group(isolate)`` opens a group where
+    a failed write rolls back alone when asked and able (``isolates_failures``); groups are
+    first opened without, and one whose write fails runs again isolated (``can_isolate``) or
+    write by write.
     """
 
     def __init__(
         self,
-        open_group: Callable[[], AbstractContextManager[OpenGroupCommit]],
+        open_group: Callable[[bool], AbstractContextManager[OpenGroupCommit]],
         *,
         in_thread: InThread | None = None,
         max_in_flight: int = 1,
         retry_alone: bool = False,
+        can_isolate: bool = False,
         lock_ahead: Callable[[list[str]], None] = lambda _ids: None,
     ) -> None:
         self._open_group = open_group
+        self._can_isolate = can_isolate
         self._lock_ahead = lock_ahead
         self._retry_alone = retry_alone
         self._in_thread = in_thread
@@ -132,21 +141,30 @@ class GroupCommitter(Generic[T]):
         # Entra made, exactly as if it had arrived alone
         if len(queued) == 1:
             return [_alone(queued[0].call)]
+        for isolate in (False, True) if self._can_isolate else (False,):
+            try:
+                return self._in_group(queued, isolate)
+            except _Redo:
+                continue  # a write failed and the group was rolled back: run it again
+            except Exception as exc:
+                if not self._retry_alone:  # BEGIN or COMMIT failed: nothing was written
+                    return [(None, exc)] * len(queued)
+                break
+        return [_alone(item.call) for item in queued]
+
+    def _in_group(self, queued: list[_Queued[T]], isolate: bool) -> list[WriteResult]:
         results: list[WriteResult] = []
-        try:
-            with self._open_group() as group:
-                self._lock_ahead([item.changes for item in queued if item.changes])
-                for item in queued:
-                    try:
-                        results.append((item.call(), None))
-                    except Exception as exc:
-                        if not group.isolates_failures:
-                            raise _Redo from exc
-                        results.append((None, exc))  # this request's own error; go on
-        except Exception as exc:
-            if isinstance(exc, _Redo) or self._retry_alone:
-                return [_alone(item.call) for item in queued]
-            return [(None, exc)] * len(queued)  # BEGIN or COMMIT failed: nothing was written
+        with self._open_group(isolate) as group:
+            self._lock_ahead([item.changes for item in queued if item.changes])
+            for item in queued:
+                try:
+                    results.append((item.call(), None))
+                except Exception as exc:
+                    if not group.isolates_failures:
+                        raise _Redo from exc
+                    results.append((None, exc))  # this request's own error; go on
+                if group.broken:  # a write failed inside and its caller went on
+                    raise _Redo
         return results
 
     @staticmethod

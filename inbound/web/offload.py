@@ -58,6 +58,7 @@ class Offload:
             in_thread=self.in_thread if blocking else self._on_writer,
             max_in_flight=GROUP_COMMITS_IN_FLIGHT if blocking else 1,
             retry_alone=blocking,
+            can_isolate=not blocking,
             lock_ahead=store.lock_ahead,
         )
 

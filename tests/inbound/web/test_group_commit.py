@@ -1,5 +1,6 @@
 """Writes that arrive together share one transaction (group commit) and still succeed or fail
-one by one, on SQLite (savepoints) and PostgreSQL (a failed group commit reruns write by write)."""
+one by one: on SQLite a group with a failed write runs again with savepoints, on PostgreSQL
+write by write."""
 
 from __future__ import annotations
 
@@ -74,6 +75,31 @@ def test_a_sqlite_group_commit_keeps_the_writes_that_succeeded_and_only_those(
     assert refused.value.status == 409
     assert _live_users(runtime) == ["also-kept", "kept"]
     assert _creates_audited(runtime) == 2
+
+
+def test_a_bare_sqlite_group_commit_fails_whole_when_one_of_its_writes_fails(
+    runtime: Runtime, database_url: str
+) -> None:
+    """Without savepoints a refused write cannot be undone alone: even though its caller
+    caught the refusal and went on, the group commits nothing (the committer then runs it
+    again isolated)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL group commits never isolate failures")
+    store = runtime.store
+    store.create(USER_TYPE, entra_user("taken"), ACTOR)
+
+    def bare_group() -> None:
+        with store.group_commit(isolate=False):
+            store.create(USER_TYPE, entra_user("lost"), ACTOR)
+            with pytest.raises(ScimError) as refused:
+                store.create(USER_TYPE, entra_user("TAKEN"), ACTOR)
+            assert refused.value.status == 409
+            store.create(USER_TYPE, entra_user("lost-too"), ACTOR)
+
+    with pytest.raises(sqlite3.OperationalError):
+        bare_group()
+    assert _live_users(runtime) == ["taken"]
+    assert _creates_audited(runtime) == 1
 
 
 def test_nothing_of_a_failed_group_commit_is_written_and_nobody_is_told_of_a_change(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,34 +13,46 @@ import pytest
 from inbound.web.group_commit import GroupCommitter
 
 
-class Recorder:
-    """A stand-in for the store's group commit: records what ran inside which group, and what ran
-    alone (outside any group)."""
+@dataclass
+class Group:
+    isolates_failures: bool
+    broken: bool = False
 
-    def __init__(self, *, isolates_failures: bool = True, fail_commit: bool = False) -> None:
-        self.isolates_failures = isolates_failures
+
+class Recorder:
+    """A stand-in for the store's group commit: records what ran inside which group (and
+    whether that group isolated failures), and what ran alone (outside any group)."""
+
+    def __init__(self, *, can_isolate: bool = True, fail_commit: bool = False) -> None:
+        self.can_isolate = can_isolate
         self.fail_commit = fail_commit
         self.groups: list[list[str]] = []
+        self.isolated: list[bool] = []
         self.committed: list[str] = []
         self.alone: list[str] = []
-        self.open = False
+        self.open: Group | None = None
 
     @contextmanager
-    def group(self) -> Iterator[Recorder]:
+    def group(self, isolate: bool) -> Iterator[Group]:
         self.groups.append([])
-        self.open = True
+        self.isolated.append(isolate and self.can_isolate)
+        self.open = Group(isolates_failures=isolate and self.can_isolate)
         try:
-            yield self
+            yield self.open
             if self.fail_commit:
                 raise OSError("disk full")
             self.committed.extend(self.groups[-1])
         finally:
-            self.open = False
+            self.open = None
 
-    def call(self, name: str, *, fail: bool = False) -> str:
+    def call(self, name: str, *, fail: bool = False, swallow: bool = False) -> str:
         (self.groups[-1] if self.open else self.alone).append(name)
         if fail:
-            raise ValueError(f"{name} refused")
+            if swallow and self.open is not None and not self.open.isolates_failures:
+                self.open.broken = True  # as a store write that catches its database's error
+                return f"{name} went on"
+            if not swallow:
+                raise ValueError(f"{name} refused")
         return f"{name} done"
 
 
@@ -71,19 +84,54 @@ def test_writes_that_arrive_together_share_one_group_in_arrival_order() -> None:
     assert recorder.alone == ["later"]  # a group of one is no group
 
 
+def test_a_group_runs_without_isolation_until_a_write_of_it_fails() -> None:
+    recorder = Recorder()
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group, can_isolate=True)
+
+    async def scenario() -> list[str]:
+        return await asyncio.gather(
+            *(committer.run(lambda n=n: recorder.call(f"w{n}")) for n in range(3))
+        )
+
+    assert asyncio.run(scenario()) == ["w0 done", "w1 done", "w2 done"]
+    assert recorder.isolated == [False]
+    assert recorder.committed == ["w0", "w1", "w2"]
+
+
 def test_a_refused_write_fails_alone_and_the_rest_of_its_group_goes_on() -> None:
     recorder = Recorder()
-    committer: GroupCommitter[str] = GroupCommitter(recorder.group)
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group, can_isolate=True)
 
     a, b, c = asyncio.run(_a_refused_b_among_a_and_c(committer, recorder))
     assert (a, c) == ("a done", "c done")
     assert isinstance(b, ValueError) and str(b) == "b refused"
-    assert recorder.groups == [["a", "b", "c"]]
+    # the bare group stopped at the failure and was rolled back; it ran again isolated
+    assert recorder.groups == [["a", "b"], ["a", "b", "c"]]
+    assert recorder.isolated == [False, True]
+    assert recorder.committed == ["a", "b", "c"]
+
+
+def test_a_write_that_went_on_after_a_failure_still_has_its_group_run_again() -> None:
+    """A store write may catch its database's error (to read what refused it) and carry on:
+    the bare group is broken all the same, so it must not commit."""
+    recorder = Recorder()
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group, can_isolate=True)
+
+    async def scenario() -> list[str]:
+        return await asyncio.gather(
+            committer.run(lambda: recorder.call("a")),
+            committer.run(lambda: recorder.call("b", fail=True, swallow=True)),
+            committer.run(lambda: recorder.call("c")),
+        )
+
+    assert asyncio.run(scenario()) == ["a done", "b done", "c done"]
+    assert recorder.isolated == [False, True]
+    assert recorder.committed == ["a", "b", "c"]  # of the isolated run only
 
 
 def test_a_failed_commit_acknowledges_no_write_of_the_group() -> None:
     recorder = Recorder(fail_commit=True)
-    committer: GroupCommitter[str] = GroupCommitter(recorder.group)
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group, can_isolate=True)
 
     async def scenario() -> list[str | BaseException]:
         return await asyncio.gather(
@@ -114,7 +162,7 @@ def test_a_caller_that_went_away_still_has_its_write_run() -> None:
 
 
 def test_where_failures_cannot_be_isolated_the_group_is_undone_and_rerun_write_by_write() -> None:
-    recorder = Recorder(isolates_failures=False)
+    recorder = Recorder(can_isolate=False)
     committer: GroupCommitter[str] = GroupCommitter(recorder.group, retry_alone=True)
 
     a, b, c = asyncio.run(_a_refused_b_among_a_and_c(committer, recorder))
@@ -126,7 +174,7 @@ def test_where_failures_cannot_be_isolated_the_group_is_undone_and_rerun_write_b
 
 
 def test_a_failed_commit_is_retried_write_by_write_when_asked() -> None:
-    recorder = Recorder(isolates_failures=False, fail_commit=True)
+    recorder = Recorder(can_isolate=False, fail_commit=True)
     committer: GroupCommitter[str] = GroupCommitter(recorder.group, retry_alone=True)
 
     async def scenario() -> list[str]:
@@ -140,7 +188,7 @@ def test_a_failed_commit_is_retried_write_by_write_when_asked() -> None:
 
 
 def test_group_commits_in_threads_run_away_from_the_loop_a_few_at_a_time() -> None:
-    recorder = Recorder(isolates_failures=False)
+    recorder = Recorder(can_isolate=False)
     in_flight: list[int] = []
     running = 0
 

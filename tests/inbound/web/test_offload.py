@@ -20,6 +20,7 @@ class FakeStore:
     """What the offload asks of the store: whether it blocks, and its group commit."""
 
     isolates_failures = True
+    broken = False
 
     def __init__(self, *, blocking: bool) -> None:
         self.blocking = blocking
@@ -28,7 +29,7 @@ class FakeStore:
         self.writer: str | None = None
 
     @contextmanager
-    def group_commit(self) -> Iterator[FakeStore]:
+    def group_commit(self, isolate: bool = True) -> Iterator[FakeStore]:
         self.groups.append(threading.current_thread().name)
         yield self
 

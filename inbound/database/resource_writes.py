@@ -37,6 +37,25 @@ def columns(rows: Rows, rt: ResourceType, data: dict[str, Any]) -> list[Any]:
     ]
 
 
+def column_sources(rt: ResourceType) -> tuple[tuple[str, str], ...]:
+    """Each column with the attribute it is made of."""
+    return (
+        ("name_key", name_field(rt)),
+        ("external_id", "externalId"),
+        ("display_name", "displayName"),
+        ("active", "active"),
+    )
+
+
+def column_value(rows: Rows, rt: ResourceType, data: dict[str, Any], column: str) -> Any:
+    """One column of :func:`columns`."""
+    if column == "name_key":
+        return name_key(rt, data)
+    if column == "active":
+        return rows.bool_in(data.get("active", True) is not False)
+    return data.get("externalId" if column == "external_id" else "displayName")
+
+
 def rewrite(
     rows: Rows,
     cur: Any,
@@ -49,9 +68,14 @@ def rewrite(
 ) -> None:
     """Write only what changed: the columns whose value differs and the index rows that
     differ, so a one-attribute PATCH touches one index entry, not the resource's fifteen."""
-    old, new = columns(rows, rt, before), columns(rows, rt, after)
-    sets = [f"{name} = ?" for name, a, b in zip(COLUMN_NAMES, old, new, strict=True) if a != b]
-    values = [b for a, b in zip(old, new, strict=True) if a != b]
+    touched = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    # a column is set only when its attribute changed: folding a name is the dear part
+    sets = [f"{column} = ?" for column, field in column_sources(rt) if field in touched]
+    values = [
+        column_value(rows, rt, after, column)
+        for column, field in column_sources(rt)
+        if field in touched
+    ]
     cur.execute(
         rows.sql(
             f"UPDATE scim_resources SET {', '.join([*sets, 'data = ?'])}, "  # noqa: S608
@@ -59,7 +83,6 @@ def rewrite(
         ),
         [*values, rows.json_in(after), generation, rows.time_in(now), scim_id],
     )
-    touched = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
     old_rows = {(p, e): (t, n) for p, e, t, n in index_rows(rt, before, touched)}
     new_rows = {(p, e): (t, n) for p, e, t, n in index_rows(rt, after, touched)}
     gone = sorted(old_rows.keys() - new_rows.keys())

@@ -307,7 +307,10 @@ class ResourceStore:
                 generation = current.generation + 1
                 if changed:
                     check_indexed(rt, current.data, result.data)
-                    if name_key(rt, result.data) != name_key(rt, current.data):
+                    field = name_field(rt)
+                    if result.data.get(field) != current.data.get(field) and name_key(
+                        rt, result.data
+                    ) != name_key(rt, current.data):
                         self._check_unique(cur, rt, result.data, scim_id)
                     rewrite(
                         self._rows, cur, rt, scim_id, generation, now, current.data, result.data

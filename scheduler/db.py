@@ -102,13 +102,13 @@ def _tune_sqlite(engine: Engine) -> None:
     on a lock upgrade; LIKE made case-sensitive so filters match PostgreSQL's; checkpoints in
     a thread of their own (:mod:`scheduler.checkpoints`) for a database file.
 
-    Temporary storage in memory: a group commit run again after a refused write runs each
-    write in a savepoint, and SQLite journals every page a savepoint touches first into a
-    sub-journal, a temporary file once it passes 64 KiB. A create touches some twenty pages, so on disk that cost forty write calls
-    and 80 KiB per create, more than the WAL itself (five times the writes per POST, measured
-    through ``/proc/PID/io``). In memory a sub-journal lives until its transaction ends: a
-    group's few megabytes. Sorts that spill (a ``sortBy`` over every resource) also stay in
-    memory, a few tens of bytes per sorted row.
+    Temporary storage in memory: a group commit run again after a refused write runs each write
+    in a savepoint, and SQLite journals every page a savepoint touches first into a sub-journal,
+    a temporary file once it passes 64 KiB. A create touches some twenty pages, so on disk that
+    cost forty write calls and 80 KiB per create, more than the WAL itself (five times the
+    writes per POST, measured through ``/proc/PID/io``). In memory a sub-journal lives until its
+    transaction ends: a group's few megabytes. Sorts that spill (a ``sortBy`` over every
+    resource) also stay in memory, a few tens of bytes per sorted row.
 
     A page cache of 16 MiB per connection rather than SQLite's 2 MiB: a PATCH of a random user
     read half as many pages from the file (4.9-6.2 reads per PATCH instead of 9.6-12.6, about

@@ -44,11 +44,25 @@ class Jobs:
         self.last_report: RunReport | None = None
         self._listener = ChangeListener(runtime.database_engine, self.nudge) if listen else None
         self._troubles = 0
+        # while a target or the database is down: no run before this, nudged or not
+        self._quiet_until: datetime | None = None
         self._lock = runtime.job_lock
         self._database = runtime.services.database
 
     def start(self) -> None:
         self._runtime.prepare_worker()
+        interval = self.register_reconcile_jobs()
+        self._runtime.signals.work_waiting.connect(self.nudge)
+        self._runtime.signals.interval_changed.connect(self.set_interval)
+        renewal.register(self._scheduler, self._runtime)
+        self.register_entra_jobs()
+        self._scheduler.start()
+        if self._listener is not None:
+            self._listener.start()
+        log.info("scheduler started", extra={"reconcile_interval_seconds": interval})
+
+    def register_reconcile_jobs(self) -> float:
+        """The reconcile job (due at once) and the full reconcile; the interval in seconds."""
         interval = self._runtime.live_settings.reconcile_interval(
             self._runtime.settings.reconcile_interval.total_seconds()
         )
@@ -65,14 +79,7 @@ class Jobs:
             id=FULL_RECONCILE_JOB,
             replace_existing=True,
         )
-        self._runtime.signals.work_waiting.connect(self.nudge)
-        self._runtime.signals.interval_changed.connect(self.set_interval)
-        renewal.register(self._scheduler, self._runtime)
-        self.register_entra_jobs()
-        self._scheduler.start()
-        if self._listener is not None:
-            self._listener.start()
-        log.info("scheduler started", extra={"reconcile_interval_seconds": interval})
+        return interval
 
     def register_entra_jobs(self) -> None:
         """The Entra watch (with the Graph settings) and the alert webhook (when configured)."""
@@ -116,6 +123,9 @@ class Jobs:
         if job is None:
             return
         soon = self._now() + self._debounce
+        quiet_until = self._quiet_until
+        if quiet_until is not None and quiet_until > soon:
+            soon = quiet_until  # the outage's backoff holds: writes keep arriving meanwhile
         if job.next_run_time is None or job.next_run_time > soon:
             job.modify(next_run_time=soon)
 
@@ -136,16 +146,17 @@ class Jobs:
                 )
                 self._database.succeeded()
                 if any(t.unavailable for t in self.last_report.targets):
-                    self._wake_at(self._now() + self._trouble_backoff())
+                    self._back_off()
                     return
                 self._troubles = 0
+                self._quiet_until = None
                 log.info("reconcile finished", extra=self._summary(self.last_report))
                 if not self._dirty.is_set():
                     break
             wakeup = self._runtime.ledger.next_wakeup()
         except Exception as exc:  # try again soon, never kill the job
             self._failed("reconcile run failed", exc)
-            self._wake_at(self._now() + self._trouble_backoff())
+            self._back_off()
             return
         if wakeup is not None:
             self._wake_at(max(wakeup, self._now() + self._debounce))
@@ -172,6 +183,15 @@ class Jobs:
         self._troubles += 1
         return timedelta(seconds=min(300.0, 5.0 * 2 ** (self._troubles - 1)))
 
+    def _back_off(self) -> None:
+        """The next run at the backoff, not before, even if a write nudged the job during
+        this run (a nudge would otherwise have it run again within a second)."""
+        moment = self._now() + self._trouble_backoff()
+        self._quiet_until = moment
+        job = self._scheduler.get_job(RECONCILE_JOB)
+        if job is not None:
+            job.modify(next_run_time=moment)
+
     def _wake_at(self, moment: datetime) -> None:
         job = self._scheduler.get_job(RECONCILE_JOB)
         if job is not None and (job.next_run_time is None or job.next_run_time > moment):
@@ -196,10 +216,10 @@ class Jobs:
                 log.warning("orphans held by the brake", extra={"target": report.target})
 
     def describe(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": job.id,
-                "next_run_time": job.next_run_time.isoformat() if job.next_run_time else None,
-            }
-            for job in self._scheduler.get_jobs()
-        ]
+        """Each job and when it runs next. Before the scheduler starts, a job added without a
+        first run time has none yet (APScheduler sets the attribute at start)."""
+        described = []
+        for job in self._scheduler.get_jobs():
+            due = getattr(job, "next_run_time", None)
+            described.append({"id": job.id, "next_run_time": due.isoformat() if due else None})
+        return described

@@ -59,6 +59,10 @@ class DuplicateError(Exception):
 class Rows:
     """Dialect-aware conversions and a transaction on a pooled DBAPI connection."""
 
+    _last_time: tuple[datetime | None, Any] = (None, None)
+    """The last moment :meth:`time_in` converted: a write stores its one ``now`` three times
+    or more (row, audit, ledger). A tuple, so threads swap it whole."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
@@ -169,12 +173,20 @@ class Rows:
         return value
 
     def time_in(self, moment: datetime) -> Any:
+        last, converted = self._last_time
+        if last is moment:
+            return converted
         utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
         if not self.sqlite:
-            return utc
-        # as SQLAlchemy writes it: naive UTC text, always with microseconds
-        text = utc_text(utc, " ", always_fraction=True)
-        return utc.replace(tzinfo=None).isoformat(" ", "microseconds") if text is None else text
+            converted = utc
+        else:
+            # as SQLAlchemy writes it: naive UTC text, always with microseconds
+            text = utc_text(utc, " ", always_fraction=True)
+            converted = (
+                utc.replace(tzinfo=None).isoformat(" ", "microseconds") if text is None else text
+            )
+        self._last_time = (moment, converted)
+        return converted
 
     @staticmethod
     def time_out(value: Any) -> datetime:

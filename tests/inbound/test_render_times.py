@@ -40,5 +40,7 @@ def test_a_moment_is_stored_as_sqlalchemy_writes_it(moment: datetime) -> None:
     rows.sqlite = True
     expected = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
     assert rows.time_in(moment) == expected
+    assert rows.time_in(moment) == expected  # the same moment again, from the last one kept
     assert rows.time_in(moment.astimezone(timezone(timedelta(hours=-5)))) == expected
+    assert rows.time_in(moment + timedelta(microseconds=1)) != expected
     assert Rows.time_out(expected) == moment

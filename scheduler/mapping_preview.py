@@ -12,6 +12,8 @@ from typing import Any
 
 from connectors.identity_store.mapping import extra_attributes
 from connectors.identity_store.planner import GROUP_FIELDS, wanted_identity
+from connectors.ldap.active_directory import account_names
+from connectors.ldap.active_directory.kind import ActiveDirectory
 from connectors.ldap.mapping import Layout
 from inbound.database.desired import StagedDesiredState
 from reconcile.mapping import MappingRenderError
@@ -37,11 +39,14 @@ def preview_ldap(
 ) -> dict[str, Any]:
     layout = Layout.from_settings(settings.ldap)
     if isinstance(desired, DesiredGroup):
+        group_values = layout.group_values(desired)
+        layout.kind.group_values(desired, group_values, None)  # as the planner does
         return {
-            "dn": layout.group_dn(desired.display_name, layout.group_container(desired)),
+            "dn": layout.group_dn(group_values["cn"][0], layout.group_container(desired)),
             "object_classes": [layout.group_object_class],
-            "attributes": layout.group_values(desired),
+            "attributes": group_values,
             "members": len(desired.members),
+            **_settled_at_add(layout, desired.display_name),
         }
     if layout.disable == "delete" and not desired.active:
         return {"dn": None, "note": "disabled users are deleted (SCIM_SYNC_LDAP_DISABLE=delete)"}
@@ -49,13 +54,31 @@ def preview_ldap(
     if desired.manager_scim_id and "manager" in layout.attributes:
         manager = staged.load([desired.manager_scim_id]).get(desired.manager_scim_id)
         if isinstance(manager, DesiredIdentity):
-            manager_dn = layout.user_dn(manager, layout.user_values(manager, None))
+            manager_values = layout.user_values(manager, None)
+            layout.kind.user_values(manager, manager_values, None)
+            manager_dn = layout.user_dn(manager, manager_values)
     values = layout.user_values(desired, manager_dn)
+    layout.kind.user_values(desired, values, None)
     return {
         "dn": layout.user_dn(desired, values),
         "object_classes": list(layout.user_object_classes),
         "attributes": {k: v for k, v in values.items() if v},
         "absent": sorted(k for k, v in values.items() if not v),
+        **_settled_at_add(layout, desired.user_id),
+    }
+
+
+def _settled_at_add(layout: Layout, source: str) -> dict[str, str]:
+    """Active Directory settles some names only when the object is added, against what the
+    domain holds then: the preview says which, and the name it would try first."""
+    if not isinstance(layout.kind, ActiveDirectory):
+        return {}
+    return {
+        "note": (
+            f"sAMAccountName '{account_names.default_name(source)}' unless the domain holds "
+            "it (then a numbered one), a clash suffix on the CN, and a user's first password "
+            "are settled when the object is added"
+        )
     }
 
 

@@ -177,3 +177,35 @@ def test_preview_reports_a_template_failing_for_that_resource(
     assert answered.exit_code == 1
     error = json.loads(answered.stdout)["targets"]["ldap"]["error"]
     assert error.startswith("mapping ldap.user 'carLicense' failed for user 'plain'")
+
+
+def test_preview_on_active_directory_shows_its_names_as_the_planner_makes_them(
+    tmp_path: Path, client: Any, database_url: str
+) -> None:
+    """A CN is cut to AD's 64 characters with the whole name in ``displayName``, a user gets
+    AD's own values, and what only the add settles is said, not guessed."""
+    long_name = "Regional Sales and Marketing Operations, Northern Europe and the Baltics"
+    assert len(long_name) > 64
+    assert client.post("/scim/v2/Groups", json={"displayName": long_name}).status_code == 201
+    assert client.post("/scim/v2/Users", json=entra_user("adam")).status_code == 201
+    env = {
+        **LDAP,
+        "SCIM_SYNC_LDAP_URL": "ldaps://127.0.0.1:9",
+        "SCIM_SYNC_LDAP_DIRECTORY": "active_directory",
+        "SCIM_SYNC_DATABASE_URL": database_url,
+    }
+
+    answered = run(["mapping", "preview", long_name, "--json", "--target", "ldap"], env)
+    assert answered.exit_code == 0, answered.output
+    group = json.loads(answered.stdout)["targets"]["ldap"]
+    cut = long_name[:64].rstrip()
+    escaped = cut.replace(",", "\\,")
+    assert group["dn"].lower().startswith(f"cn={escaped},".lower())
+    assert group["attributes"]["displayName"] == [long_name]
+    assert "sAMAccountName" in group["note"]
+
+    user = json.loads(run(["mapping", "preview", "adam", "--json", "--target", "ldap"], env).stdout)
+    ldap = user["targets"]["ldap"]
+    assert ldap["attributes"]["userPrincipalName"] == [entra_user("adam")["emails"][0]["value"]]
+    assert ldap["attributes"]["userAccountControl"] == ["512"]  # a normal account, enabled
+    assert "sAMAccountName 'adam'" in ldap["note"]

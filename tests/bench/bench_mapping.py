@@ -24,13 +24,14 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
+from unittest import mock
 
 from connectors.ldap.mapping import Layout
 from connectors.ldap.settings import LdapSettings
 from inbound.database import desired
 from inbound.database.desired import desired_identity
 from reconcile.mapping import compile_mapping
-from reconcile.model import NO_SOURCE, read_only
+from reconcile.model import NO_SOURCE, Source, read_only
 from tests.support import entra_user
 
 BASE = "dc=example,dc=org"
@@ -91,14 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     mapped = Layout.from_settings(replace(settings, mapping=compiled.target("ldap")))
     users = [desired_identity(f"s{i}", 1, row, None) for i, row in enumerate(rows)]
 
+    def no_source(_data: dict[str, Any]) -> Source:
+        return NO_SOURCE
+
     def build(with_source: bool) -> Callable[[], object]:
         def run() -> object:
             # Left out, the view is the shared empty one: the desired state as it was before.
-            desired.read_only = read_only if with_source else lambda _data: NO_SOURCE
-            try:
+            with mock.patch.object(desired, "read_only", read_only if with_source else no_source):
                 return [desired.desired_identity(f"s{i}", 1, r, None) for i, r in enumerate(rows)]
-            finally:
-                desired.read_only = read_only
 
         return run
 

@@ -31,10 +31,19 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import uvicorn
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import (
+    HTTPRequestEvent,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
 
 from inbound.auth import SecretKind
 from inbound.web.app import create_app
@@ -114,7 +123,7 @@ def _stdlib_stream(stream: TextIO) -> None:
     and process looked up per record) and a StreamHandler writing and flushing each line on
     the caller's thread."""
     logs.configure("INFO", stream=stream)
-    logging._srcfile = logging.__file__  # type: ignore[attr-defined]  # the default again
+    logging._srcfile = logging.__file__  # the default again
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = True
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logs.JsonFormatter())
@@ -153,18 +162,18 @@ def observer_micro_seconds(setup: LogSetup, calls: int = 20000, rounds: int = 5)
 
     async def bare(scope: Scope, receive: Receive, send: Send) -> None:
         scope["path_template"] = "/scim/v2/Users"
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+        await send(HTTPResponseStartEvent(type="http.response.start", status=200, headers=[]))
+        await send(HTTPResponseBodyEvent(type="http.response.body", body=b"", more_body=False))
 
     async def noop_send(message: Message) -> None:
         return None
 
-    async def noop_receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+    async def noop_receive() -> ReceiveMessage:
+        return HTTPRequestEvent(type="http.request", body=b"", more_body=False)
 
     drain = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     assert drain.stdin is not None
-    setup(drain.stdin)
+    setup(cast(TextIO, drain.stdin))  # text=True: typeshed says only IO[str]
     observed = RequestObserver(bare, metrics=Metrics(), clock=lambda: datetime.now(UTC))
 
     async def timed() -> float:

@@ -62,7 +62,7 @@ def test_promtool_unit_tests_of_every_alert_pass() -> None:
 
 def test_every_watched_metric_is_exported(
     runtime: Runtime,
-    client: TestClient,  # type: ignore[type-arg]
+    client: TestClient[Any],
 ) -> None:
     assert runtime.services.console is not None
     runtime.services.console.entra.record_job({"state": "active"})

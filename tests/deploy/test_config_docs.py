@@ -6,13 +6,14 @@ import dataclasses
 import json
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from scheduler import config_docs
 from scheduler.cli import main
-from scheduler.settings import Settings, describe, setting_groups
+from scheduler.settings import Settings, describe, format_duration, setting_groups
 from tests.support.artefacts import DOCS
 
 ADMIN_KEY = "ssa_" + secrets.token_urlsafe(32)
@@ -59,8 +60,8 @@ def test_a_group_added_to_the_model_reaches_the_page() -> None:
     assert page.startswith(config_docs.render_markdown())
 
 
-def test_config_docs_command_writes_the_page(tmp_path: pytest.TempPathFactory) -> None:
-    out = tmp_path / "configuration.md"  # type: ignore[operator]
+def test_config_docs_command_writes_the_page(tmp_path: Path) -> None:
+    out = tmp_path / "configuration.md"
     result = CliRunner().invoke(main, ["config", "docs", "--output", str(out)], env={})
     assert result.exit_code == 0, result.output
     assert out.read_text() == config_docs.render_markdown()
@@ -86,9 +87,7 @@ def test_config_show_masks_secrets_and_url_passwords() -> None:
 def test_config_show_leaves_unset_secrets_empty() -> None:
     rows = {r["env"]: r["value"] for r in config_docs.effective(Settings())}
     assert rows["SCIM_SYNC_ADMIN_KEY"] == ""
-    assert rows["SCIM_SYNC_RECONCILE_INTERVAL"] == config_docs.format_duration(
-        timedelta(seconds=60)
-    )
+    assert rows["SCIM_SYNC_RECONCILE_INTERVAL"] == format_duration(timedelta(seconds=60))
 
 
 @pytest.mark.parametrize(

@@ -172,6 +172,7 @@ simple_op = st.one_of(
 
 def _oracle(data: dict[str, Any], operation: dict[str, Any]) -> None:
     """RFC 7644 §3.5.2 for the shapes generated above, written independently of the engine."""
+    value: Any  # the operation's JSON, of whatever shape its path takes
     op, path, value = operation["op"], operation["path"], operation.get("value")
     if path in SIMPLE:
         if op == "remove":

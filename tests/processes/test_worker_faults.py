@@ -132,7 +132,7 @@ def test_two_workers_apply_each_change_once(
         first.stop()
         second.stop()
     with staged.database_engine.connect() as conn:
-        per_resource = dict(
+        per_resource: dict[str, int] = dict(
             conn.execute(
                 select(audit.c.scim_id, func.count())
                 .where(audit.c.actor == "target:identity_store")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -108,7 +109,7 @@ def test_restart_asks_calls_graph_and_is_audited(
 
 def test_identities_get_json_has_the_entra_key(
     runtime: Runtime,
-    client: TestClient,  # type: ignore[type-arg]
+    client: TestClient[Any],
     server: Loopback,
     env: dict[str, str],
     clock: FakeClock,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -55,7 +56,7 @@ def test_the_walk_reads_a_page_at_a_time(runtime: Runtime, env: dict[str, str]) 
     reader = runtime.identities
     read = reader.list
 
-    def counted(limit: int, after: str | None = None) -> list[dict[str, object]]:
+    def counted(limit: int = 1000, after: str | None = None) -> list[dict[str, Any]]:
         sizes.append(limit)
         return read(limit, after)
 

@@ -5,6 +5,7 @@ entries joined to staged resources, and every way Graph can fail without touchin
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -21,7 +22,7 @@ from tests.support import FakeClock, entra_user
 from tests.support import fake_graph as graph
 from tests.support.loopback import Loopback, Reply
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Any]
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_the_log_format_setting_is_checked() -> None:
 
 def test_an_exception_is_written_under_its_line() -> None:
     stream = Terminal()
-    logs.configure("INFO", logs.LogFormat.AUTO, stream)  # type: ignore[arg-type]
+    logs.configure("INFO", logs.LogFormat.AUTO, stream)
     try:
         raise ValueError("broken")
     except ValueError:

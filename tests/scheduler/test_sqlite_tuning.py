@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import text
 
@@ -23,7 +25,8 @@ def test_savepoints_write_nothing_before_the_commit(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 't.db'}")
     try:
         raw = engine.raw_connection()
-        cursor = raw.driver_connection.cursor()
+        # SQLAlchemy types the driver's connection as optional; a live one on SQLite is sqlite3's
+        cursor = cast(sqlite3.Connection, raw.driver_connection).cursor()
         cursor.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
         cursor.execute("BEGIN")
         cursor.executemany(

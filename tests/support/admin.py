@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from litestar.testing import TestClient
 
@@ -57,7 +58,7 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def login(client: TestClient, admin_key: str) -> str:  # type: ignore[type-arg]
+def login(client: TestClient[Any], admin_key: str) -> str:
     """Log in through the form; returns the CSRF token of the session."""
     response = client.post("/admin/login", data={"admin_key": admin_key}, follow_redirects=False)
     assert response.status_code == 303, response.text

@@ -86,7 +86,7 @@ class Harness:
             loop = Reconciler(self.runtime.desired, self.runtime.ledger, [chosen], clock=clock)
             (report,) = loop.run_once([self.name]).targets
         finally:
-            del chosen.apply  # type: ignore[misc]
+            del chosen.apply
         return report, self.applied
 
     def plan_of(self, scim_id: str) -> list[Change]:

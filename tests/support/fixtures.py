@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -95,7 +96,7 @@ def admin_key(runtime: Runtime) -> str:
 
 
 @pytest.fixture
-def client(runtime: Runtime, scim_token: str) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def client(runtime: Runtime, scim_token: str) -> Iterator[TestClient[Any]]:
     app = create_app(runtime.services)
     with TestClient(app, base_url="http://scim.test") as test_client:
         test_client.headers["Authorization"] = f"Bearer {scim_token}"
@@ -103,7 +104,7 @@ def client(runtime: Runtime, scim_token: str) -> Iterator[TestClient]:  # type: 
 
 
 @pytest.fixture
-def browser_client(runtime: Runtime) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def browser_client(runtime: Runtime) -> Iterator[TestClient[Any]]:
     """A client with no Authorization header, as a browser is; metrics read fresh each scrape."""
     runtime.services.metrics.state_cache_seconds = 0
     with TestClient(create_app(runtime.services), base_url="http://scim.test") as client:

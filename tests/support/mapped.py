@@ -62,7 +62,7 @@ def run_recorded(runtime: Runtime) -> tuple[RunReport, list[Change]]:
         report = runtime.reconciler.run_once()
     finally:
         for target in runtime.targets:
-            del target.apply  # type: ignore[attr-defined]
+            del target.apply
     return report, done
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 import ldap3
 import pytest
 
 from connectors.ldap import batch
-from connectors.ldap.batch import FIRST_CHUNK, READ_CHUNK, chunked
+from connectors.ldap.batch import FIRST_CHUNK, READ_CHUNK, Users, chunked
 from connectors.ldap.errors import ConnectionLostError, LdapResultError
 from connectors.ldap.session import Session, check
 from connectors.ldap.settings import LdapSettings
@@ -177,7 +178,7 @@ def test_a_batch_of_several_chunks_is_applied_from_threads_in_any_order(
 
     created = in_threads([(identity(n), None) for n in names])
     assert {a.action for a in created} == {Action.CREATED}
-    chunks = len(chunked(names))
+    chunks = len(chunked(cast(Users, names)))  # it cuts by count alone: the names will do
     assert (sent.batch, sent.others) == (count, chunks)  # every add ahead; a search per chunk
 
     sent.batch = sent.others = 0
@@ -241,7 +242,7 @@ def test_a_chunk_whose_search_is_refused_is_applied_alone_and_the_others_ahead(
     monkeypatch.setattr(batch, "check", refuse_first)
     sent = Sent(monkeypatch)
     names = [f"ref{i:03d}" for i in range(READ_CHUNK + 1)]
-    work = [(identity(n), None) for n in names]
+    work: list[tuple[DesiredIdentity, str | None]] = [(identity(n), None) for n in names]
     applied = run(ldap_target, work)
     # slapd may answer the chunks' searches in any order, so the refused one is any chunk: the
     # other chunks' adds went ahead, the refused one's users alone

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import ldap3
 import pytest
@@ -39,7 +40,8 @@ def test_starttls_with_the_ca_file_works(slapd: SlapdServer, pki: Pki) -> None:
     pool = ConnectionPool(settings, 1)
     try:
         with pool.session() as session:
-            assert session._conn.tls_started  # the bind went over TLS
+            # the session holds ldap3's connection without naming its type
+            assert cast(ldap3.Connection, session._conn).tls_started  # the bind went over TLS
             assert session.read(base, ["1.1"]) is not None
     finally:
         pool.close()

@@ -40,10 +40,10 @@ from connectors.ldap.users import read_ahead_filters
 from reconcile.model import DesiredIdentity
 from tests.support.ldap_pyasn1 import pyasn1_message
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
 LONG = st.builds(
     lambda piece, times: piece * times,
-    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=4),
+    st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=4),
     st.sampled_from([1, 50, 130, 17_000, 70_000]),
 )
 VALUE = st.one_of(TEXT, LONG)
@@ -217,7 +217,9 @@ def test_read_ahead_filters_are_the_text_filters_encoded(
     """The read-ahead builds its filters as BER directly; they are the filters the text forms
     (escaped values) compile to, spaces around a value included: the escape keeps them."""
     layout = Layout.from_settings(LdapSettings(url="ldap://127.0.0.1", base_dn="dc=example,dc=org"))
-    users = [(DesiredIdentity(f"n{i}", 1, n), None) for i, n in enumerate(names)]
+    users: list[tuple[DesiredIdentity, str | None]] = [
+        (DesiredIdentity(f"n{i}", 1, n), None) for i, n in enumerate(names)
+    ]
     users += [(DesiredIdentity(f"a{i}", 1, f"a{i}"), a) for i, a in enumerate(anchors)]
     by_name, by_anchor = read_ahead_filters(layout, users)
     assert by_name == compile_filter(users_filter(layout, sorted(set(names))))

@@ -8,7 +8,7 @@ own policy may refuse some of them), so these hold whatever the SCIM side accept
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ldap3
@@ -63,12 +63,12 @@ def uuid_of(entry: dict[str, Any] | None) -> str:
     return str(entry["entryuuid"][0])
 
 
-def lookalike(user_id: str, **fields: object) -> DesiredIdentity:
+def lookalike(user_id: str, **fields: Any) -> DesiredIdentity:
     desired = identity(user_id, email="intruder@example.com", **fields)
     return DesiredIdentity(**{**_fields(desired), "scim_id": "id-lookalike"})
 
 
-def _fields(desired: DesiredIdentity) -> dict[str, object]:
+def _fields(desired: DesiredIdentity) -> dict[str, Any]:
     return {name: getattr(desired, name) for name in desired.__slots__}
 
 
@@ -155,7 +155,14 @@ def test_deleting_a_lookalike_never_removes_the_owners_entry(
     assert uuid_of(user_entry(directory_admin, base, "alice")) == alice.anchor
 
 
-RENAMES = {
+# the owner and the mover (each with the name to read its entry by), the mover renamed, the read
+Rename = tuple[
+    tuple[Desired, str],
+    tuple[Desired, str],
+    Desired,
+    Callable[[ldap3.Connection, str, str], dict[str, Any] | None],
+]
+RENAMES: dict[str, Rename] = {
     "user": (
         (identity("alice"), "alice"),
         (identity("bob"), "bob"),

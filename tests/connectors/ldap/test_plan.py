@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def layout(**overrides: object) -> Layout:
     return Layout.from_settings(LdapSettings(**values))  # type: ignore[arg-type]
 
 
-def ada(**changes: object) -> DesiredIdentity:
+def ada(**changes: Any) -> DesiredIdentity:
     person = DesiredIdentity(
         "s1", 1, "ada", email="ada@x", given_name="Ada", family_name="King", display_name="Ada K"
     )
@@ -58,7 +59,7 @@ def test_an_attribute_change_is_one_update_of_that_attribute_and_one_guarded_mod
     (update,) = plan(lay, ada(title="Lead"), held(lay, ada()))
     assert update.action is ChangeAction.UPDATE and dict(update.diff) == {"title": ((), ("Lead",))}
     request = single_write(lay, ada(title="Lead"), held(lay, ada()), [update])
-    assert request is not None and request[1][0][1] is True  # the entryUUID assertion
+    assert isinstance(request, tuple) and request[1][0][1] is True  # the entryUUID assertion
 
 
 def test_a_create_carries_every_value_and_is_one_add() -> None:

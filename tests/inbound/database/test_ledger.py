@@ -203,7 +203,7 @@ def wait_until_blocked(runtime: Runtime, blocker_pid: int, count: int) -> None:
     deadline = time.monotonic() + 30
     with runtime.database_engine.connect() as conn:
         while time.monotonic() < deadline:
-            waiting = dict(
+            waiting: dict[int, list[int]] = dict(
                 conn.execute(
                     text(
                         "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity "

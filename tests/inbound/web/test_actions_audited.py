@@ -24,7 +24,7 @@ from scheduler.settings import Settings
 from tests.support import FakeClock, entra_user
 from tests.support.admin import RefusingTarget, add_target, login
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Any]
 OS_USER = "operator7"
 OPERATOR_ACTIONS = {
     "token.issue",

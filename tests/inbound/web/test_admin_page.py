@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from litestar.testing import TestClient
 
@@ -13,7 +14,7 @@ from scheduler.settings import Settings
 from tests.support import FakeClock, entra_user
 from tests.support.admin import REFUSAL, RefusingTarget, add_target, csrf_of, login
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Any]
 
 
 def test_the_page_needs_a_login(browser_client: Client) -> None:

@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -19,7 +20,7 @@ from scheduler.logs import JsonFormatter
 from scheduler.settings import Settings
 from tests.support import entra_user, patch_body
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Any]
 
 
 def test_audit_trail_of_one_object(browser_client: Client, scim_token: str, admin_key: str) -> None:

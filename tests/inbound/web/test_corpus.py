@@ -97,7 +97,7 @@ def test_entra_corpus(fixture: Path, runtime: Runtime, scim_token: str) -> None:
             assert response.status_code == expect["status"], f"{where}: {response.text}"
             if "content_type" in expect:
                 assert response.headers["content-type"].startswith(expect["content_type"]), where
-            body = response.json() if response.content else None
+            body: Any = response.json() if response.content else None
             if response.status_code >= 400:
                 assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"], where
                 assert body["detail"], where

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -20,7 +21,7 @@ from tests.support import fake_graph as graph
 from tests.support.admin import login
 from tests.support.loopback import Loopback, Reply
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Any]
 RESTART_PATH = f"{graph.JOB_PATH}/restart"
 LOST = "SystemForCrossDomainIdentityManagementServiceUnavailable"
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -59,11 +60,14 @@ class Recorder:
 async def _a_refused_b_among_a_and_c(
     committer: GroupCommitter[str], recorder: Recorder
 ) -> list[str | BaseException]:
-    return await asyncio.gather(
-        committer.run(lambda: recorder.call("a")),
-        committer.run(lambda: recorder.call("b", fail=True)),
-        committer.run(lambda: recorder.call("c")),
-        return_exceptions=True,
+    # gather hands back a list, whatever the number of awaitables; typeshed says tuple
+    return list(
+        await asyncio.gather(
+            committer.run(lambda: recorder.call("a")),
+            committer.run(lambda: recorder.call("b", fail=True)),
+            committer.run(lambda: recorder.call("c")),
+            return_exceptions=True,
+        )
     )
 
 
@@ -73,7 +77,7 @@ def test_writes_that_arrive_together_share_one_group_in_arrival_order() -> None:
 
     async def scenario() -> list[str]:
         together = await asyncio.gather(
-            *(committer.run(lambda n=n: recorder.call(f"w{n}")) for n in range(5))
+            *(committer.run(partial(recorder.call, f"w{n}")) for n in range(5))
         )
         alone = await committer.run(lambda: recorder.call("later"))
         return [*together, alone]
@@ -90,7 +94,7 @@ def test_a_group_runs_without_isolation_until_a_write_of_it_fails() -> None:
 
     async def scenario() -> list[str]:
         return await asyncio.gather(
-            *(committer.run(lambda n=n: recorder.call(f"w{n}")) for n in range(3))
+            *(committer.run(partial(recorder.call, f"w{n}")) for n in range(3))
         )
 
     assert asyncio.run(scenario()) == ["w0 done", "w1 done", "w2 done"]
@@ -118,10 +122,12 @@ def test_a_write_that_went_on_after_a_failure_still_has_its_group_run_again() ->
     committer: GroupCommitter[str] = GroupCommitter(recorder.group, can_isolate=True)
 
     async def scenario() -> list[str]:
-        return await asyncio.gather(
-            committer.run(lambda: recorder.call("a")),
-            committer.run(lambda: recorder.call("b", fail=True, swallow=True)),
-            committer.run(lambda: recorder.call("c")),
+        return list(
+            await asyncio.gather(
+                committer.run(lambda: recorder.call("a")),
+                committer.run(lambda: recorder.call("b", fail=True, swallow=True)),
+                committer.run(lambda: recorder.call("c")),
+            )
         )
 
     assert asyncio.run(scenario()) == ["a done", "b done", "c done"]
@@ -134,10 +140,12 @@ def test_a_failed_commit_acknowledges_no_write_of_the_group() -> None:
     committer: GroupCommitter[str] = GroupCommitter(recorder.group, can_isolate=True)
 
     async def scenario() -> list[str | BaseException]:
-        return await asyncio.gather(
-            committer.run(lambda: recorder.call("a")),
-            committer.run(lambda: recorder.call("b", fail=True)),
-            return_exceptions=True,
+        return list(
+            await asyncio.gather(
+                committer.run(lambda: recorder.call("a")),
+                committer.run(lambda: recorder.call("b", fail=True)),
+                return_exceptions=True,
+            )
         )
 
     results = asyncio.run(scenario())
@@ -179,7 +187,7 @@ def test_a_failed_commit_is_retried_write_by_write_when_asked() -> None:
 
     async def scenario() -> list[str]:
         return await asyncio.gather(
-            *(committer.run(lambda n=n: recorder.call(f"w{n}")) for n in range(3))
+            *(committer.run(partial(recorder.call, f"w{n}")) for n in range(3))
         )
 
     assert asyncio.run(scenario()) == ["w0 done", "w1 done", "w2 done"]
@@ -207,13 +215,12 @@ def test_group_commits_in_threads_run_away_from_the_loop_a_few_at_a_time() -> No
     )
 
     async def scenario() -> list[str]:
-        first = [committer.run(lambda n=n: recorder.call(f"a{n}")) for n in range(3)]
+        first = [committer.run(partial(recorder.call, f"a{n}")) for n in range(3)]
         tasks = [asyncio.ensure_future(c) for c in first]
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         second = [
-            asyncio.ensure_future(committer.run(lambda n=n: recorder.call(f"b{n}")))
-            for n in range(2)
+            asyncio.ensure_future(committer.run(partial(recorder.call, f"b{n}"))) for n in range(2)
         ]
         return await asyncio.gather(*tasks, *second)
 

@@ -9,6 +9,7 @@ nothing else; and an age of the oldest pending change was printed with nothing p
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -23,7 +24,7 @@ from scheduler.composition import Runtime
 from tests.support import FakeClock, entra_user, patch_body
 from tests.support.admin import login
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Any]
 TARGET = "identity_store"
 
 

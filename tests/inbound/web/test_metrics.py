@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -18,7 +19,7 @@ from scheduler.composition import Runtime
 from tests.support import FakeClock, entra_user, patch_body
 from tests.support.admin import RefusingTarget, add_target
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Any]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

@@ -49,10 +49,10 @@ def harness(
             store = next(t for t in runtime.targets if t.name == "identity_store")
             yield Harness(runtime, store, lookalike=str)
         else:
-            ldap = next(t for t in runtime.targets if isinstance(t, LdapTarget))
+            ldap_target = next(t for t in runtime.targets if isinstance(t, LdapTarget))
             yield Harness(
                 runtime,
-                ldap,
+                ldap_target,
                 lookalike=lambda name: f"{name.upper()} ",
                 relocate=relocated(runtime.settings.ldap, runtime),
             )

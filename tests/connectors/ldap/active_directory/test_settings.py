@@ -74,7 +74,7 @@ def test_ad_is_refused_until_the_planner_writes_its_way() -> None:
     ],
 )
 def test_each_mistake_names_its_variable(overrides: dict[str, str], message: str) -> None:
-    values: dict[str, object] = {
+    values: dict[str, str] = {
         "url": BASE["SCIM_SYNC_LDAP_URL"],
         "base_dn": BASE["SCIM_SYNC_LDAP_BASE_DN"],
         **overrides,

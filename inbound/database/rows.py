@@ -46,6 +46,9 @@ class GroupCommit:
     broken: bool = False
     """A write failed inside a group that does not isolate failures, even if its caller
     went on: the group must not commit."""
+    marks_failures: bool = False
+    """Every failure inside a write transaction sets ``broken`` (a bare SQLite group): an
+    error raised outside one wrote nothing, and the group may go on without it."""
     connection: Any = None
     hooks: list[Callable[[], None]] = field(default_factory=list)
     ahead: dict[str, Sequence[Any]] = field(default_factory=dict)
@@ -340,7 +343,7 @@ class Rows:
         cursor = conn.cursor()
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            group = GroupCommit(isolates_failures=isolate)
+            group = GroupCommit(isolates_failures=isolate, marks_failures=not isolate)
             yield group
             if group.broken:
                 raise sqlite3.OperationalError("a write of the group failed; nothing committed")

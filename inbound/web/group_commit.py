@@ -8,10 +8,11 @@ commits alone.
 - SQLite: the group runs on the one writer thread. A commit rewrites every page it dirtied,
   so a burst of creates pays for one commit and shares the index pages they all touch,
   instead of paying for both once per request. Meanwhile the event loop parses the next
-  requests, which form the next group. The writes run bare first; if one fails, the group is
-  rolled back and runs again with each write in a savepoint of its own, so the failure stays
-  with its request. Savepoints on every group would cost each write a copy of every page it
-  touches, for failures (a 409, a 412) that few groups have.
+  requests, which form the next group. The writes run bare first; if one fails after it
+  began writing, the group is rolled back and runs again with each write in a savepoint of
+  its own, so the failure stays with its request (one refused before it wrote, such as a
+  malformed body, is simply answered). Savepoints on every group would cost each write a
+  copy of every page it touches, for failures (a 409, a 412) that few groups have.
 - PostgreSQL: the group runs in a worker thread, on one connection and one pipeline, with one
   BEGIN, one COMMIT and one WAL flush, and one thread hand-over for all its requests. A
   failure there cannot be rolled back for one write alone: the whole group is rolled back
@@ -40,6 +41,7 @@ T = TypeVar("T")
 class OpenGroupCommit(Protocol):
     isolates_failures: bool
     broken: bool
+    marks_failures: bool
 
 
 WriteResult = tuple[Any, BaseException | None]
@@ -160,7 +162,9 @@ class GroupCommitter(Generic[T]):
                 try:
                     results.append((item.call(), None))
                 except Exception as exc:
-                    if not group.isolates_failures:
+                    # refused before it wrote (a malformed body): nothing to undo, even bare
+                    wrote_nothing = group.marks_failures and not group.broken
+                    if not (group.isolates_failures or wrote_nothing):
                         raise _Redo from exc
                     results.append((None, exc))  # this request's own error; go on
                 if group.broken:  # a write failed inside and its caller went on

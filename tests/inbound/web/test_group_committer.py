@@ -17,6 +17,7 @@ from inbound.web.group_commit import GroupCommitter
 @dataclass
 class Group:
     isolates_failures: bool
+    marks_failures: bool = False
     broken: bool = False
 
 
@@ -24,9 +25,12 @@ class Recorder:
     """A stand-in for the store's group commit: records what ran inside which group (and
     whether that group isolated failures), and what ran alone (outside any group)."""
 
-    def __init__(self, *, can_isolate: bool = True, fail_commit: bool = False) -> None:
+    def __init__(
+        self, *, can_isolate: bool = True, fail_commit: bool = False, marks_failures: bool = False
+    ) -> None:
         self.can_isolate = can_isolate
         self.fail_commit = fail_commit
+        self.marks_failures = marks_failures
         self.groups: list[list[str]] = []
         self.isolated: list[bool] = []
         self.committed: list[str] = []
@@ -37,7 +41,8 @@ class Recorder:
     def group(self, isolate: bool) -> Iterator[Group]:
         self.groups.append([])
         self.isolated.append(isolate and self.can_isolate)
-        self.open = Group(isolates_failures=isolate and self.can_isolate)
+        isolating = isolate and self.can_isolate
+        self.open = Group(isolating, marks_failures=self.marks_failures and not isolating)
         try:
             yield self.open
             if self.fail_commit:
@@ -46,15 +51,23 @@ class Recorder:
         finally:
             self.open = None
 
-    def call(self, name: str, *, fail: bool = False, swallow: bool = False) -> str:
+    def call(
+        self, name: str, *, fail: bool = False, swallow: bool = False, wrote: bool = True
+    ) -> str:
+        """``wrote``: the failure came inside the write's transaction (a refused row), as
+        opposed to before it (a malformed body); ``swallow``: the write caught it and went on."""
         (self.groups[-1] if self.open else self.alone).append(name)
-        if fail:
-            if swallow and self.open is not None and not self.open.isolates_failures:
-                self.open.broken = True  # as a store write that catches its database's error
-                return f"{name} went on"
-            if not swallow:
-                raise ValueError(f"{name} refused")
-        return f"{name} done"
+        if not fail:
+            return f"{name} done"
+        if wrote and self.open is not None and not self.open.isolates_failures:
+            self.open.broken = True  # as a bare write's transaction marks its group
+        if swallow:
+            return (
+                f"{name} went on"
+                if self.open and not self.open.isolates_failures
+                else f"{name} done"
+            )
+        raise ValueError(f"{name} refused")
 
 
 async def _a_refused_b_among_a_and_c(
@@ -133,6 +146,31 @@ def test_a_write_that_went_on_after_a_failure_still_has_its_group_run_again() ->
     assert asyncio.run(scenario()) == ["a done", "b done", "c done"]
     assert recorder.isolated == [False, True]
     assert recorder.committed == ["a", "b", "c"]  # of the isolated run only
+
+
+def test_a_write_refused_before_it_wrote_leaves_its_bare_group_going() -> None:
+    """A malformed body fails before its write opens a transaction: nothing of it is in the
+    group, so the group goes on bare instead of running again."""
+    recorder = Recorder(marks_failures=True)
+    committer: GroupCommitter[str] = GroupCommitter(recorder.group, can_isolate=True)
+
+    async def scenario() -> list[str | BaseException]:
+        return list(
+            await asyncio.gather(
+                committer.run(partial(recorder.call, "a")),
+                committer.run(partial(recorder.call, "b", fail=True, wrote=False)),
+                committer.run(partial(recorder.call, "c", fail=True)),
+                committer.run(partial(recorder.call, "d")),
+                return_exceptions=True,
+            )
+        )
+
+    a, b, c, d = asyncio.run(scenario())
+    assert (a, d) == ("a done", "d done")
+    assert isinstance(b, ValueError) and isinstance(c, ValueError)
+    # b alone left the bare group going; c failed inside its write, so the group ran again
+    assert recorder.groups == [["a", "b", "c"], ["a", "b", "c", "d"]]
+    assert recorder.isolated == [False, True]
 
 
 def test_a_failed_commit_acknowledges_no_write_of_the_group() -> None:

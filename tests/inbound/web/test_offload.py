@@ -21,6 +21,7 @@ class FakeStore:
 
     isolates_failures = True
     broken = False
+    marks_failures = False
 
     def __init__(self, *, blocking: bool) -> None:
         self.blocking = blocking

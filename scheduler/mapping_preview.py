@@ -54,11 +54,8 @@ def preview_ldap(
     if desired.manager_scim_id and "manager" in layout.attributes:
         manager = staged.load([desired.manager_scim_id]).get(desired.manager_scim_id)
         if isinstance(manager, DesiredIdentity):
-            manager_values = layout.user_values(manager, None)
-            layout.kind.user_values(manager, manager_values, None)
-            manager_dn = layout.user_dn(manager, manager_values)
-    values = layout.user_values(desired, manager_dn)
-    layout.kind.user_values(desired, values, None)
+            manager_dn = layout.user_dn(manager, _user_values(layout, manager, None))
+    values = _user_values(layout, desired, manager_dn)
     return {
         "dn": layout.user_dn(desired, values),
         "object_classes": list(layout.user_object_classes),
@@ -66,6 +63,15 @@ def preview_ldap(
         "absent": sorted(k for k, v in values.items() if not v),
         **_settled_at_add(layout, desired.user_id),
     }
+
+
+def _user_values(
+    layout: Layout, desired: DesiredIdentity, manager_dn: str | None
+) -> dict[str, list[str]]:
+    """A new entry's values as the planner makes them: the layout's, then the kind's own."""
+    values = layout.user_values(desired, manager_dn)
+    layout.kind.user_values(desired, values, None)
+    return values
 
 
 def _settled_at_add(layout: Layout, source: str) -> dict[str, str]:

@@ -29,16 +29,11 @@ def name_key(rt: ResourceType, data: dict[str, Any]) -> str:
 
 def columns(rows: Rows, rt: ResourceType, data: dict[str, Any]) -> list[Any]:
     """The indexed columns, in the order of ``COLUMN_NAMES``."""
-    return [
-        name_key(rt, data),
-        data.get("externalId"),
-        data.get("displayName"),
-        rows.bool_in(data.get("active", True) is not False),
-    ]
+    return [column_value(rows, rt, data, column) for column in COLUMN_NAMES]
 
 
 def column_sources(rt: ResourceType) -> tuple[tuple[str, str], ...]:
-    """Each column with the attribute it is made of."""
+    """Each column with the attribute it is made of, in the order of ``COLUMN_NAMES``."""
     return (
         ("name_key", name_field(rt)),
         ("external_id", "externalId"),
@@ -48,7 +43,7 @@ def column_sources(rt: ResourceType) -> tuple[tuple[str, str], ...]:
 
 
 def column_value(rows: Rows, rt: ResourceType, data: dict[str, Any], column: str) -> Any:
-    """One column of :func:`columns`."""
+    """One indexed column of a resource."""
     if column == "name_key":
         return name_key(rt, data)
     if column == "active":
@@ -70,12 +65,9 @@ def rewrite(
     differ, so a one-attribute PATCH touches one index entry, not the resource's fifteen."""
     touched = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
     # a column is set only when its attribute changed: folding a name is the dear part
-    sets = [f"{column} = ?" for column, field in column_sources(rt) if field in touched]
-    values = [
-        column_value(rows, rt, after, column)
-        for column, field in column_sources(rt)
-        if field in touched
-    ]
+    moved = [column for column, field in column_sources(rt) if field in touched]
+    sets = [f"{column} = ?" for column in moved]
+    values = [column_value(rows, rt, after, column) for column in moved]
     cur.execute(
         rows.sql(
             f"UPDATE scim_resources SET {', '.join([*sets, 'data = ?'])}, "  # noqa: S608
